@@ -1,0 +1,108 @@
+"""Maintainer CLI: `python -m results seed | import-mteb | export | stats`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from results.importer import import_mteb_results
+from results.seed import seed
+from results.store import Store, StoreBusy, StoreCorrupt, default_store_path
+
+EXPORT_COLUMNS = ["model", "revision", "task", "split", "subset", "metric", "score", "provenance"]
+
+
+def _store(args: argparse.Namespace) -> Store:
+    return Store(args.store or default_store_path())
+
+
+def cmd_seed(args: argparse.Namespace) -> int:
+    report = seed(_store(args), show_progress=True)
+    print(f"tasks: {report.tasks.new} new, {report.tasks.changed} changed, {report.tasks.unchanged} unchanged")
+    print(f"models: {report.models.new} new, {report.models.changed} changed, {report.models.unchanged} unchanged")
+    scores = report.reference_scores
+    print(f"reference scores: {scores.new} new, {scores.changed} changed, {scores.unchanged} unchanged")
+    print(f"MTEB results sample: {report.mteb_sample.summary()}")
+    for path, reason in report.mteb_sample.skipped:
+        print(f"skipped {path}: {reason}", file=sys.stderr)
+    return 0 if report.mteb_sample.ok else 1
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    report = import_mteb_results(
+        _store(args), [Path(p) for p in args.paths], provenance=args.provenance, show_progress=True
+    )
+    for path, reason in report.skipped:
+        print(f"skipped {path}: {reason}", file=sys.stderr)
+    print(report.summary())
+    return 0 if report.ok else 1
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    frame = _store(args).all_scores().rename(columns={"value": "score"})
+    frame = frame[EXPORT_COLUMNS + [c for c in frame.columns if c not in EXPORT_COLUMNS]]
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if args.format == "csv":
+        frame.to_csv(out, index=False)
+    else:
+        frame.to_parquet(out, index=False)
+    print(f"wrote {len(frame)} score rows to {out}")
+    return 0
+
+
+def cmd_stats(args: argparse.Namespace) -> int:
+    stats = _store(args).stats()
+    if args.json:
+        print(json.dumps(stats))
+        return 0
+    print(f"store: {stats['store']} (schema v{stats['schema_version']}, generation {stats['generation']})")
+    print(f"models: {stats['models']} ({stats['models_with_scores']} with scores)")
+    print(f"tasks: {stats['tasks']}")
+    print(f"scores: {stats['scores']}")
+    for provenance, count in stats["scores_by_provenance"].items():
+        print(f"  {provenance:<16} {count}")
+    print("models with scores, by benchmark:")
+    for benchmark, count in stats["models_by_benchmark"].items():
+        print(f"  {benchmark:<16} {count}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m results", description=__doc__)
+    store_option = argparse.ArgumentParser(add_help=False)
+    store_option.add_argument("--store", help="DuckDB file (default: $PATENTEB_STORE or data/patenteb.duckdb)")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    commands.add_parser("seed", parents=[store_option], help="load the task catalogue, model facts and shipped scores")
+
+    importer = commands.add_parser(
+        "import-mteb", parents=[store_option], help="import mteb result files (a results-repo checkout or folder)"
+    )
+    importer.add_argument("paths", nargs="+", metavar="PATH")
+    importer.add_argument(
+        "--provenance", default="mteb-results", choices=["mteb-results", "evaluated"],
+        help="label for the imported rows (default: mteb-results)",
+    )
+
+    exporter = commands.add_parser("export", parents=[store_option], help="write every score row to a file")
+    exporter.add_argument("--format", choices=["csv", "parquet"], required=True)
+    exporter.add_argument("--out", required=True, metavar="FILE")
+
+    stats = commands.add_parser("stats", parents=[store_option], help="counts of models, tasks and scores")
+    stats.add_argument("--json", action="store_true", help="print one JSON object")
+    return parser
+
+
+COMMANDS = {"seed": cmd_seed, "import-mteb": cmd_import, "export": cmd_export, "stats": cmd_stats}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except (StoreBusy, StoreCorrupt) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2

@@ -1,0 +1,121 @@
+"""Import mteb result files into the store: every good file lands, every bad one is reported with its reason."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+from tqdm import tqdm
+
+from results.mteb_files import ResultFileError, find_result_files, model_metadata, read_result_file
+from results.store import Store, UpsertCounts
+
+
+@dataclass
+class ImportReport:
+    files_seen: int = 0
+    files_imported: int = 0
+    skipped: list[tuple[Path, str]] = field(default_factory=list)
+    counts: UpsertCounts = field(default_factory=UpsertCounts)
+
+    @property
+    def ok(self) -> bool:
+        return not self.skipped
+
+    def summary(self) -> str:
+        return (
+            f"{self.files_imported} of {self.files_seen} result files imported; {len(self.skipped)} skipped; "
+            f"score rows: {self.counts.new} new, {self.counts.changed} changed, {self.counts.unchanged} unchanged"
+        )
+
+
+def import_mteb_results(
+    store: Store,
+    paths: list[Path],
+    provenance: str = "mteb-results",
+    source_label: str = "mteb result file",
+    show_progress: bool = False,
+) -> ImportReport:
+    main_metric_by_task = _main_metrics(store)
+    report = ImportReport()
+    score_rows: list[dict] = []
+    model_rows: dict[str, list[dict]] = {}
+    seen_keys: dict[tuple[str, str, str], Path] = {}
+
+    files = _unique_files(paths, report)
+    for path, root in tqdm(files, desc="import", unit="file", disable=not show_progress):
+        report.files_seen += 1
+        try:
+            result = read_result_file(path, main_metric_by_task)
+        except ResultFileError as error:
+            report.skipped.append((path, str(error)))
+            continue
+        identity = (result.model, result.revision, result.task)
+        if identity in seen_keys:
+            report.skipped.append((path, f"same model, revision and task as {seen_keys[identity]}"))
+            continue
+        seen_keys[identity] = path
+        source = f"{source_label}: {_relative(path, root)}"
+        for score in result.scores:
+            score_rows.append(
+                {
+                    "model": result.model,
+                    "revision": result.revision,
+                    "task": result.task,
+                    "split": score.split,
+                    "subset": score.subset,
+                    "metric": score.metric,
+                    "provenance": provenance,
+                    "value": score.value,
+                    "source": source,
+                    "mteb_version": result.mteb_version,
+                    "evaluated_at": result.evaluated_at,
+                    "evaluation_time_s": result.evaluation_time_s,
+                }
+            )
+        model_rows.setdefault(result.model, []).append(model_metadata(result.model, result.model_meta))
+        report.files_imported += 1
+
+    if score_rows:
+        report.counts = store.upsert_scores(pd.DataFrame(score_rows), _merge_model_rows(model_rows))
+    return report
+
+
+def _main_metrics(store: Store) -> dict[str, str]:
+    tasks = store.tasks()
+    return dict(zip(tasks["task"], tasks["main_metric"]))
+
+
+def _unique_files(paths: list[Path], report: ImportReport) -> list[tuple[Path, Path]]:
+    files: dict[Path, Path] = {}
+    for given in paths:
+        given = Path(given)
+        if not given.exists():
+            report.skipped.append((given, "no such file or folder"))
+            continue
+        root = given.parent.parent.parent if given.is_file() else given
+        root = root / "results" if (root / "results").is_dir() else root
+        for path in find_result_files(given):
+            files.setdefault(path.resolve(), root.resolve())
+    return sorted(files.items())
+
+
+def _relative(path: Path, root: Path) -> str:
+    try:
+        return str(path.relative_to(root))
+    except ValueError:
+        return str(path)
+
+
+def _merge_model_rows(model_rows: dict[str, list[dict]]) -> pd.DataFrame:
+    """One metadata row per model: the first known value of each field across its revisions."""
+    merged = []
+    for rows in model_rows.values():
+        combined = dict(rows[0])
+        for row in rows[1:]:
+            for key, value in row.items():
+                if combined.get(key) is None and value is not None:
+                    combined[key] = value
+        merged.append(combined)
+    return pd.DataFrame(merged)

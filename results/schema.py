@@ -1,0 +1,69 @@
+"""The store's schema as an ordered list of migrations; `Store` applies the missing ones on open."""
+
+MIGRATIONS: list[tuple[int, str, str]] = [
+    (
+        1,
+        "tasks, models, long-form scores, generation counter",
+        """
+        CREATE TABLE meta (key VARCHAR PRIMARY KEY, value VARCHAR NOT NULL);
+        INSERT INTO meta VALUES ('generation', '0');
+
+        CREATE TABLE tasks (
+            task            VARCHAR PRIMARY KEY,
+            benchmark       VARCHAR NOT NULL,
+            family          VARCHAR NOT NULL,
+            subfamily       VARCHAR,
+            label           VARCHAR,
+            main_metric     VARCHAR NOT NULL,
+            metric_label    VARCHAR,
+            eval_split      VARCHAR NOT NULL DEFAULT 'test',
+            description     VARCHAR,
+            test_size       INTEGER,
+            train_subset    VARCHAR,
+            dataset         VARCHAR,
+            hf_columns      VARCHAR,
+            query_prompt    VARCHAR,
+            document_prompt VARCHAR,
+            prompt_source   VARCHAR,
+            source          VARCHAR,
+            display_order   INTEGER
+        );
+
+        CREATE TABLE models (
+            model          VARCHAR PRIMARY KEY,
+            display_name   VARCHAR,
+            hub_id         VARCHAR,
+            model_group    VARCHAR,
+            params_m       DOUBLE,
+            embedding_dim  INTEGER,
+            max_tokens     INTEGER,
+            uses_prompts   BOOLEAN,
+            license        VARCHAR,
+            release_date   VARCHAR,
+            initialization VARCHAR,
+            notes          VARCHAR,
+            source         VARCHAR
+        );
+
+        CREATE TABLE scores (
+            model             VARCHAR NOT NULL,
+            revision          VARCHAR NOT NULL,
+            task              VARCHAR NOT NULL,
+            split             VARCHAR NOT NULL,
+            subset            VARCHAR NOT NULL,
+            metric            VARCHAR NOT NULL,
+            provenance        VARCHAR NOT NULL,
+            value             DOUBLE,
+            source            VARCHAR,
+            prompt            VARCHAR,
+            mteb_version      VARCHAR,
+            evaluated_at      TIMESTAMP,
+            evaluation_time_s DOUBLE,
+            notes             VARCHAR,
+            PRIMARY KEY (model, revision, task, split, subset, metric, provenance)
+        );
+        """,
+    ),
+]
+
+LATEST_VERSION = MIGRATIONS[-1][0]

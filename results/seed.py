@@ -1,0 +1,234 @@
+"""Seed the store from the shipped reference figures and MTEB results sample. Running it twice changes nothing."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from results.importer import ImportReport, import_mteb_results
+from results.store import Store, UpsertCounts
+from results.vocabulary import (
+    DEFAULT_SUBSET,
+    METRIC_KEYS,
+    PATENTEB,
+    REPORTED_OVERALL_TASK,
+    reference_provenance,
+)
+
+SEEDS = Path(__file__).resolve().parent / "seeds"
+REFERENCE = SEEDS / "reference"
+MTEB_SAMPLE = SEEDS / "mteb_results"
+MTEB_SAMPLE_LABEL = "MTEB results repository (embeddings-benchmark/results @ f4cc6c8b365a, CC0-1.0)"
+REPORTED_REVISION = "external"
+"""Reported scores carry no model revision; mteb uses the placeholder 'external' for such results."""
+
+NO_PROMPT_SUBSET = "no_prompt"
+
+
+@dataclass
+class SeedReport:
+    tasks: UpsertCounts
+    models: UpsertCounts
+    reference_scores: UpsertCounts
+    mteb_sample: ImportReport
+
+
+def _read_csv(name: str) -> pd.DataFrame:
+    return pd.read_csv(REFERENCE / name, dtype=str, keep_default_na=False)
+
+
+def _none_if_blank(value: str):
+    return value.strip() or None
+
+
+def _number(value: str) -> float | None:
+    value = value.strip()
+    return float(value) if value else None
+
+
+def task_catalogue() -> pd.DataFrame:
+    rows = []
+    for order, row in enumerate(_read_csv("patenteb_tasks.csv").itertuples(index=False)):
+        family = row.family
+        rows.append(
+            {
+                "task": row.task_id,
+                "benchmark": PATENTEB,
+                "family": family,
+                "subfamily": row.subfamily if family == "retrieval" else None,
+                "label": row.task_id,
+                "main_metric": METRIC_KEYS[row.main_metric],
+                "metric_label": row.main_metric,
+                "eval_split": "test",
+                "description": row.description,
+                "test_size": int(row.test_examples),
+                "train_subset": _none_if_blank(row.eval_train_subset),
+                "dataset": f"datalyes/{row.task_id}",
+                "hf_columns": row.hf_columns.replace(";", ", "),
+                "query_prompt": _none_if_blank(row.query_prompt),
+                "document_prompt": _none_if_blank(row.document_prompt),
+                "prompt_source": _none_if_blank(row.prompt_source),
+                "source": row.source,
+                "display_order": order,
+            }
+        )
+    for order, row in enumerate(_read_csv("external_tasks.csv").itertuples(index=False), start=100):
+        rows.append(
+            {
+                "task": row.task_id,
+                "benchmark": "external",
+                "family": "external",
+                "label": row.label,
+                "main_metric": METRIC_KEYS[row.main_metric],
+                "metric_label": row.main_metric,
+                "eval_split": row.eval_split,
+                "description": row.description,
+                "test_size": int(row.test_examples),
+                "dataset": row.dataset,
+                "source": f"{row.source}; {row.reference}",
+                "display_order": order,
+            }
+        )
+    rows.append(
+        {
+            "task": REPORTED_OVERALL_TASK,
+            "benchmark": "aggregate",
+            "family": "aggregate",
+            "label": "Reported overall",
+            "main_metric": "overall",
+            "metric_label": "PatenTEB overall score (as reported)",
+            "eval_split": "test",
+            "description": "The overall PatenTEB score over 15 tasks as the authors report it. "
+            "Their aggregation rule (mean of tasks or mean of family means) is not stated, "
+            "so it is shown as reported and never mixed with means computed here.",
+            "source": "iliass-y/patenteb README",
+            "display_order": 200,
+        }
+    )
+    return pd.DataFrame(rows)
+
+
+def _model_key(name: str, hub_id: str) -> str:
+    return hub_id.strip() or name.strip()
+
+
+def model_catalogue() -> pd.DataFrame:
+    """patembed facts from the model cards, plus every model the reference scores name."""
+    rows: dict[str, dict] = {}
+
+    def add(row: dict) -> None:
+        existing = rows.setdefault(row["model"], {"model": row["model"]})
+        for key, value in row.items():
+            if value is not None:
+                existing[key] = value
+
+    for row in _read_csv("patenteb_results.csv").itertuples(index=False):
+        add(
+            {
+                "model": _model_key(row.model, row.hf_id),
+                "display_name": row.model,
+                "hub_id": _none_if_blank(row.hf_id),
+                "params_m": _number(row.model_params_m),
+                "embedding_dim": _int_or_none(row.embedding_dim),
+                "max_tokens": _int_or_none(row.max_tokens),
+            }
+        )
+    for row in _read_csv("patenteb_external.csv").itertuples(index=False):
+        add(
+            {
+                "model": _model_key(row.model, row.hf_id),
+                "display_name": row.model,
+                "hub_id": _none_if_blank(row.hf_id),
+                "model_group": None if row.hf_id else "reference point",
+            }
+        )
+    for row in _read_csv("patenteb_models.csv").itertuples(index=False):
+        add(
+            {
+                "model": _model_key(row.model, row.hf_id),
+                "display_name": row.model,
+                "hub_id": _none_if_blank(row.hf_id),
+                "model_group": _none_if_blank(row.group),
+                "params_m": _number(row.params_m),
+                "embedding_dim": _int_or_none(row.embedding_dim),
+                "max_tokens": _int_or_none(row.max_tokens),
+                "uses_prompts": {"yes": True, "no": False}.get(row.uses_prompts.strip()),
+                "initialization": _none_if_blank(row.initialization),
+                "source": row.source,
+            }
+        )
+    return pd.DataFrame(list(rows.values()))
+
+
+def _int_or_none(value: str) -> int | None:
+    number = _number(value)
+    return int(number) if number is not None else None
+
+
+def _external_task(benchmark: str, setting: str) -> tuple[str, str]:
+    if "BigPatentClustering.v2" in benchmark:
+        return "BigPatentClustering.v2", DEFAULT_SUBSET
+    if benchmark == "DAPFAM":
+        scope = "Out" if "Out scope" in setting else "In" if "In scope" in setting else "All"
+        subset = NO_PROMPT_SUBSET if "NO prompt" in setting else DEFAULT_SUBSET
+        return f"DAPFAM{scope}TitlAbsClmToTitlAbsClmRetrieval", subset
+    raise ValueError(f"reference benchmark not mapped to a task: {benchmark!r}")
+
+
+def reference_scores(tasks: pd.DataFrame) -> pd.DataFrame:
+    eval_split = dict(zip(tasks["task"], tasks["eval_split"]))
+    rows = []
+    for row in _read_csv("patenteb_results.csv").itertuples(index=False):
+        task = REPORTED_OVERALL_TASK if row.is_aggregate == "yes" else row.task_id
+        provenance = reference_provenance(row.provenance)
+        rows.append(
+            {
+                "model": _model_key(row.model, row.hf_id),
+                "revision": REPORTED_REVISION,
+                "task": task,
+                "split": eval_split[task],
+                "subset": DEFAULT_SUBSET,
+                "metric": METRIC_KEYS[row.metric],
+                "provenance": provenance,
+                "value": float(row.score),
+                "source": f"{row.source} [{row.source_table}]",
+                "notes": "; ".join(
+                    part for part in (row.notes, row.provenance if provenance == "paper-secondary" else "") if part
+                )
+                or None,
+            }
+        )
+    for row in _read_csv("patenteb_external.csv").itertuples(index=False):
+        task, subset = _external_task(row.benchmark, row.setting)
+        rows.append(
+            {
+                "model": _model_key(row.model, row.hf_id),
+                "revision": REPORTED_REVISION,
+                "task": task,
+                "split": eval_split[task],
+                "subset": subset,
+                "metric": METRIC_KEYS[row.metric],
+                "provenance": reference_provenance(row.provenance),
+                "value": float(row.score),
+                "source": row.source,
+                "notes": "; ".join(part for part in (f"setting: {row.setting}", row.notes) if part),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def seed(store: Store, show_progress: bool = False) -> SeedReport:
+    tasks = task_catalogue()
+    task_counts = store.upsert_tasks(tasks)
+    model_counts = store.upsert_models(model_catalogue())
+    score_counts = store.upsert_scores(reference_scores(tasks))
+    sample = import_mteb_results(
+        store, [MTEB_SAMPLE], source_label=MTEB_SAMPLE_LABEL, show_progress=show_progress
+    )
+    return SeedReport(task_counts, model_counts, score_counts, sample)
+
+
+def is_seeded(store: Store) -> bool:
+    return bool(store.known_tasks())

@@ -1,0 +1,408 @@
+"""The results store: one DuckDB file, opened briefly per operation, never held between requests.
+
+DuckDB lets one process at a time hold a file open for writing (and no other process may even read it
+meanwhile), so every operation opens, works and closes, retrying while another process holds the lock.
+Readers keep frames in memory and reload them only when the file changed and its generation moved.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import threading
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterator
+
+import duckdb
+import pandas as pd
+
+from results.schema import MIGRATIONS
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_STORE_PATH = REPO_ROOT / "data" / "patenteb.duckdb"
+
+SCORE_KEY = ("model", "revision", "task", "split", "subset", "metric", "provenance")
+SCORE_COLUMNS = SCORE_KEY + (
+    "value",
+    "source",
+    "prompt",
+    "mteb_version",
+    "evaluated_at",
+    "evaluation_time_s",
+    "notes",
+)
+
+_process_locks: dict[Path, threading.RLock] = {}
+_process_locks_guard = threading.Lock()
+
+
+def default_store_path() -> Path:
+    return Path(os.environ.get("PATENTEB_STORE") or DEFAULT_STORE_PATH)
+
+
+class StoreBusy(RuntimeError):
+    """Another process kept the store locked for longer than the lock timeout."""
+
+
+class StoreCorrupt(RuntimeError):
+    """The store file exists but is not a readable DuckDB database."""
+
+
+@dataclass(frozen=True)
+class UpsertCounts:
+    new: int = 0
+    changed: int = 0
+    unchanged: int = 0
+
+    def __add__(self, other: "UpsertCounts") -> "UpsertCounts":
+        return UpsertCounts(self.new + other.new, self.changed + other.changed, self.unchanged + other.unchanged)
+
+    @property
+    def written(self) -> int:
+        return self.new + self.changed
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """Everything the leaderboard reads, as of one store generation."""
+
+    generation: int
+    tasks: pd.DataFrame
+    models: pd.DataFrame
+    scores: pd.DataFrame
+    loaded_at: float = field(default_factory=time.time)
+
+
+def _lock_for(path: Path) -> threading.RLock:
+    with _process_locks_guard:
+        return _process_locks.setdefault(path, threading.RLock())
+
+
+def _is_lock_conflict(error: duckdb.Error) -> bool:
+    message = str(error)
+    return "lock" in message.lower() and ("Conflicting" in message or "Could not set lock" in message)
+
+
+class Store:
+    def __init__(self, path: str | os.PathLike | None = None, lock_timeout_s: float | None = None):
+        self.path = Path(path) if path is not None else default_store_path()
+        self.path = self.path.expanduser().resolve()
+        self.lock_timeout_s = (
+            lock_timeout_s if lock_timeout_s is not None else float(os.environ.get("PATENTEB_LOCK_TIMEOUT", "60"))
+        )
+        self._schema_checked = False
+        self._snapshot: Snapshot | None = None
+        self._snapshot_signature: tuple | None = None
+        self._snapshot_lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        return f"Store({str(self.path)!r})"
+
+    # connections -------------------------------------------------------------------------------------
+
+    def _open(self, read_only: bool) -> duckdb.DuckDBPyConnection:
+        deadline = time.monotonic() + self.lock_timeout_s
+        delay = 0.005
+        while True:
+            try:
+                return duckdb.connect(str(self.path), read_only=read_only)
+            except duckdb.IOException as error:
+                if not _is_lock_conflict(error):
+                    raise StoreCorrupt(f"cannot open the store {self.path}: {error}") from error
+                if time.monotonic() > deadline:
+                    raise StoreBusy(
+                        f"the store {self.path} stayed locked by another process for {self.lock_timeout_s:.0f} s"
+                    ) from error
+                time.sleep(delay * (0.5 + random.random()))
+                delay = min(delay * 1.6, 0.2)
+            except duckdb.Error as error:
+                raise StoreCorrupt(f"cannot open the store {self.path}: {error}") from error
+
+    @contextmanager
+    def connect(self, write: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A short-lived connection; one at a time per process (DuckDB refuses mixed configurations)."""
+        self._ensure_schema()
+        with _lock_for(self.path):
+            connection = self._open(read_only=not write)
+            try:
+                yield connection
+            finally:
+                connection.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A write transaction; call `bump_generation(con)` inside it when data visible to readers changed."""
+        with self.connect(write=True) as connection:
+            connection.begin()
+            try:
+                yield connection
+            except BaseException:
+                connection.rollback()
+                raise
+            connection.commit()
+
+    @staticmethod
+    def bump_generation(connection: duckdb.DuckDBPyConnection) -> None:
+        connection.execute(
+            "UPDATE meta SET value = CAST(CAST(value AS BIGINT) + 1 AS VARCHAR) WHERE key = 'generation'"
+        )
+
+    def _ensure_schema(self) -> None:
+        if self._schema_checked:
+            return
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with _lock_for(self.path):
+            connection = self._open(read_only=False)
+            try:
+                connection.execute(
+                    "CREATE TABLE IF NOT EXISTS schema_migrations "
+                    "(version INTEGER PRIMARY KEY, description VARCHAR, applied_at TIMESTAMP)"
+                )
+                applied = {row[0] for row in connection.execute("SELECT version FROM schema_migrations").fetchall()}
+                for version, description, sql in MIGRATIONS:
+                    if version in applied:
+                        continue
+                    connection.begin()
+                    connection.execute(sql)
+                    connection.execute(
+                        "INSERT INTO schema_migrations VALUES (?, ?, now()::TIMESTAMP)", [version, description]
+                    )
+                    connection.commit()
+            finally:
+                connection.close()
+        self._schema_checked = True
+
+    def schema_version(self) -> int:
+        with self.connect() as connection:
+            return connection.execute("SELECT max(version) FROM schema_migrations").fetchone()[0]
+
+    # change detection --------------------------------------------------------------------------------
+
+    def signature(self) -> tuple:
+        """Cheap fingerprint of the file on disk; it moves whenever any process wrote to the store."""
+        parts = []
+        for candidate in (self.path, self.path.with_name(self.path.name + ".wal")):
+            try:
+                stat = candidate.stat()
+                parts.append((stat.st_mtime_ns, stat.st_size))
+            except FileNotFoundError:
+                parts.append(None)
+        return tuple(parts)
+
+    def generation(self) -> int:
+        with self.connect() as connection:
+            return int(connection.execute("SELECT value FROM meta WHERE key = 'generation'").fetchone()[0])
+
+    def snapshot(self) -> Snapshot:
+        """Frames for the leaderboard, reloaded only when another write has landed since the last call."""
+        signature = self.signature()
+        cached = self._snapshot
+        if cached is not None and signature == self._snapshot_signature:
+            return cached
+        with self._snapshot_lock:
+            if self._snapshot is not None and self.signature() == self._snapshot_signature:
+                return self._snapshot
+            signature = self.signature()
+            with self.connect() as connection:
+                generation = int(
+                    connection.execute("SELECT value FROM meta WHERE key = 'generation'").fetchone()[0]
+                )
+                if self._snapshot is not None and self._snapshot.generation == generation:
+                    self._snapshot_signature = signature
+                    return self._snapshot
+                snapshot = Snapshot(
+                    generation=generation,
+                    tasks=_tasks_frame(connection),
+                    models=_models_frame(connection),
+                    scores=_main_scores_frame(connection),
+                )
+            self._snapshot, self._snapshot_signature = snapshot, signature
+            return snapshot
+
+    # reads -------------------------------------------------------------------------------------------
+
+    def tasks(self) -> pd.DataFrame:
+        with self.connect() as connection:
+            return _tasks_frame(connection)
+
+    def models(self) -> pd.DataFrame:
+        with self.connect() as connection:
+            return _models_frame(connection)
+
+    def main_scores(self) -> pd.DataFrame:
+        with self.connect() as connection:
+            return _main_scores_frame(connection)
+
+    def all_scores(self) -> pd.DataFrame:
+        with self.connect() as connection:
+            return connection.execute(
+                f"SELECT {', '.join(SCORE_COLUMNS)} FROM scores ORDER BY {', '.join(SCORE_KEY)}"
+            ).df()
+
+    def score_count(self) -> int:
+        with self.connect() as connection:
+            return connection.execute("SELECT count(*) FROM scores").fetchone()[0]
+
+    def stats(self) -> dict:
+        with self.connect() as connection:
+            by_provenance = dict(
+                connection.execute(
+                    "SELECT provenance, count(*) FROM scores GROUP BY provenance ORDER BY provenance"
+                ).fetchall()
+            )
+            by_benchmark = dict(
+                connection.execute(
+                    "SELECT t.benchmark, count(DISTINCT s.model) FROM scores s JOIN tasks t USING (task) "
+                    "GROUP BY t.benchmark ORDER BY t.benchmark"
+                ).fetchall()
+            )
+            return {
+                "store": str(self.path),
+                "schema_version": connection.execute("SELECT max(version) FROM schema_migrations").fetchone()[0],
+                "generation": int(connection.execute("SELECT value FROM meta WHERE key='generation'").fetchone()[0]),
+                "models": connection.execute("SELECT count(*) FROM models").fetchone()[0],
+                "models_with_scores": connection.execute("SELECT count(DISTINCT model) FROM scores").fetchone()[0],
+                "tasks": connection.execute("SELECT count(*) FROM tasks").fetchone()[0],
+                "scores": sum(by_provenance.values()),
+                "scores_by_provenance": by_provenance,
+                "models_by_benchmark": by_benchmark,
+            }
+
+    def known_tasks(self) -> set[str]:
+        with self.connect() as connection:
+            return {row[0] for row in connection.execute("SELECT task FROM tasks").fetchall()}
+
+    # writes ------------------------------------------------------------------------------------------
+
+    def upsert_tasks(self, tasks: pd.DataFrame) -> UpsertCounts:
+        with self.transaction() as connection:
+            counts = _upsert(connection, "tasks", tasks, key=("task",), keep_existing_when_null=False)
+            if counts.written:
+                self.bump_generation(connection)
+            return counts
+
+    def upsert_models(self, models: pd.DataFrame) -> UpsertCounts:
+        with self.transaction() as connection:
+            counts = _upsert(connection, "models", models, key=("model",), keep_existing_when_null=True)
+            if counts.written:
+                self.bump_generation(connection)
+            return counts
+
+    def upsert_scores(self, scores: pd.DataFrame, models: pd.DataFrame | None = None) -> UpsertCounts:
+        """Write score rows (and optionally their models' metadata) in one transaction."""
+        with self.transaction() as connection:
+            counts = write_scores(connection, scores, models)
+            if counts.written:
+                self.bump_generation(connection)
+            return counts
+
+
+def write_scores(
+    connection: duckdb.DuckDBPyConnection, scores: pd.DataFrame, models: pd.DataFrame | None = None
+) -> UpsertCounts:
+    """Upsert score rows inside an open transaction; NaN values are stored as NULL."""
+    if models is not None and not models.empty:
+        _upsert(connection, "models", models, key=("model",), keep_existing_when_null=True)
+        _ensure_models_exist(connection, scores)
+    elif not scores.empty:
+        _ensure_models_exist(connection, scores)
+    scores = scores.copy()
+    if "value" in scores:
+        scores["value"] = pd.to_numeric(scores["value"], errors="coerce").astype("float64")
+        scores["value"] = scores["value"].astype(object).where(scores["value"].notna(), None)
+    return _upsert(connection, "scores", scores, key=SCORE_KEY, keep_existing_when_null=False)
+
+
+def _ensure_models_exist(connection: duckdb.DuckDBPyConnection, scores: pd.DataFrame) -> None:
+    names = pd.DataFrame({"model": sorted(set(scores["model"]))})
+    connection.register("incoming_model_names", names)
+    try:
+        connection.execute(
+            "INSERT INTO models (model, display_name) SELECT model, model FROM incoming_model_names n "
+            "WHERE NOT EXISTS (SELECT 1 FROM models m WHERE m.model = n.model)"
+        )
+    finally:
+        connection.unregister("incoming_model_names")
+
+
+def _table_columns(connection: duckdb.DuckDBPyConnection, table: str) -> list[str]:
+    return [row[0] for row in connection.execute(f"DESCRIBE {table}").fetchall()]
+
+
+def _upsert(
+    connection: duckdb.DuckDBPyConnection,
+    table: str,
+    rows: pd.DataFrame,
+    key: tuple[str, ...],
+    keep_existing_when_null: bool,
+) -> UpsertCounts:
+    """Insert new rows, update rows whose values differ, leave identical rows untouched.
+
+    `table` and the column names come from this package's schema, never from user input; values are
+    passed through a registered frame, never formatted into SQL.
+    """
+    if rows.empty:
+        return UpsertCounts()
+    columns = _table_columns(connection, table)
+    unknown = set(rows.columns) - set(columns)
+    if unknown:
+        raise ValueError(f"columns not in table {table}: {sorted(unknown)}")
+    if rows.duplicated(list(key)).any():
+        duplicates = rows[rows.duplicated(list(key), keep=False)].head(4)
+        raise ValueError(f"duplicate {table} keys in one write:\n{duplicates[list(key)]}")
+    value_columns = [c for c in rows.columns if c not in key]
+    connection.register("incoming_frame", rows)
+    try:
+        connection.execute(f"CREATE OR REPLACE TEMP TABLE incoming AS SELECT * FROM {table} LIMIT 0")
+        connection.execute("INSERT INTO incoming BY NAME SELECT * FROM incoming_frame")
+    finally:
+        connection.unregister("incoming_frame")
+    key_match = " AND ".join(f"t.{c} = i.{c}" for c in key)
+    if keep_existing_when_null:
+        differs = " OR ".join(f"(i.{c} IS NOT NULL AND i.{c} IS DISTINCT FROM t.{c})" for c in value_columns)
+        assignments = ", ".join(f"{c} = coalesce(i.{c}, t.{c})" for c in value_columns)
+    else:
+        differs = " OR ".join(f"i.{c} IS DISTINCT FROM t.{c}" for c in value_columns)
+        assignments = ", ".join(f"{c} = i.{c}" for c in value_columns)
+    differs = differs or "false"
+    total = len(rows)
+    changed = 0
+    if value_columns:
+        changed = connection.execute(
+            f"SELECT count(*) FROM incoming i JOIN {table} t ON {key_match} WHERE {differs}"
+        ).fetchone()[0]
+        if changed:
+            connection.execute(
+                f"UPDATE {table} AS t SET {assignments} FROM incoming i WHERE {key_match} AND ({differs})"
+            )
+    inserted_columns = ", ".join(rows.columns)
+    new = connection.execute(
+        f"INSERT INTO {table} ({inserted_columns}) SELECT {inserted_columns} FROM incoming i "
+        f"WHERE NOT EXISTS (SELECT 1 FROM {table} t WHERE {key_match})"
+    ).fetchone()[0]
+    connection.execute("DROP TABLE incoming")
+    return UpsertCounts(new=new, changed=changed, unchanged=total - new - changed)
+
+
+def _tasks_frame(connection: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    return connection.execute("SELECT * FROM tasks ORDER BY display_order NULLS LAST, task").df()
+
+
+def _models_frame(connection: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    return connection.execute("SELECT * FROM models ORDER BY model").df()
+
+
+def _main_scores_frame(connection: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """One row per score of a task's main metric on its evaluation split (the leaderboard's long frame)."""
+    return connection.execute(
+        """
+        SELECT s.model, s.revision, s.task, s.subset, s.metric, s.value, s.provenance, s.source, s.prompt,
+               s.mteb_version, s.evaluated_at, s.notes
+        FROM scores s
+        JOIN tasks t ON s.task = t.task AND s.metric = t.main_metric AND s.split = t.eval_split
+        ORDER BY s.model, s.task, s.subset, s.provenance, s.revision
+        """
+    ).df()
