@@ -19,7 +19,7 @@ from typing import Iterator
 import duckdb
 import pandas as pd
 
-from results.schema import MIGRATIONS
+from results.migrations import MIGRATIONS
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_STORE_PATH = REPO_ROOT / "data" / "patenteb.duckdb"

@@ -1,4 +1,4 @@
-"""The store's schema as an ordered list of migrations; `Store` applies the missing ones on open."""
+"""Core tables: tasks, models, scores, and the generation counter readers watch. Versions 1-99."""
 
 MIGRATIONS: list[tuple[int, str, str]] = [
     (
@@ -65,5 +65,3 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         """,
     ),
 ]
-
-LATEST_VERSION = MIGRATIONS[-1][0]

@@ -1,0 +1,3 @@
+"""Tables of the evaluation queue (submissions, jobs, leases). Versions 100-199."""
+
+MIGRATIONS: list[tuple[int, str, str]] = []
