@@ -1,0 +1,73 @@
+"""Shared fixtures: real DuckDB stores on disk, real tiny sentence-transformers models, offline environment."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+SHARED = REPO.parent / "shared"
+sys.path.insert(0, str(REPO))
+
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _isolated_caches(tmp_path_factory):
+    """Keep mteb's and Hugging Face's caches out of the home folder during tests."""
+    cache = tmp_path_factory.mktemp("caches")
+    os.environ["MTEB_CACHE"] = str(cache / "mteb")
+    os.environ.setdefault("HF_HOME", str(cache / "hf"))
+    yield
+
+
+@pytest.fixture(scope="session")
+def shared_dir() -> Path:
+    if not SHARED.is_dir():
+        pytest.skip("../shared is not beside the checkout")
+    return SHARED
+
+
+@pytest.fixture(scope="session")
+def seeded_store_template(tmp_path_factory):
+    """A store seeded once per session; tests copy it instead of seeding again."""
+    from results.seed import seed
+    from results.store import Store
+
+    path = tmp_path_factory.mktemp("template") / "seeded.duckdb"
+    report = seed(Store(path))
+    assert report.mteb_sample.ok
+    return path
+
+
+@pytest.fixture
+def seeded_store(seeded_store_template, tmp_path):
+    from results.store import Store
+
+    path = tmp_path / "store.duckdb"
+    shutil.copy(seeded_store_template, path)
+    return Store(path)
+
+
+@pytest.fixture
+def empty_store(tmp_path):
+    from results.store import Store
+
+    return Store(tmp_path / "empty.duckdb")
+
+
+@pytest.fixture(scope="session")
+def tiny_model_path(tmp_path_factory) -> Path:
+    """A 2-layer random BERT sentence-transformers model with a vocabulary from real patent abstracts."""
+    from tests.support.tiny_models import build_tiny_model
+    from tests.support.corpus_sample import patent_abstracts
+
+    return build_tiny_model(tmp_path_factory.mktemp("models") / "tiny-bert", patent_abstracts(500))
