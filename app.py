@@ -1,0 +1,56 @@
+"""PatenTEB Leaderboard & Explorer: assembles the tabs over one results store and launches Gradio.
+
+    python app.py [--store FILE] [--port 7860] [--host 127.0.0.1]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+
+import gradio as gr  # noqa: E402
+
+from leaderboard import ui as leaderboard_ui  # noqa: E402
+from results.seed import is_seeded, seed  # noqa: E402
+from results.store import Store, default_store_path  # noqa: E402
+
+TITLE = "PatenTEB Leaderboard & Explorer"
+CSS = """
+#lb-table table { font-variant-numeric: tabular-nums; }
+footer { display: none !important; }
+"""
+
+
+def build_app(store: Store) -> gr.Blocks:
+    with gr.Blocks(title=TITLE, fill_width=True) as demo:
+        with gr.Tabs(elem_id="main-tabs"):
+            with gr.Tab("Leaderboard", id="leaderboard", elem_id="tab-leaderboard"):
+                leaderboard_ui.build(store, demo)
+            with gr.Tab("Tasks", id="tasks", elem_id="tab-tasks"):
+                leaderboard_ui.build_task_info(store)
+    return demo
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=TITLE)
+    parser.add_argument("--store", default=None, help="DuckDB results store (default: $PATENTEB_STORE or data/patenteb.duckdb)")
+    parser.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
+    parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "7860")))
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    store = Store(args.store or default_store_path())
+    if not is_seeded(store):
+        seed(store)
+    demo = build_app(store)
+    demo.queue(default_concurrency_limit=8).launch(
+        server_name=args.host, server_port=args.port, show_error=True, css=CSS
+    )
+
+
+if __name__ == "__main__":
+    main()

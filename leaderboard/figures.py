@@ -1,0 +1,152 @@
+"""Plotly figures from built tables. Every builder is fail-safe: an error becomes a message in the figure."""
+
+from __future__ import annotations
+
+import functools
+import math
+from typing import Callable
+
+import pandas as pd
+import plotly.graph_objects as go
+
+from leaderboard import views as v
+from leaderboard.tables import LeaderboardTable
+from results.vocabulary import DEFAULT_SUBSET
+
+SYMMETRIC_RETRIEVAL = ("retrieval_IN", "retrieval_MIXED", "retrieval_OUT")
+BIGPATENT = "BigPatentClustering.v2"
+RADAR_AXES = tuple(view.title for view in v.VIEWS if view.benchmark == v.PATENTEB and view.key != "overall")
+LAYOUT = dict(template="plotly_white", margin=dict(l=50, r=20, t=60, b=50), height=420)
+
+
+def message_figure(title: str, message: str) -> go.Figure:
+    figure = go.Figure()
+    figure.add_annotation(text=message, x=0.5, y=0.5, xref="paper", yref="paper", showarrow=False,
+                          font=dict(size=14), align="center")
+    figure.update_layout(title=title, xaxis_visible=False, yaxis_visible=False, **LAYOUT)
+    return figure
+
+
+def failsafe(title: str) -> Callable:
+    def decorate(builder: Callable[..., go.Figure]) -> Callable[..., go.Figure]:
+        @functools.wraps(builder)
+        def build(*args, **kwargs) -> go.Figure:
+            try:
+                return builder(*args, **kwargs)
+            except Exception as error:  # a broken plot must never break the page
+                return message_figure(title, f"This plot could not be drawn: {type(error).__name__}: {error}")
+
+        return build
+
+    return decorate
+
+
+def _names(models: pd.DataFrame) -> dict[str, str]:
+    names = models.set_index("model")["display_name"]
+    return {model: name if isinstance(name, str) and name else model for model, name in names.items()}
+
+
+def _headline(table: LeaderboardTable) -> tuple[str | None, str]:
+    frame = table.frame
+    if table.view.key == "overall":
+        if frame[v.OVERALL].notna().any():
+            return v.OVERALL, "PatenTEB overall (mean of family means)"
+        if frame[v.REPORTED].notna().any():
+            return v.REPORTED, "PatenTEB overall, as reported by the authors"
+        return None, ""
+    if table.mean_columns and frame[table.mean_columns[0]].notna().any():
+        return table.mean_columns[0], f"{table.view.title}: mean"
+    for column in table.score_columns:
+        if frame[column].notna().any():
+            return column, f"{table.view.title}: {column}"
+    return None, ""
+
+
+@failsafe("Score vs model size")
+def score_vs_params(table: LeaderboardTable, models: pd.DataFrame) -> go.Figure:
+    title = "Score vs model size"
+    column, label = _headline(table)
+    if column is None:
+        return message_figure(title, "No model in this table has a complete score to plot.")
+    points = table.frame[[v.MODEL, v.PARAMS, column]].dropna()
+    points = points[points[v.PARAMS] > 0]
+    if points.empty:
+        return message_figure(title, f"No model with a {label.lower()} has a known parameter count.")
+    names = _names(models)
+    figure = go.Figure(
+        go.Scatter(
+            x=points[v.PARAMS], y=points[column], mode="markers+text",
+            text=[names.get(m, m) for m in points[v.MODEL]], textposition="top center",
+            marker=dict(size=10), hovertemplate="%{text}<br>%{x:,.0f}M parameters<br>%{y:.2f}<extra></extra>",
+        )
+    )
+    figure.update_layout(title=f"{label} vs parameters", xaxis_title="parameters (millions, log scale)",
+                         yaxis_title=label, **LAYOUT)
+    figure.update_xaxes(type="log")
+    return figure
+
+
+@failsafe("Family profile")
+def family_radar(family_means: pd.DataFrame, chosen_models: list[str], models: pd.DataFrame) -> go.Figure:
+    title = "Family profile (family means ×100)"
+    rows = family_means.reindex([m for m in chosen_models if m in family_means.index]).dropna(how="all")
+    if rows.empty:
+        return message_figure(title, "None of these models has a complete PatenTEB family yet.")
+    names = _names(models)
+    axes = list(RADAR_AXES)
+    figure = go.Figure()
+    for model, row in rows.iterrows():
+        values = [row.get(axis) for axis in axes]
+        values = [None if value is None or (isinstance(value, float) and math.isnan(value)) else value for value in values]
+        figure.add_trace(go.Scatterpolar(r=values + values[:1], theta=axes + axes[:1], name=names.get(model, model),
+                                         mode="lines+markers", connectgaps=False))
+    missing = sum(1 for axis in axes if rows[axis].isna().all()) if set(axes) <= set(rows.columns) else len(axes)
+    subtitle = f" — {missing} of {len(axes)} families have no complete scores yet" if missing else ""
+    figure.update_layout(title=title + subtitle, polar=dict(radialaxis=dict(visible=True)), **LAYOUT)
+    return figure
+
+
+@failsafe("IN → MIXED → OUT")
+def domain_drop(cells: pd.DataFrame, models: pd.DataFrame, chosen_models: list[str] | None = None) -> go.Figure:
+    title = "Symmetric retrieval: IN → MIXED → OUT (NDCG@10 ×100)"
+    subset = cells[cells["task"].isin(SYMMETRIC_RETRIEVAL) & (cells["subset"] == DEFAULT_SUBSET)]
+    wide = subset.pivot(index="model", columns="task", values="value").reindex(columns=list(SYMMETRIC_RETRIEVAL))
+    wide = wide.dropna() * 100
+    if chosen_models:
+        wide = wide[wide.index.isin(chosen_models)]
+    if wide.empty:
+        return message_figure(title, "No model has all three of retrieval_IN, retrieval_MIXED and retrieval_OUT.")
+    names = _names(models)
+    figure = go.Figure()
+    for model, row in wide.sort_values("retrieval_IN", ascending=False).iterrows():
+        figure.add_trace(go.Scatter(
+            x=["IN", "MIXED", "OUT"], y=row.values, mode="lines+markers", name=names.get(model, model),
+            hovertemplate=f"{names.get(model, model)}<br>%{{x}}: %{{y:.2f}}<br>OUT/IN = {row.iloc[2] / row.iloc[0]:.2f}<extra></extra>",
+        ))
+    figure.update_layout(title=title, xaxis_title="domain regime of query and positive",
+                         yaxis_title="NDCG@10 ×100", **LAYOUT)
+    return figure
+
+
+@failsafe("PatenTEB vs BigPatentClustering.v2")
+def patenteb_vs_bigpatent(overall: LeaderboardTable, cells: pd.DataFrame, models: pd.DataFrame) -> go.Figure:
+    title = "PatenTEB score vs BigPatentClustering.v2"
+    bigpatent = cells[(cells["task"] == BIGPATENT) & (cells["subset"] == DEFAULT_SUBSET)].set_index("model")["value"] * 100
+    frame = overall.frame.set_index(v.MODEL)
+    names = _names(models)
+    figure = go.Figure()
+    for column, label, symbol in ((v.OVERALL, "computed here (mean of family means)", "circle"),
+                                  (v.REPORTED, "as reported by the authors", "diamond")):
+        both = pd.concat([frame[column].rename("y"), bigpatent.rename("x")], axis=1, join="inner").dropna()
+        if both.empty:
+            continue
+        figure.add_trace(go.Scatter(
+            x=both["x"], y=both["y"], mode="markers+text", name=label, marker=dict(size=11, symbol=symbol),
+            text=[names.get(m, m) for m in both.index], textposition="top center",
+            hovertemplate="%{text}<br>BigPatent v2 %{x:.2f}<br>PatenTEB %{y:.2f}<extra></extra>",
+        ))
+    if not figure.data:
+        return message_figure(title, "No model has both a PatenTEB overall score and a BigPatentClustering.v2 score.")
+    figure.update_layout(title=title, xaxis_title="BigPatentClustering.v2 V-measure ×100",
+                         yaxis_title="PatenTEB overall ×100", **LAYOUT)
+    return figure

@@ -1,0 +1,85 @@
+"""Pure model filters and the share-link state (`?family=…&models=…`)."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from urllib.parse import urlencode
+
+import pandas as pd
+
+from leaderboard.views import VIEWS_BY_KEY
+from results.vocabulary import PROVENANCE_PREFERENCE
+
+UNKNOWN = "unknown"
+PARAM_BUCKETS = {"< 100M": (0, 100), "100M–500M": (100, 500), "500M–1B": (500, 1000), "≥ 1B": (1000, math.inf)}
+DIM_BUCKETS = {"≤ 384": (0, 385), "385–768": (385, 769), "769–1024": (769, 1025), "> 1024": (1025, math.inf)}
+TOKEN_BUCKETS = {"≤ 512": (0, 513), "513–2048": (513, 2049), "> 2048": (2049, math.inf)}
+PROMPT_CHOICES = ("yes", "no", UNKNOWN)
+
+PARAM_CHOICES = (*PARAM_BUCKETS, UNKNOWN)
+DIM_CHOICES = (*DIM_BUCKETS, UNKNOWN)
+TOKEN_CHOICES = (*TOKEN_BUCKETS, UNKNOWN)
+DEFAULT_VIEW = "overall"
+
+
+@dataclass(frozen=True)
+class Filters:
+    params: tuple[str, ...] = PARAM_CHOICES
+    dims: tuple[str, ...] = DIM_CHOICES
+    max_tokens: tuple[str, ...] = TOKEN_CHOICES
+    prompts: tuple[str, ...] = PROMPT_CHOICES
+    provenances: tuple[str, ...] = PROVENANCE_PREFERENCE
+    search: str = ""
+    models: tuple[str, ...] = field(default_factory=tuple)
+
+
+def bucket_of(value, buckets: dict[str, tuple[float, float]]) -> str:
+    if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
+        return UNKNOWN
+    for name, (low, high) in buckets.items():
+        if low <= value < high:
+            return name
+    return UNKNOWN
+
+
+def _prompt_label(value) -> str:
+    if value is True:
+        return "yes"
+    if value is False:
+        return "no"
+    return UNKNOWN
+
+
+def matching_models(models: pd.DataFrame, filters: Filters) -> list[str]:
+    """Model ids passing every filter; an empty choice list for a facet lets nothing through."""
+    if models.empty:
+        return []
+    keep = pd.Series(True, index=models.index)
+    keep &= models["params_m"].map(lambda x: bucket_of(x, PARAM_BUCKETS)).isin(filters.params)
+    keep &= models["embedding_dim"].map(lambda x: bucket_of(x, DIM_BUCKETS)).isin(filters.dims)
+    keep &= models["max_tokens"].map(lambda x: bucket_of(x, TOKEN_BUCKETS)).isin(filters.max_tokens)
+    keep &= models["uses_prompts"].map(_prompt_label).isin(filters.prompts)
+    terms = [term.strip().lower() for term in filters.search.split(",") if term.strip()]
+    if terms:
+        names = (models["model"].fillna("") + " " + models["display_name"].fillna("")).str.lower()
+        keep &= names.map(lambda name: any(term in name for term in terms))
+    if filters.models:
+        keep &= models["model"].isin(filters.models)
+    return models.loc[keep, "model"].tolist()
+
+
+def share_query(view_key: str, models: list[str] | tuple[str, ...]) -> str:
+    params = {"family": view_key}
+    if models:
+        params["models"] = ",".join(models)
+    return "?" + urlencode(params, safe="/,")
+
+
+def parse_share_query(params: dict[str, str], known_models: set[str]) -> tuple[str, list[str]]:
+    """(view key, models) from URL parameters; unknown values fall back to defaults instead of failing."""
+    view_key = params.get("family", DEFAULT_VIEW)
+    if view_key not in VIEWS_BY_KEY:
+        view_key = DEFAULT_VIEW
+    requested = [m.strip() for m in params.get("models", "").split(",") if m.strip()]
+    return view_key, [m for m in requested if m in known_models]

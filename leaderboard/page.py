@@ -1,0 +1,65 @@
+"""Everything one leaderboard view shows, computed from a store snapshot: table, figures, share link, status."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pandas as pd
+import plotly.graph_objects as go
+
+from leaderboard import figures, styling
+from leaderboard.filters import Filters, matching_models, share_query
+from leaderboard.tables import LeaderboardTable, build_table, family_means
+from leaderboard.views import MODEL, VIEWS_BY_KEY
+from results.store import Snapshot
+
+RADAR_DEFAULT_COUNT = 5
+
+
+@dataclass(frozen=True)
+class Page:
+    table: LeaderboardTable
+    value: dict
+    datatypes: list[str]
+    share_query: str
+    status: str
+    figures: dict[str, go.Figure] = field(default_factory=dict)
+
+
+def styled_table(snapshot: Snapshot, cells: pd.DataFrame, view_key: str, filters: Filters) -> tuple[LeaderboardTable, dict]:
+    """The table switch: filter models, build the view's table, style it."""
+    shown_models = matching_models(snapshot.models, filters)
+    table = build_table(cells, snapshot.tasks, snapshot.models, view_key, model_subset=shown_models)
+    return table, styling.gradio_value(table, snapshot.models)
+
+
+def build_page(
+    snapshot: Snapshot, cells: pd.DataFrame, view_key: str, filters: Filters, with_figures: bool = True
+) -> Page:
+    view = VIEWS_BY_KEY[view_key]
+    table, value = styled_table(snapshot, cells, view_key, filters)
+    status = (
+        f"{len(table.frame)} models · {view.title} · store generation {snapshot.generation}"
+        if not table.empty
+        else f"No model matches these filters in {view.title}."
+    )
+    page_figures = {}
+    if with_figures:
+        overall = table if view_key == "overall" else build_table(
+            cells, snapshot.tasks, snapshot.models, "overall", model_subset=matching_models(snapshot.models, filters)
+        )
+        radar_models = list(filters.models) or overall.frame[MODEL].head(RADAR_DEFAULT_COUNT).tolist()
+        page_figures = {
+            "params": figures.score_vs_params(table, snapshot.models),
+            "radar": figures.family_radar(family_means(cells, snapshot.tasks), radar_models, snapshot.models),
+            "drop": figures.domain_drop(cells, snapshot.models, list(filters.models) or None),
+            "bigpatent": figures.patenteb_vs_bigpatent(overall, cells, snapshot.models),
+        }
+    return Page(
+        table=table,
+        value=value,
+        datatypes=styling.datatypes(table),
+        share_query=share_query(view_key, filters.models),
+        status=status,
+        figures=page_figures,
+    )

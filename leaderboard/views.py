@@ -1,0 +1,74 @@
+"""The leaderboard's tables ("views") and the column names they share. Pure constants and small helpers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+
+from results.vocabulary import FAMILIES, PATENTEB
+
+
+@dataclass(frozen=True)
+class View:
+    key: str
+    title: str
+    benchmark: str
+    family: str | None = None
+    subfamily: str | None = None
+    has_mean: bool = True
+
+
+VIEWS: tuple[View, ...] = (
+    View("overall", "Overall", PATENTEB),
+    View("retrieval-symmetric", "Retrieval (symmetric)", PATENTEB, "retrieval", "symmetric"),
+    View("retrieval-asymmetric", "Retrieval (asymmetric)", PATENTEB, "retrieval", "asymmetric"),
+    View("classification", "Classification", PATENTEB, "classification"),
+    View("clustering", "Clustering", PATENTEB, "clustering"),
+    View("paraphrase", "Paraphrase", PATENTEB, "paraphrase"),
+    View("external", "External", "external", has_mean=False),
+    View("demo", "Demo (USPTO sample)", "demo"),
+)
+VIEWS_BY_KEY = {view.key: view for view in VIEWS}
+
+RANK = "Rank"
+MODEL = "Model"
+OVERALL = "Overall"
+MEAN_TASKS = "Mean (tasks)"
+MEAN = "Mean"
+REPORTED = "Reported overall"
+COVERAGE = "Coverage"
+PARAMS = "Params (M)"
+DIM = "Dim"
+MAX_TOKENS = "Max tokens"
+PROMPTS = "Prompts"
+BORDA_POINTS = "Borda points"
+METADATA_COLUMNS = (PARAMS, DIM, MAX_TOKENS, PROMPTS)
+FAMILY_TITLES = {family: family.capitalize() for family in FAMILIES}
+
+AGGREGATION_RULE = (
+    "**How the numbers are combined.** Scores are ×100. A family mean is shown only when the model has every "
+    "task of that family (a partial model is never inflated by its easy tasks). *Overall* is the mean of the "
+    "four family means (retrieval = all 8 retrieval tasks); *Mean (tasks)* is the plain mean over the 15 tasks; "
+    "both are empty unless all 15 tasks are present. *Rank* is a Borda count over the table's tasks: on each "
+    "task a model earns one point per model it beats, nothing when it has no score; ties share a rank. "
+    "*Reported overall* is the authors' own PatenTEB score, shown as reported (their aggregation rule is not "
+    "stated) and never mixed with the means computed here."
+)
+
+
+def view_tasks(tasks: pd.DataFrame, view: View) -> pd.DataFrame:
+    """The task rows a view's columns come from, in display order."""
+    if view.key == "overall":
+        selected = tasks[tasks["benchmark"] == PATENTEB]
+    else:
+        selected = tasks[tasks["benchmark"] == view.benchmark]
+        if view.family is not None:
+            selected = selected[selected["family"] == view.family]
+        if view.subfamily is not None:
+            selected = selected[selected["subfamily"] == view.subfamily]
+    return selected.sort_values(["display_order", "task"], na_position="last")
+
+
+def patenteb_tasks(tasks: pd.DataFrame) -> list[str]:
+    return view_tasks(tasks, VIEWS_BY_KEY["overall"])["task"].tolist()
