@@ -1,0 +1,230 @@
+"""Evaluator CLI: `python -m evaluator submit | queue | worker | allow-remote-code | run`.
+
+Every command takes --store FILE (default: $PATENTEB_STORE or data/patenteb.duckdb). Errors print one
+line on stderr and exit non-zero: 1 for a refused submission or a failed evaluation, 2 for usage or
+store problems. Heavy packages (mteb, torch, huggingface_hub) load only in the commands that need them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import math
+import os
+import sys
+from pathlib import Path
+
+from results import queue as job_queue
+from results.store import Store, StoreBusy, StoreCorrupt, default_store_path
+
+QUEUE_HEADER = ("id", "status", "model", "revision", "tasks", "attempts", "submitted", "ended", "reason")
+
+
+class CommandError(Exception):
+    """A problem to report in one line, with the exit status to leave with."""
+
+    def __init__(self, message: str, status: int = 1):
+        super().__init__(message)
+        self.status = status
+
+
+def _store(args: argparse.Namespace) -> Store:
+    return Store(args.store or default_store_path())
+
+
+def cmd_submit(args: argparse.Namespace) -> int:
+    from evaluator.queue import Submission, SubmissionRefused, submit
+
+    submission = Submission(
+        model=args.model,
+        revision=args.revision,
+        precision=args.precision,
+        submitter=args.submitter,
+        tasks=args.tasks,
+        load_from=args.load_from,
+    )
+    try:
+        job = submit(_store(args), submission, parameter_limit=args.max_params)
+    except SubmissionRefused as refusal:
+        raise CommandError(f"refused: {refusal}") from None
+    print(f"queued job #{job.id}: {job.model} @ {job.revision} on {len(job.tasks)} tasks ({job.selection})")
+    if job.note:
+        print(f"note: {job.note}")
+    return 0
+
+
+def cmd_queue(args: argparse.Namespace) -> int:
+    jobs = job_queue.list_jobs(_store(args), statuses=args.status or job_queue.STATUSES, limit=args.limit)
+    if args.json:
+        print(json.dumps([_job_record(job) for job in jobs]))
+        return 0
+    if not jobs:
+        print("the queue is empty")
+        return 0
+    rows = [QUEUE_HEADER] + [_queue_row(job) for job in jobs]
+    widths = [max(len(row[column]) for row in rows) for column in range(len(QUEUE_HEADER) - 1)]
+    for row in rows:
+        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths)) + "  " + row[-1])
+    return 0
+
+
+def _queue_row(job: job_queue.Job) -> tuple[str, ...]:
+    return (
+        str(job.id),
+        job.status,
+        job.model,
+        job.revision[:12],
+        job.selection,
+        str(job.attempts),
+        f"{job.submitted_at:%Y-%m-%d %H:%M:%S}",
+        f"{job.finished_at:%Y-%m-%d %H:%M:%S}" if job.finished_at else "-",
+        job.error or "",
+    )
+
+
+def _job_record(job: job_queue.Job) -> dict:
+    record = {name: getattr(job, name) for name in job_queue.JOB_COLUMNS if name != "lease_token"}
+    record["tasks"] = list(job.tasks)
+    for name in ("submitted_at", "started_at", "finished_at", "lease_expires_at"):
+        record[name] = record[name].isoformat() if record[name] else None
+    return record
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    from evaluator.worker import Worker, go_offline_if_hub_unreachable
+
+    offline = go_offline_if_hub_unreachable()
+    if offline:
+        logging.getLogger("evaluator.worker").info("the Hugging Face Hub is unreachable: running offline")
+    worker = Worker(
+        _store(args),
+        name=args.name,
+        lease_s=args.lease,
+        data_dir=args.data_dir,
+        hf_token=os.environ.get("HF_TOKEN"),
+        offline=offline,
+        show_progress=True,
+    )
+    worker.install_signal_handlers()
+    worker.run(once=args.once, poll_s=args.poll)
+    return 0
+
+
+def cmd_allow_remote_code(args: argparse.Namespace) -> int:
+    from evaluator.queue import malformed_id_reason
+
+    reason = malformed_id_reason(args.model)
+    if reason:
+        raise CommandError(reason, status=2)
+    added = job_queue.allow_remote_code(_store(args), args.model, allowed_by=args.by)
+    print(f"{args.model} {'may now' if added else 'was already allowed to'} run its own code in the worker")
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from evaluator.worker import go_offline_if_hub_unreachable
+
+    local = Path(args.model).expanduser()
+    if local.exists() and not args.name:
+        raise CommandError(f"{args.model} is a local path: give the name to store its scores under with --name", 2)
+    go_offline_if_hub_unreachable()
+
+    from evaluator.queue import task_selection
+    from evaluator.runner import DataUnavailable, ModelLoadError, ModelSpec, evaluate, resolve_tasks
+
+    try:
+        tasks = resolve_tasks(task_selection(args.tasks))
+    except (KeyError, ValueError) as error:
+        raise CommandError(f"unknown task selection {args.tasks!r}: {error}", 2) from None
+    model = ModelSpec(
+        name=args.name or args.model,
+        load_from=str(local.resolve()) if local.exists() else args.model,
+        revision=args.revision or ("local" if local.exists() else "main"),
+        trust_remote_code=args.trust_remote_code,
+        precision=args.precision,
+    )
+    try:
+        scores = evaluate(
+            _store(args), model, tasks, data_dir=args.data_dir, hf_token=os.environ.get("HF_TOKEN"), progress=True
+        )
+    except (ModelLoadError, DataUnavailable) as error:
+        raise CommandError(str(error)) from None
+    print(json.dumps({task: _json_number(value) for task, value in scores.items()}))
+    return 0
+
+
+def _json_number(value) -> float | None:
+    if value is None:
+        return None
+    value = float(value)
+    return None if math.isnan(value) else value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from evaluator.queue import PRECISIONS
+    from evaluator.worker import DEFAULT_LEASE_S, DEFAULT_POLL_S
+
+    parser = argparse.ArgumentParser(prog="python -m evaluator", description=__doc__.split("\n")[0])
+    store_option = argparse.ArgumentParser(add_help=False)
+    store_option.add_argument("--store", help="DuckDB file (default: $PATENTEB_STORE or data/patenteb.duckdb)")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    submit = commands.add_parser("submit", parents=[store_option], help="queue a model for evaluation")
+    submit.add_argument("model", metavar="MODEL", help="Hub model id, such as org/name")
+    submit.add_argument("--revision", default="main", help="branch, tag or commit (default: main)")
+    submit.add_argument("--tasks", default="PatenTEB", help="PatenTEB, demo, external or task names, comma-separated")
+    submit.add_argument("--precision", default="float32", choices=PRECISIONS)
+    submit.add_argument("--submitter", default="", help="who asked for it")
+    submit.add_argument("--load-from", metavar="DIR", help="evaluate a local model folder under the name MODEL")
+    submit.add_argument("--max-params", type=float, help="size limit in parameters (default: $PATENTEB_MAX_MODEL_PARAMS or 1e9)")
+
+    listing = commands.add_parser("queue", parents=[store_option], help="list jobs, newest first")
+    listing.add_argument("--status", action="append", choices=job_queue.STATUSES, help="only these (repeatable)")
+    listing.add_argument("--limit", type=int, default=100)
+    listing.add_argument("--json", action="store_true", help="print one JSON array")
+
+    worker = commands.add_parser("worker", parents=[store_option], help="evaluate queued jobs until stopped")
+    worker.add_argument("--once", action="store_true", help="take at most one job, then exit")
+    worker.add_argument("--lease", type=float, default=DEFAULT_LEASE_S, help="lease length in seconds")
+    worker.add_argument("--poll", type=float, default=DEFAULT_POLL_S, help="seconds between looks at an empty queue")
+    worker.add_argument("--data-dir", type=Path, help="local PatenTEB data (default: $PATENTEB_DATA_DIR or the Hub)")
+    worker.add_argument("--name", help="worker name shown in the queue (default: host:pid)")
+
+    allow = commands.add_parser(
+        "allow-remote-code", parents=[store_option], help="let the worker run a model's own code (trust_remote_code)"
+    )
+    allow.add_argument("model", metavar="MODEL")
+    allow.add_argument("--by", help="the maintainer allowing it")
+
+    run = commands.add_parser("run", parents=[store_option], help="evaluate a model now, without the queue")
+    run.add_argument("--model", required=True, metavar="NAME_OR_PATH", help="Hub id or local model folder")
+    run.add_argument("--tasks", required=True, help="PatenTEB, demo, external or task names, comma-separated")
+    run.add_argument("--data-dir", type=Path, help="local PatenTEB data (default: $PATENTEB_DATA_DIR or the Hub)")
+    run.add_argument("--name", help="the name to store scores under (required for a local path)")
+    run.add_argument("--revision", help="default: main for a Hub id, 'local' for a folder")
+    run.add_argument("--precision", default="float32", choices=PRECISIONS)
+    run.add_argument("--trust-remote-code", action="store_true", help="run the model's own code")
+    return parser
+
+
+COMMANDS = {
+    "submit": cmd_submit,
+    "queue": cmd_queue,
+    "worker": cmd_worker,
+    "allow-remote-code": cmd_allow_remote_code,
+    "run": cmd_run,
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s", stream=sys.stderr)
+    try:
+        return COMMANDS[args.command](args)
+    except CommandError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return error.status
+    except (StoreBusy, StoreCorrupt) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2

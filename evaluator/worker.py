@@ -1,0 +1,198 @@
+"""The evaluation worker: claim a job, keep its lease alive, evaluate, record the outcome.
+
+`Worker.step()` does one job; `Worker.run()` is the loop around it. A background thread renews the lease
+while the job runs, so a worker that dies (kill -9, power loss) stops renewing and another worker takes
+the job over once the lease expires; the runner skips the tasks already in the store, so finished tasks
+are not recomputed. SIGTERM or Ctrl-C while a job runs hands the job back to the queue (the attempt does
+not count) and ends the loop; while idle it just ends the loop.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import socket
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from evaluator.queue import hub_is_reachable
+from results import queue
+from results.store import Store, StoreBusy
+
+DEFAULT_LEASE_S = 300.0
+DEFAULT_POLL_S = 5.0
+OFFLINE_VARIABLES = ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE", "TRANSFORMERS_OFFLINE")
+ERROR_SUMMARY_CHARS = 1000
+
+log = logging.getLogger("evaluator.worker")
+
+
+class StopRequested(BaseException):
+    """SIGTERM or SIGINT arrived while a job was being evaluated."""
+
+
+@dataclass(frozen=True)
+class StepOutcome:
+    job: queue.Job
+    status: str
+    """finished, failed, or lost (the lease had expired and another worker owned the job)."""
+    scores: dict[str, float] = field(default_factory=dict)
+    error: str | None = None
+    seconds: float = 0.0
+
+
+def go_offline_if_hub_unreachable() -> bool:
+    """Set the Hugging Face offline flags when the Hub does not answer, so Hub models fail in seconds.
+
+    Call it before anything imports huggingface_hub, which reads these variables once, at import.
+    """
+    if hub_is_reachable():
+        return False
+    for variable in OFFLINE_VARIABLES:
+        os.environ[variable] = "1"
+    return True
+
+
+def error_summary(error: BaseException, offline: bool = False) -> str:
+    from evaluator.runner import DataUnavailable, ModelLoadError
+
+    if isinstance(error, (ModelLoadError, DataUnavailable)):
+        summary = str(error)
+    else:
+        summary = f"{type(error).__name__}: {error}"
+    if offline and isinstance(error, ModelLoadError):
+        summary += " (the worker runs offline: the Hugging Face Hub was unreachable)"
+    summary = " ".join(summary.split())
+    return summary if len(summary) <= ERROR_SUMMARY_CHARS else summary[: ERROR_SUMMARY_CHARS - 1] + "…"
+
+
+class LeaseKeeper(threading.Thread):
+    """Renews a job's lease every third of its length until stopped, or until the lease is found lost."""
+
+    def __init__(self, store: Store, job: queue.Job, lease_s: float):
+        super().__init__(name=f"lease-job-{job.id}", daemon=True)
+        self.store, self.job, self.lease_s = store, job, lease_s
+        self.lost = False
+        self._stopped = threading.Event()
+
+    def run(self) -> None:
+        while not self._stopped.wait(self.lease_s / 3):
+            try:
+                if not queue.renew_lease(self.store, self.job.id, self.job.lease_token, self.lease_s):
+                    self.lost = True
+                    log.warning("job #%s: lease lost; another worker may have taken the job", self.job.id)
+                    return
+            except StoreBusy as error:
+                log.warning("job #%s: could not renew the lease: %s", self.job.id, error)
+
+    def stop(self) -> None:
+        self._stopped.set()
+        self.join()
+
+
+class Worker:
+    def __init__(
+        self,
+        store: Store,
+        *,
+        name: str | None = None,
+        lease_s: float = DEFAULT_LEASE_S,
+        data_dir: Path | None = None,
+        hf_token: str | None = None,
+        offline: bool = False,
+        show_progress: bool = False,
+    ):
+        self.store = store
+        self.name = name or f"{socket.gethostname()}:{os.getpid()}"
+        self.lease_s = lease_s
+        self.data_dir = data_dir
+        self.hf_token = hf_token
+        self.offline = offline
+        self.show_progress = show_progress
+        self._stop = threading.Event()
+        self._evaluating = False
+
+    def step(self) -> StepOutcome | None:
+        """Claim the oldest claimable job and see it through; None when the queue has nothing to do."""
+        job = queue.claim(self.store, self.name, self.lease_s)
+        if job is None:
+            return None
+        log.info(
+            "job #%s: %s @ %s on %d tasks (attempt %d of %d)",
+            job.id, job.model, job.revision, len(job.tasks), job.attempts, queue.MAX_ATTEMPTS,
+        )
+        started = time.monotonic()
+        keeper = LeaseKeeper(self.store, job, self.lease_s)
+        keeper.start()
+        try:
+            scores = self._evaluate(job)
+        except StopRequested:
+            queue.release(self.store, job.id, job.lease_token)
+            log.info("job #%s: stopped and handed back to the queue", job.id)
+            raise
+        except Exception as error:
+            summary = error_summary(error, self.offline)
+            recorded = queue.fail(self.store, job.id, job.lease_token, summary)
+            log.error("job #%s: failed: %s", job.id, summary)
+            return StepOutcome(job, "failed" if recorded else "lost", error=summary, seconds=time.monotonic() - started)
+        finally:
+            keeper.stop()
+        recorded = queue.finish(self.store, job.id, job.lease_token, scores)
+        seconds = time.monotonic() - started
+        log.info("job #%s: %s in %.1f s", job.id, "finished" if recorded else "done, but its lease was lost", seconds)
+        return StepOutcome(job, "finished" if recorded else "lost", scores=scores, seconds=seconds)
+
+    def _evaluate(self, job: queue.Job) -> dict[str, float]:
+        from evaluator.runner import ModelSpec, evaluate
+
+        model = ModelSpec(
+            name=job.model,
+            load_from=job.load_from,
+            revision=job.revision,
+            trust_remote_code=queue.remote_code_allowed(self.store, job.model),
+            precision=job.precision,
+        )
+        self._evaluating = True
+        try:
+            return evaluate(
+                self.store, model, list(job.tasks), data_dir=self.data_dir, hf_token=self.hf_token,
+                progress=self.show_progress,
+            )
+        finally:
+            self._evaluating = False
+
+    def run(self, *, once: bool = False, poll_s: float = DEFAULT_POLL_S) -> int:
+        """Process jobs until stopped (or one step with `once`); returns how many jobs it processed."""
+        processed = 0
+        log.info("worker %s: watching %s", self.name, self.store.path)
+        try:
+            while not self._stop.is_set():
+                try:
+                    outcome = self.step()
+                except StoreBusy as error:
+                    log.warning("worker %s: %s", self.name, error)
+                    outcome = None
+                if outcome is not None:
+                    processed += 1
+                if once:
+                    break
+                if outcome is None:
+                    self._stop.wait(poll_s)
+        except StopRequested:
+            pass
+        log.info("worker %s: stopped after %d jobs", self.name, processed)
+        return processed
+
+    def request_stop(self, signum: int | None = None, frame=None) -> None:
+        """Signal handler: end the loop; interrupt a running evaluation so its job goes back to the queue."""
+        self._stop.set()
+        if self._evaluating:
+            self._evaluating = False
+            raise StopRequested(signal.Signals(signum).name if signum else "stop requested")
+
+    def install_signal_handlers(self) -> None:
+        signal.signal(signal.SIGTERM, self.request_stop)
+        signal.signal(signal.SIGINT, self.request_stop)
