@@ -6,6 +6,7 @@ import math
 from dataclasses import dataclass, field
 from urllib.parse import urlencode
 
+import numpy as np
 import pandas as pd
 
 from leaderboard.views import VIEWS_BY_KEY
@@ -34,38 +35,40 @@ class Filters:
     models: tuple[str, ...] = field(default_factory=tuple)
 
 
-def bucket_of(value, buckets: dict[str, tuple[float, float]]) -> str:
-    if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
-        return UNKNOWN
+def buckets_of(values: pd.Series, buckets: dict[str, tuple[float, float]]) -> np.ndarray:
+    """The bucket name of every value ('unknown' when missing or outside every bucket)."""
+    numbers = pd.to_numeric(values, errors="coerce").to_numpy(dtype=float)
+    names = np.full(len(numbers), UNKNOWN, dtype=object)
     for name, (low, high) in buckets.items():
-        if low <= value < high:
-            return name
-    return UNKNOWN
+        names[(numbers >= low) & (numbers < high)] = name
+    return names
 
 
-def _prompt_label(value) -> str:
-    if value is True:
-        return "yes"
-    if value is False:
-        return "no"
-    return UNKNOWN
+def _prompt_labels(values: pd.Series) -> np.ndarray:
+    flags = values.to_numpy(dtype=object)
+    return np.where(flags == True, "yes", np.where(flags == False, "no", UNKNOWN))  # noqa: E712
 
 
 def matching_models(models: pd.DataFrame, filters: Filters) -> list[str]:
     """Model ids passing every filter; an empty choice list for a facet lets nothing through."""
     if models.empty:
         return []
-    keep = pd.Series(True, index=models.index)
-    keep &= models["params_m"].map(lambda x: bucket_of(x, PARAM_BUCKETS)).isin(filters.params)
-    keep &= models["embedding_dim"].map(lambda x: bucket_of(x, DIM_BUCKETS)).isin(filters.dims)
-    keep &= models["max_tokens"].map(lambda x: bucket_of(x, TOKEN_BUCKETS)).isin(filters.max_tokens)
-    keep &= models["uses_prompts"].map(_prompt_label).isin(filters.prompts)
+    keep = np.ones(len(models), dtype=bool)
+    facets = (
+        (filters.params, PARAM_CHOICES, lambda: buckets_of(models["params_m"], PARAM_BUCKETS)),
+        (filters.dims, DIM_CHOICES, lambda: buckets_of(models["embedding_dim"], DIM_BUCKETS)),
+        (filters.max_tokens, TOKEN_CHOICES, lambda: buckets_of(models["max_tokens"], TOKEN_BUCKETS)),
+        (filters.prompts, PROMPT_CHOICES, lambda: _prompt_labels(models["uses_prompts"])),
+    )
+    for chosen, every_choice, labels in facets:
+        if set(chosen) != set(every_choice):
+            keep &= np.isin(labels(), list(chosen))
     terms = [term.strip().lower() for term in filters.search.split(",") if term.strip()]
     if terms:
         names = (models["model"].fillna("") + " " + models["display_name"].fillna("")).str.lower()
-        keep &= names.map(lambda name: any(term in name for term in terms))
+        keep &= names.map(lambda name: any(term in name for term in terms)).to_numpy(dtype=bool)
     if filters.models:
-        keep &= models["model"].isin(filters.models)
+        keep &= models["model"].isin(filters.models).to_numpy()
     return models.loc[keep, "model"].tolist()
 
 

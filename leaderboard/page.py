@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-import pandas as pd
 import plotly.graph_objects as go
 
 from leaderboard import figures, styling
 from leaderboard.filters import Filters, matching_models, share_query
-from leaderboard.tables import LeaderboardTable, build_table, family_means
+from leaderboard.tables import Board, LeaderboardTable, build_table, family_means
 from leaderboard.views import MODEL, VIEWS_BY_KEY
 from results.store import Snapshot
 
@@ -26,18 +25,18 @@ class Page:
     figures: dict[str, go.Figure] = field(default_factory=dict)
 
 
-def styled_table(snapshot: Snapshot, cells: pd.DataFrame, view_key: str, filters: Filters) -> tuple[LeaderboardTable, dict]:
+def styled_table(snapshot: Snapshot, board: Board, view_key: str, filters: Filters) -> tuple[LeaderboardTable, dict]:
     """The table switch: filter models, build the view's table, style it."""
     shown_models = matching_models(snapshot.models, filters)
-    table = build_table(cells, snapshot.tasks, snapshot.models, view_key, model_subset=shown_models)
-    return table, styling.gradio_value(table, snapshot.models)
+    table = build_table(board, view_key, model_subset=shown_models)
+    return table, styling.gradio_value(table, board.model_names)
 
 
 def build_page(
-    snapshot: Snapshot, cells: pd.DataFrame, view_key: str, filters: Filters, with_figures: bool = True
+    snapshot: Snapshot, board: Board, view_key: str, filters: Filters, with_figures: bool = True
 ) -> Page:
     view = VIEWS_BY_KEY[view_key]
-    table, value = styled_table(snapshot, cells, view_key, filters)
+    table, value = styled_table(snapshot, board, view_key, filters)
     status = (
         f"{len(table.frame)} models · {view.title} · store generation {snapshot.generation}"
         if not table.empty
@@ -46,14 +45,14 @@ def build_page(
     page_figures = {}
     if with_figures:
         overall = table if view_key == "overall" else build_table(
-            cells, snapshot.tasks, snapshot.models, "overall", model_subset=matching_models(snapshot.models, filters)
+            board, "overall", model_subset=matching_models(snapshot.models, filters)
         )
         radar_models = list(filters.models) or overall.frame[MODEL].head(RADAR_DEFAULT_COUNT).tolist()
         page_figures = {
             "params": figures.score_vs_params(table, snapshot.models),
-            "radar": figures.family_radar(family_means(cells, snapshot.tasks), radar_models, snapshot.models),
-            "drop": figures.domain_drop(cells, snapshot.models, list(filters.models) or None),
-            "bigpatent": figures.patenteb_vs_bigpatent(overall, cells, snapshot.models),
+            "radar": figures.family_radar(family_means(board), radar_models, snapshot.models),
+            "drop": figures.domain_drop(board.cells, snapshot.models, list(filters.models) or None),
+            "bigpatent": figures.patenteb_vs_bigpatent(overall, board.cells, snapshot.models),
         }
     return Page(
         table=table,

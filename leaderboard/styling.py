@@ -6,8 +6,7 @@
 
 from __future__ import annotations
 
-import math
-
+import numpy as np
 import pandas as pd
 
 from leaderboard import views as v
@@ -34,24 +33,23 @@ def legend_markdown() -> str:
     return "Sources: " + " · ".join(entries) + ". Shaded cells are secondary quotes. Bold: best in column."
 
 
-def _number(value, decimals: int = 2) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA:
-        return ""
-    return f"{value:.{decimals}f}"
+def _missing(values: pd.Series) -> np.ndarray:
+    return values.isna().to_numpy()
 
 
-def _plain(value) -> str:
-    if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
-        return ""
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value)
+def _formatted(values: pd.Series, template: str) -> np.ndarray:
+    """Vectorised number formatting; missing values become empty strings."""
+    numbers = pd.to_numeric(values, errors="coerce").to_numpy(dtype=float)
+    missing = np.isnan(numbers)
+    text = np.char.mod(template, np.where(missing, 0.0, numbers)).astype(object)
+    text[missing] = ""
+    return text
 
 
-def _params(value) -> str:
-    if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
-        return ""
-    return f"{value:,.0f}" if value >= 10 else f"{value:.1f}"
+def _as_data(values: pd.Series, cast) -> np.ndarray:
+    data = np.empty(len(values), dtype=object)
+    data[:] = [None if missing else cast(x) for x, missing in zip(values.to_numpy(), _missing(values))]
+    return data
 
 
 def model_link(model: str, display_name: str | None, hub_id: str | None) -> str:
@@ -66,53 +64,68 @@ def visible_columns(table: LeaderboardTable) -> list[str]:
     return [c for c in table.frame.columns if c not in HIDDEN_COLUMNS]
 
 
-def gradio_value(table: LeaderboardTable, models: pd.DataFrame) -> dict:
-    columns = visible_columns(table)
-    frame = table.frame
-    meta = models.set_index("model")[["display_name", "hub_id"]].reindex(frame[v.MODEL])
-    links = [model_link(m, d, h) for m, d, h in zip(frame[v.MODEL], meta["display_name"], meta["hub_id"])]
-    numeric = set(table.score_columns) | set(table.mean_columns)
-    best = {c: frame[c].max() for c in numeric if frame[c].notna().any()}
+def _score_column(table: LeaderboardTable, column: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    values = table.frame[column]
+    data = values.round(4).to_numpy(dtype=object)
+    data[_missing(values)] = None
+    display = _formatted(values, "%.2f")
+    style = np.full(len(values), "", dtype=object)
+    if column in table.provenance.columns:
+        provenance = table.provenance[column]
+        shown = display != ""
+        markers = provenance.map(MARKERS).fillna("").to_numpy(dtype=object)
+        conflicts = np.where(table.disagreement[column].to_numpy(dtype=bool), DISAGREEMENT_MARKER, "")
+        display = np.where(shown, display + markers + conflicts, display)
+        style = np.where(shown & (provenance == "paper-secondary").to_numpy(), SECONDARY_STYLE, style)
+    if values.notna().any():
+        style = np.where((values == values.max()).to_numpy(), style + BEST_STYLE, style)
+    return data, display, style
 
-    data, display, styling = [], [], []
-    for row in range(len(frame)):
-        data_row, display_row, style_row = [], [], []
-        for column in columns:
-            value = frame.at[row, column]
-            style = ""
-            if column == v.MODEL:
-                data_value = display_value = links[row]
-            elif column in numeric:
-                data_value = None if pd.isna(value) else round(float(value), 4)
-                display_value = _number(value)
-                if column in table.provenance.columns and display_value:
-                    provenance = table.provenance.at[row, column]
-                    display_value += MARKERS.get(provenance, "")
-                    if table.disagreement.at[row, column]:
-                        display_value += DISAGREEMENT_MARKER
-                    if provenance == "paper-secondary":
-                        style += SECONDARY_STYLE
-                if data_value is not None and column in best and value == best[column]:
-                    style += BEST_STYLE
-            elif column == v.COVERAGE:
-                data_value = int(value)
-                display_value = f"{int(value)}/{table.coverage_of}"
-            elif column == v.PARAMS:
-                data_value = None if pd.isna(value) else float(value)
-                display_value = _params(value)
-            elif column in (v.DIM, v.MAX_TOKENS):
-                data_value = None if pd.isna(value) else int(value)
-                display_value = _plain(data_value)
-            else:
-                data_value = None if value is None or (not isinstance(value, str) and pd.isna(value)) else value
-                display_value = _plain(data_value)
-            data_row.append(data_value)
-            display_row.append(display_value)
-            style_row.append(style)
-        data.append(data_row)
-        display.append(display_row)
-        styling.append(style_row)
-    return {"headers": columns, "data": data, "metadata": {"display_value": display, "styling": styling}}
+
+def gradio_value(table: LeaderboardTable, model_names: pd.DataFrame) -> dict:
+    """Columns are formatted whole (vectorised), then transposed into the row lists gr.Dataframe expects."""
+    frame = table.frame
+    columns = visible_columns(table)
+    numeric = set(table.score_columns) | set(table.mean_columns)
+    no_style = np.full(len(frame), "", dtype=object)
+    data_columns, display_columns, style_columns = [], [], []
+    for column in columns:
+        values = frame[column]
+        style = no_style
+        if column == v.MODEL:
+            meta = model_names.reindex(values.to_numpy(dtype=object))
+            data = display = np.array(
+                [model_link(m, d, h) for m, d, h in zip(values, meta["display_name"], meta["hub_id"])], dtype=object
+            )
+        elif column in numeric:
+            data, display, style = _score_column(table, column)
+        elif column == v.COVERAGE:
+            data = values.astype(int).to_numpy(dtype=object)
+            display = np.char.add(values.astype(int).to_numpy().astype(str), f"/{table.coverage_of}").astype(object)
+        elif column == v.PARAMS:
+            data = _as_data(values, float)
+            display = np.where(values.fillna(0).to_numpy() >= 10, _formatted(values, "%.0f"), _formatted(values, "%.1f"))
+        elif column in (v.RANK, v.DIM, v.MAX_TOKENS):
+            data = _as_data(values, int)
+            display = _formatted(values, "%.0f")
+        else:
+            data = values.to_numpy(dtype=object).copy()
+            data[_missing(values)] = None
+            display = np.where(_missing(values), "", values.astype(str).to_numpy()).astype(object)
+        data_columns.append(data)
+        display_columns.append(display)
+        style_columns.append(style)
+
+    def rows(column_arrays: list[np.ndarray]) -> list[list]:
+        if not len(frame):
+            return []
+        return np.stack([np.asarray(array, dtype=object) for array in column_arrays], axis=1).tolist()
+
+    return {
+        "headers": columns,
+        "data": rows(data_columns),
+        "metadata": {"display_value": rows(display_columns), "styling": rows(style_columns)},
+    }
 
 
 def datatypes(table: LeaderboardTable) -> list[str]:

@@ -104,84 +104,118 @@ def column_label(task_label: str, subset: str) -> str:
     return task_label if subset == DEFAULT_SUBSET else f"{task_label} ({subset.replace('_', ' ')})"
 
 
-def _task_columns(cells: pd.DataFrame, view_task_rows: pd.DataFrame) -> dict[str, tuple[str, str]]:
-    """Ordered score columns for the view's tasks: every task, and every extra subset that has data."""
-    subsets = cells.groupby("task")["subset"].unique().to_dict() if not cells.empty else {}
+@dataclass(frozen=True)
+class Board:
+    """Everything the tables need that does not depend on the view or the filters.
+
+    Built once per store generation and provenance choice: the chosen cells pivoted to one row per model and
+    one column per (task, subset), the columns of every view, and the model metadata columns.
+    """
+
+    cells: pd.DataFrame
+    values: pd.DataFrame
+    provenance: pd.DataFrame
+    disagreement: pd.DataFrame
+    view_columns: dict[str, dict[str, tuple[str, str]]]
+    family_tasks: dict[str, frozenset[str]]
+    coverage_columns: dict[str, tuple[str, str]]
+    metadata: pd.DataFrame
+    model_names: pd.DataFrame
+    """display_name and hub_id per model id."""
+
+
+def _as_object_index(frame: pd.DataFrame) -> pd.DataFrame:
+    return frame.set_axis(frame.index.astype(object), axis=0)
+
+
+def _view_columns(values: pd.DataFrame, view_task_rows: pd.DataFrame) -> dict[str, tuple[str, str]]:
+    """Ordered score columns for a view's tasks: every task, and every extra subset that has data."""
+    subsets: dict[str, list[str]] = {}
+    for task, subset in values.columns:
+        subsets.setdefault(task, []).append(subset)
     columns: dict[str, tuple[str, str]] = {}
-    for row in view_task_rows.itertuples(index=False):
-        label = row.label if isinstance(row.label, str) and row.label else row.task
-        present = sorted(subsets.get(row.task, []), key=lambda s: (s != DEFAULT_SUBSET, s))
+    for task, label in zip(view_task_rows["task"], view_task_rows["label"]):
+        label = label if isinstance(label, str) and label else task
+        present = sorted(subsets.get(task, []), key=lambda s: (s != DEFAULT_SUBSET, s))
         for subset in present or [DEFAULT_SUBSET]:
-            columns[column_label(label, subset)] = (row.task, subset)
+            columns[column_label(label, subset)] = (task, subset)
     return columns
 
 
-def _pivot(cells: pd.DataFrame, columns: dict[str, tuple[str, str]], field: str) -> pd.DataFrame:
-    wanted = pd.DataFrame(
-        [(label, task, subset) for label, (task, subset) in columns.items()], columns=["column", "task", "subset"]
-    )
-    joined = cells.merge(wanted, on=["task", "subset"], how="inner")
-    wide = joined.pivot(index="model", columns="column", values=field)
-    return wide.reindex(columns=list(columns))
-
-
-def _metadata(models: pd.DataFrame, index: pd.Index) -> pd.DataFrame:
-    meta = models.set_index("model").reindex(index)
+def _metadata(models: pd.DataFrame) -> pd.DataFrame:
+    meta = models.set_index(models["model"].astype(object))
     prompts = meta["uses_prompts"].map({True: "yes", False: "no"})
     return pd.DataFrame(
         {
             v.PARAMS: pd.to_numeric(meta["params_m"], errors="coerce"),
             v.DIM: pd.to_numeric(meta["embedding_dim"], errors="coerce"),
             v.MAX_TOKENS: pd.to_numeric(meta["max_tokens"], errors="coerce"),
-            v.PROMPTS: prompts.where(prompts.notna(), None),
+            v.PROMPTS: prompts.astype(object).where(prompts.notna(), None),
         },
-        index=index,
+        index=meta.index,
     )
 
 
-def build_table(
-    cells: pd.DataFrame,
-    tasks: pd.DataFrame,
-    models: pd.DataFrame,
-    view: v.View | str,
-    model_subset: list[str] | None = None,
-) -> LeaderboardTable:
+def prepare_board(cells: pd.DataFrame, tasks: pd.DataFrame, models: pd.DataFrame) -> Board:
+    if cells.empty:
+        columns = pd.MultiIndex.from_tuples([], names=["task", "subset"])
+        empty = pd.DataFrame(index=pd.Index([], name="model", dtype=object), columns=columns)
+        values, provenance, disagreement = empty.astype(float), empty.astype(object), empty.astype(bool)
+    else:
+        def wide(field: str) -> pd.DataFrame:
+            return _as_object_index(cells.pivot(index="model", columns=["task", "subset"], values=field))
+
+        values = wide("value").astype(float)
+        provenance = wide("provenance").astype(object)
+        disagreement = wide("disagreement").eq(True)
+    patenteb = v.view_tasks(tasks, v.VIEWS_BY_KEY["overall"])
+    view_columns = {view.key: _view_columns(values, v.view_tasks(tasks, view)) for view in v.VIEWS}
+    view_columns["overall"][v.REPORTED] = (REPORTED_OVERALL_TASK, DEFAULT_SUBSET)
+    return Board(
+        cells=cells,
+        values=values,
+        provenance=provenance,
+        disagreement=disagreement,
+        view_columns=view_columns,
+        family_tasks={f: frozenset(patenteb.loc[patenteb["family"] == f, "task"]) for f in FAMILIES},
+        coverage_columns={task: (task, DEFAULT_SUBSET) for task in patenteb["task"]},
+        metadata=_metadata(models),
+        model_names=models.set_index(models["model"].astype(object))[["display_name", "hub_id"]].astype(object),
+    )
+
+
+def _select(frame: pd.DataFrame, columns: dict[str, tuple[str, str]]) -> pd.DataFrame:
+    selected = frame.reindex(columns=pd.MultiIndex.from_tuples(list(columns.values()), names=["task", "subset"]))
+    return selected.set_axis(list(columns), axis=1)
+
+
+def build_table(board: Board, view: v.View | str, model_subset: list[str] | None = None) -> LeaderboardTable:
     """One view's table. `model_subset` (already filtered model ids) restricts rows before ranking."""
     view = v.VIEWS_BY_KEY[view] if isinstance(view, str) else view
-    task_rows = v.view_tasks(tasks, view)
-    columns = _task_columns(cells, task_rows)
-    extra: dict[str, tuple[str, str]] = {}
-    if view.key == "overall":
-        extra = {v.REPORTED: (REPORTED_OVERALL_TASK, DEFAULT_SUBSET)}
-    all_columns = {**columns, **extra}
+    all_columns = board.view_columns[view.key]
+    columns = {label: key for label, key in all_columns.items() if label != v.REPORTED}
 
-    values = _pivot(cells, all_columns, "value") * 100
-    provenance = _pivot(cells, all_columns, "provenance")
-    disagreement = _pivot(cells, all_columns, "disagreement").fillna(False).astype(bool)
+    values = _select(board.values, all_columns) * 100
     if model_subset is not None:
         values = values[values.index.isin(model_subset)]
     values = values.dropna(how="all")
-    provenance = provenance.reindex(values.index)
-    disagreement = disagreement.reindex(values.index).fillna(False).astype(bool)
+    provenance = _select(board.provenance, all_columns).reindex(values.index)
+    disagreement = _select(board.disagreement, all_columns).reindex(values.index).eq(True)
+    coverage = _select(board.values, board.coverage_columns).reindex(values.index).notna().sum(axis=1)
 
     task_values = values[list(columns)]
-    patenteb = v.view_tasks(tasks, v.VIEWS_BY_KEY["overall"])
-    coverage_tasks = patenteb["task"].tolist()
-    all_cells_of_model = cells[cells["task"].isin(coverage_tasks) & (cells["subset"] == DEFAULT_SUBSET)]
-    coverage = all_cells_of_model.groupby("model")["task"].nunique().reindex(values.index).fillna(0).astype(int)
-
     points = borda_points(task_values)
     table = pd.DataFrame(index=values.index)
     table[v.RANK] = rank_from_points(points) if len(points) else pd.Series(dtype=int)
     table[v.MODEL] = values.index
     mean_columns: list[str] = []
     if view.key == "overall":
-        family_means = {}
-        for family in FAMILIES:
-            family_columns = [
-                label for label, (task, _) in columns.items() if task in set(task_rows.loc[task_rows["family"] == family, "task"])
-            ]
-            family_means[v.FAMILY_TITLES[family]] = strict_mean(task_values[family_columns])
+        family_means = {
+            v.FAMILY_TITLES[family]: strict_mean(
+                task_values[[label for label, (task, _) in columns.items() if task in board.family_tasks[family]]]
+            )
+            for family in FAMILIES
+        }
         table[v.OVERALL] = strict_mean(pd.DataFrame(family_means))
         table[v.MEAN_TASKS] = strict_mean(task_values)
         for title, mean in family_means.items():
@@ -199,35 +233,32 @@ def build_table(
         score_columns = list(columns)
         headline = v.MEAN if view.has_mean else (score_columns[0] if score_columns else None)
     if view.benchmark == v.PATENTEB:
-        table[v.COVERAGE] = coverage
-    table = table.join(_metadata(models, table.index))
+        table[v.COVERAGE] = coverage.astype(int)
+    table = table.join(board.metadata.reindex(table.index))
     table[v.BORDA_POINTS] = points
 
     order_keys = [v.RANK] + ([headline] if headline else []) + [v.MODEL]
     ascending = [True] + ([False] if headline else []) + [True]
     table = table.sort_values(order_keys, ascending=ascending, na_position="last", kind="stable")
-    table = table.reset_index(drop=True)
     order = pd.Index(table[v.MODEL])
     return LeaderboardTable(
         view=view,
-        frame=table,
+        frame=table.reset_index(drop=True),
         score_columns=tuple(score_columns),
         mean_columns=tuple(mean_columns),
         provenance=provenance.reindex(order)[score_columns].reset_index(drop=True),
         disagreement=disagreement.reindex(order)[score_columns].reset_index(drop=True),
         column_tasks={label: all_columns[label] for label in score_columns},
-        coverage_of=len(coverage_tasks),
+        coverage_of=len(board.coverage_columns),
     )
 
 
-def family_means(cells: pd.DataFrame, tasks: pd.DataFrame) -> pd.DataFrame:
+def family_means(board: Board) -> pd.DataFrame:
     """Per model and PatenTEB view (symmetric/asymmetric retrieval split out), the strict family mean ×100."""
-    means = {}
-    for view in v.VIEWS:
-        if view.benchmark != v.PATENTEB or view.key == "overall":
-            continue
-        task_names = v.view_tasks(tasks, view)["task"].tolist()
-        subset = cells[cells["task"].isin(task_names) & (cells["subset"] == DEFAULT_SUBSET)]
-        wide = subset.pivot(index="model", columns="task", values="value").reindex(columns=task_names)
-        means[view.title] = strict_mean(wide) * 100
-    return pd.DataFrame(means)
+    return pd.DataFrame(
+        {
+            view.title: strict_mean(_select(board.values, board.view_columns[view.key])) * 100
+            for view in v.VIEWS
+            if view.benchmark == v.PATENTEB and view.key != "overall"
+        }
+    )

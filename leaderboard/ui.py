@@ -20,7 +20,7 @@ from leaderboard.filters import (
     parse_share_query,
 )
 from leaderboard.page import Page, build_page
-from leaderboard.tables import choose_cells
+from leaderboard.tables import Board, choose_cells, prepare_board
 from leaderboard.views import AGGREGATION_RULE, VIEWS
 from results.store import Snapshot, Store, StoreBusy, StoreCorrupt
 from results.vocabulary import PROVENANCE_DESCRIPTIONS, PROVENANCE_PREFERENCE
@@ -36,26 +36,26 @@ SHOW_URL_JS = """
 """
 
 
-class CellCache:
+class BoardCache:
     """Chosen cells per (store generation, provenance choice): a table switch never recomputes them."""
 
     def __init__(self, store: Store):
         self.store = store
-        self._cells: dict[tuple, pd.DataFrame] = {}
+        self._boards: dict[tuple, Board] = {}
         self._lock = threading.Lock()
 
-    def get(self, provenances: tuple[str, ...]) -> tuple[Snapshot, pd.DataFrame]:
+    def get(self, provenances: tuple[str, ...]) -> tuple[Snapshot, Board]:
         snapshot = self.store.snapshot()
         key = (snapshot.generation, provenances)
         with self._lock:
-            cells = self._cells.get(key)
-        if cells is None:
-            cells = choose_cells(snapshot.scores, provenances)
+            board = self._boards.get(key)
+        if board is None:
+            board = prepare_board(choose_cells(snapshot.scores, provenances), snapshot.tasks, snapshot.models)
             with self._lock:
-                if len(self._cells) > 16:
-                    self._cells.clear()
-                self._cells[key] = cells
-        return snapshot, cells
+                if len(self._boards) > 16:
+                    self._boards.clear()
+                self._boards[key] = board
+        return snapshot, board
 
 
 def _filters(search, models, params, dims, tokens, prompts, provenances) -> Filters:
@@ -79,15 +79,15 @@ def _write_csv(page: Page, view_key: str) -> str:
 
 
 def build(store: Store, demo: gr.Blocks) -> None:
-    cells_cache = CellCache(store)
+    boards = BoardCache(store)
 
     def render(view_key, search, models, params, dims, tokens, prompts, provenances):
         filters = _filters(search, models, params, dims, tokens, prompts, provenances)
         try:
-            snapshot, cells = cells_cache.get(filters.provenances)
+            snapshot, board = boards.get(filters.provenances)
         except (StoreBusy, StoreCorrupt) as error:
             raise gr.Error(f"The results store cannot be read right now: {error}") from error
-        page = build_page(snapshot, cells, view_key, filters)
+        page = build_page(snapshot, board, view_key, filters)
         return (
             gr.Dataframe(value=page.value, datatype=page.datatypes),
             _write_csv(page, view_key),
