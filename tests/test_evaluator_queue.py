@@ -1,0 +1,431 @@
+"""The job queue in a real store (dedupe, claim, lease, attempts) and the submission checks."""
+
+from __future__ import annotations
+
+import http.server
+import json
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+import time
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import httpx2
+import pandas as pd
+import pytest
+from huggingface_hub import ModelInfo
+from huggingface_hub.errors import GatedRepoError, HfHubHTTPError, RepositoryNotFoundError, RevisionNotFoundError
+
+from evaluator.queue import (
+    ModelFacts,
+    Submission,
+    SubmissionRefused,
+    facts_from_folder,
+    facts_from_model_info,
+    hub_error_reason,
+    hub_is_reachable,
+    refusal_reason,
+    submit,
+    task_selection,
+)
+from results import queue
+
+
+REPO = Path(__file__).resolve().parent.parent
+T0 = datetime(2026, 1, 5, 9, 0, 0)
+MINILM_SHA = "c9745ed1d9f207416be6d2e6f8de32d1f16199bf"
+
+
+def new_job(model="org/model", revision="abc123", tasks=("task_a", "task_b"), **extra) -> queue.NewJob:
+    return queue.NewJob(model=model, revision=revision, tasks=tuple(tasks), selection="test", **extra)
+
+
+def evaluated_rows(model: str, revision: str, tasks: list[str]) -> pd.DataFrame:
+    return pd.DataFrame(
+        [
+            {"model": model, "revision": revision, "task": task, "split": "test", "subset": "default",
+             "metric": "main_score", "provenance": "evaluated", "value": 0.5}
+            for task in tasks
+        ]
+    )
+
+
+# enqueue and dedupe ----------------------------------------------------------------------------------
+
+
+def test_enqueue_creates_a_pending_job_with_what_was_submitted(empty_store):
+    job = queue.enqueue(empty_store, new_job(precision="float16", submitter="ada", requested_revision="main"), now=T0)
+    assert (job.status, job.attempts, job.precision, job.submitter) == ("pending", 0, "float16", "ada")
+    assert (job.revision, job.requested_revision, job.load_from) == ("abc123", "main", "org/model")
+    assert job.tasks == ("task_a", "task_b") and job.submitted_at == T0
+    assert queue.get_job(empty_store, job.id) == job
+    assert [listed.id for listed in queue.list_jobs(empty_store)] == [job.id]
+
+
+@pytest.mark.parametrize("status", ["pending", "running"])
+def test_an_active_job_blocks_any_new_job_for_the_same_model_and_revision(empty_store, status):
+    queue.enqueue(empty_store, new_job(), now=T0)
+    if status == "running":
+        queue.claim(empty_store, "w", lease_s=60, now=T0)
+    with pytest.raises(queue.DuplicateSubmission, match=f"already in the queue .*{status}"):
+        queue.enqueue(empty_store, new_job(tasks=("task_c",)))
+    queue.enqueue(empty_store, new_job(revision="other"))
+    queue.enqueue(empty_store, new_job(model="org/other"))
+
+
+def test_a_finished_job_blocks_its_tasks_but_not_new_ones(empty_store):
+    queue.enqueue(empty_store, new_job(), now=T0)
+    job = queue.claim(empty_store, "w", lease_s=60, now=T0)
+    assert queue.finish(empty_store, job.id, job.lease_token, {"task_a": 0.1, "task_b": 0.2})
+    with pytest.raises(queue.DuplicateSubmission, match="already evaluated on these tasks"):
+        queue.enqueue(empty_store, new_job(tasks=("task_b",)))
+    assert queue.enqueue(empty_store, new_job(tasks=("task_b", "task_c"))).status == "pending"
+
+
+def test_a_failed_job_can_be_submitted_again(empty_store):
+    queue.enqueue(empty_store, new_job(), now=T0)
+    job = queue.claim(empty_store, "w", lease_s=60, now=T0)
+    assert queue.fail(empty_store, job.id, job.lease_token, "ModelLoadError: no such model")
+    assert queue.enqueue(empty_store, new_job()).id != job.id
+
+
+def test_evaluated_scores_for_every_selected_task_block_a_submission(empty_store):
+    empty_store.upsert_scores(evaluated_rows("org/model", "abc123", ["task_a"]))
+    assert queue.enqueue(empty_store, new_job(), now=T0).status == "pending"
+
+    empty_store.upsert_scores(evaluated_rows("org/solo", "abc123", ["task_a", "task_b"]))
+    with pytest.raises(queue.DuplicateSubmission, match="already has evaluated scores for all 2"):
+        queue.enqueue(empty_store, new_job(model="org/solo"))
+
+
+def test_scores_of_another_provenance_do_not_block(empty_store):
+    rows = evaluated_rows("org/model", "abc123", ["task_a", "task_b"]).assign(provenance="mteb-results")
+    empty_store.upsert_scores(rows)
+    assert queue.enqueue(empty_store, new_job()).status == "pending"
+
+
+# claim, lease, attempts ------------------------------------------------------------------------------
+
+
+def test_claim_takes_the_oldest_pending_job_first(empty_store):
+    ids = [queue.enqueue(empty_store, new_job(model=f"org/m{i}"), now=T0 + timedelta(seconds=i)).id for i in (2, 0, 1)]
+    claimed = [queue.claim(empty_store, "w", lease_s=60, now=T0 + timedelta(minutes=1)).id for _ in ids]
+    assert claimed == [ids[1], ids[2], ids[0]]
+    assert queue.claim(empty_store, "w", lease_s=60, now=T0 + timedelta(minutes=1)) is None
+
+
+def test_a_claim_leases_the_job_to_its_worker(empty_store):
+    queue.enqueue(empty_store, new_job(), now=T0)
+    job = queue.claim(empty_store, "worker-1", lease_s=30, now=T0)
+    assert (job.status, job.attempts, job.worker, job.started_at) == ("running", 1, "worker-1", T0)
+    assert job.lease_expires_at == T0 + timedelta(seconds=30) and job.lease_token
+    assert queue.claim(empty_store, "worker-2", lease_s=30, now=T0 + timedelta(seconds=29)) is None
+
+
+def test_an_expired_lease_is_claimed_again_and_the_old_holder_is_locked_out(empty_store):
+    queue.enqueue(empty_store, new_job(), now=T0)
+    first = queue.claim(empty_store, "worker-1", lease_s=30, now=T0)
+    second = queue.claim(empty_store, "worker-2", lease_s=30, now=T0 + timedelta(seconds=31))
+    assert (second.id, second.attempts, second.worker) == (first.id, 2, "worker-2")
+    assert second.lease_token != first.lease_token
+    assert second.error == "attempt 1 (worker-1) stopped renewing its lease"
+    assert not queue.renew_lease(empty_store, first.id, first.lease_token, 30)
+    assert not queue.finish(empty_store, first.id, first.lease_token, {"task_a": 1.0})
+    assert not queue.fail(empty_store, first.id, first.lease_token, "late")
+    assert not queue.release(empty_store, first.id, first.lease_token)
+    assert queue.finish(empty_store, second.id, second.lease_token, {"task_a": 1.0, "task_b": float("nan")})
+    done = queue.get_job(empty_store, first.id)
+    assert (done.status, done.attempts, done.error) == ("finished", 2, None)
+    assert done.result == {"task_a": 1.0, "task_b": None}
+
+
+def test_renewing_keeps_the_job(empty_store):
+    queue.enqueue(empty_store, new_job(), now=T0)
+    job = queue.claim(empty_store, "worker-1", lease_s=30, now=T0)
+    assert queue.renew_lease(empty_store, job.id, job.lease_token, 30, now=T0 + timedelta(seconds=20))
+    assert queue.claim(empty_store, "worker-2", lease_s=30, now=T0 + timedelta(seconds=45)) is None
+    assert queue.get_job(empty_store, job.id).lease_expires_at == T0 + timedelta(seconds=50)
+
+
+def test_after_three_lost_leases_the_job_fails_with_the_reason(empty_store):
+    queue.enqueue(empty_store, new_job(), now=T0)
+    for attempt in (1, 2, 3):
+        job = queue.claim(empty_store, f"worker-{attempt}", lease_s=10, now=T0 + timedelta(seconds=20 * attempt))
+        assert job.attempts == attempt
+    assert queue.claim(empty_store, "worker-4", lease_s=10, now=T0 + timedelta(seconds=80)) is None
+    failed = queue.get_job(empty_store, job.id)
+    assert (failed.status, failed.attempts, failed.finished_at) == ("failed", 3, T0 + timedelta(seconds=80))
+    assert failed.error == "gave up after 3 attempts: the last worker (worker-3) stopped renewing its lease"
+
+
+def test_a_released_job_goes_back_to_pending_without_using_an_attempt(empty_store):
+    queue.enqueue(empty_store, new_job(), now=T0)
+    job = queue.claim(empty_store, "worker-1", lease_s=30, now=T0)
+    assert queue.release(empty_store, job.id, job.lease_token)
+    released = queue.get_job(empty_store, job.id)
+    assert (released.status, released.attempts, released.worker, released.lease_token) == ("pending", 0, None, None)
+    assert queue.claim(empty_store, "worker-2", lease_s=30, now=T0).attempts == 1
+
+
+def test_a_job_is_closed_only_once(empty_store):
+    queue.enqueue(empty_store, new_job(), now=T0)
+    job = queue.claim(empty_store, "w", lease_s=30, now=T0)
+    assert queue.fail(empty_store, job.id, job.lease_token, "DataUnavailable: no data for task_a")
+    assert not queue.finish(empty_store, job.id, job.lease_token, {})
+    failed = queue.get_job(empty_store, job.id)
+    assert (failed.status, failed.error, failed.result) == ("failed", "DataUnavailable: no data for task_a", None)
+
+
+def test_list_jobs_filters_by_status_newest_first(empty_store):
+    for i in range(3):
+        queue.enqueue(empty_store, new_job(model=f"org/m{i}"), now=T0 + timedelta(seconds=i))
+    queue.claim(empty_store, "w", lease_s=30, now=T0)
+    assert [job.model for job in queue.list_jobs(empty_store)] == ["org/m2", "org/m1", "org/m0"]
+    assert [job.model for job in queue.list_jobs(empty_store, statuses=["running"])] == ["org/m0"]
+
+
+CLAIMER = """
+import sys, time
+from pathlib import Path
+from results.queue import claim
+from results.store import Store
+store, name, start = Store(sys.argv[1]), sys.argv[2], Path(sys.argv[3])
+while not start.exists():
+    time.sleep(0.005)
+while True:
+    job = claim(store, name, lease_s=600)
+    if job is None:
+        break
+    print(job.id, flush=True)
+    time.sleep(0.02)
+"""
+
+
+def test_processes_racing_to_claim_each_get_distinct_jobs(empty_store, tmp_path):
+    for i in range(24):
+        queue.enqueue(empty_store, new_job(model=f"org/m{i}"))
+    start = tmp_path / "start"
+    claimers = [
+        subprocess.Popen([sys.executable, "-c", CLAIMER, str(empty_store.path), f"claimer-{n}", str(start)],
+                         cwd=REPO, stdout=subprocess.PIPE, text=True)
+        for n in range(3)
+    ]
+    time.sleep(1.0)
+    start.touch()
+    claimed_by = [[int(line) for line in process.communicate(timeout=120)[0].split()] for process in claimers]
+    assert all(process.returncode == 0 for process in claimers)
+    claimed = [job_id for ids in claimed_by for job_id in ids]
+    assert sorted(claimed) == sorted(job.id for job in queue.list_jobs(empty_store))
+    assert sum(1 for ids in claimed_by if ids) >= 2
+    assert {job.attempts for job in queue.list_jobs(empty_store)} == {1}
+
+
+# the remote-code allow-list --------------------------------------------------------------------------
+
+
+def test_allow_list(empty_store):
+    assert not queue.remote_code_allowed(empty_store, "org/custom")
+    assert queue.allow_remote_code(empty_store, "org/custom", allowed_by="maintainer")
+    assert not queue.allow_remote_code(empty_store, "org/custom")
+    assert queue.remote_code_allowed(empty_store, "org/custom")
+    assert not queue.remote_code_allowed(empty_store, "org/other")
+
+
+# submission checks that need no Hub ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "model", ["", "has space/model", "a/b/c", "org--x/model", ".hidden/model", "org/model.git", "o/" + "m" * 100]
+)
+def test_a_malformed_hub_id_is_refused(empty_store, model):
+    with pytest.raises(SubmissionRefused, match="Hub model id"):
+        submit(empty_store, Submission(model=model), hub_reachable=False)
+
+
+@pytest.mark.parametrize("revision", ["two words", "../etc", "-x", "a" * 201])
+def test_a_malformed_revision_is_refused(empty_store, revision):
+    with pytest.raises(SubmissionRefused, match="is not a revision"):
+        submit(empty_store, Submission(model="org/model", revision=revision), hub_reachable=False)
+
+
+def test_an_unknown_precision_is_refused(empty_store):
+    with pytest.raises(SubmissionRefused, match="precision must be one of float32, float16, bfloat16"):
+        submit(empty_store, Submission(model="org/model", precision="int3"), hub_reachable=False)
+
+
+def test_an_empty_task_selection_is_refused(empty_store):
+    with pytest.raises(SubmissionRefused, match="select the tasks"):
+        submit(empty_store, Submission(model="org/model", tasks=" , "), hub_reachable=False)
+
+
+def test_a_submission_repeating_a_queued_job_is_refused(empty_store):
+    queue.enqueue(empty_store, new_job(revision="main"))
+    with pytest.raises(SubmissionRefused, match=r"already in the queue \(job #1, pending\)"):
+        submit(empty_store, Submission(model="org/model", revision="main"), hub_reachable=False)
+
+
+def test_a_local_model_folder_is_measured_from_its_safetensors(tiny_model_path):
+    from sentence_transformers import SentenceTransformer
+
+    model = SentenceTransformer(str(tiny_model_path), device="cpu")
+    facts = facts_from_folder(tiny_model_path)
+    assert facts.parameters == sum(parameter.numel() for parameter in model.parameters())
+    assert not facts.needs_remote_code
+
+
+def test_a_model_over_the_size_limit_is_refused(empty_store, tiny_model_path):
+    parameters = facts_from_folder(tiny_model_path).parameters
+    submission = Submission(model="local/tiny-bert", load_from=str(tiny_model_path))
+    with pytest.raises(SubmissionRefused, match="parameters, over this leaderboard's limit"):
+        submit(empty_store, submission, parameter_limit=parameters - 1)
+
+
+def test_a_model_with_its_own_code_is_refused_unless_allowed(empty_store, tiny_model_path, tmp_path):
+    folder = shutil.copytree(tiny_model_path, tmp_path / "custom")
+    config = json.loads((folder / "config.json").read_text())
+    config["auto_map"] = {"AutoModel": "modeling_custom.CustomModel"}
+    (folder / "config.json").write_text(json.dumps(config))
+    facts = facts_from_folder(folder)
+    assert facts.needs_remote_code
+    with pytest.raises(SubmissionRefused, match="needs trust_remote_code .* allow-remote-code local/custom"):
+        submit(empty_store, Submission(model="local/custom", load_from=str(folder)))
+    queue.allow_remote_code(empty_store, "local/custom")
+    assert refusal_reason("local/custom", facts, queue.remote_code_allowed(empty_store, "local/custom"), 10**9) is None
+
+
+def test_a_custom_sentence_transformers_module_needs_remote_code(tiny_model_path, tmp_path):
+    folder = shutil.copytree(tiny_model_path, tmp_path / "custom-module")
+    modules = json.loads((folder / "modules.json").read_text())
+    modules[1]["type"] = "custom_pooling.MyPooling"
+    (folder / "modules.json").write_text(json.dumps(modules))
+    assert facts_from_folder(folder).needs_remote_code
+
+
+def test_a_missing_local_folder_is_refused(empty_store, tmp_path):
+    with pytest.raises(SubmissionRefused, match="is not a model folder"):
+        submit(empty_store, Submission(model="local/none", load_from=str(tmp_path / "none")))
+
+
+def test_task_selection_reads_benchmarks_and_task_lists():
+    assert task_selection("PatenTEB") == "PatenTEB"
+    assert task_selection(" demo ") == "demo"
+    assert task_selection("retrieval_IN, para_problem") == ["retrieval_IN", "para_problem"]
+    assert task_selection("class_bloom") == ["class_bloom"]
+    assert task_selection(" , ") == []
+
+
+# decisions on Hub answers (model-info objects built from the API's JSON shape) --------------------------
+
+
+def minilm_info(**changes) -> ModelInfo:
+    answer = {
+        "id": "sentence-transformers/all-MiniLM-L6-v2",
+        "sha": MINILM_SHA,
+        "tags": ["sentence-transformers", "pytorch", "safetensors", "bert", "feature-extraction"],
+        "config": {"architectures": ["BertModel"], "model_type": "bert"},
+        "library_name": "sentence-transformers",
+        "safetensors": {"parameters": {"I64": 512, "F32": 22713216}, "total": 22713728},
+        "siblings": [
+            {"rfilename": "config.json", "size": 612},
+            {"rfilename": "model.safetensors", "size": 90868376},
+            {"rfilename": "onnx/model.onnx", "size": 90405214},
+            {"rfilename": "pytorch_model.bin", "size": 90888945},
+        ],
+    }
+    answer.update(changes)
+    return ModelInfo(**answer)
+
+
+def test_a_hub_model_resolves_to_its_commit_and_parameter_count():
+    facts = facts_from_model_info(minilm_info())
+    assert facts == ModelFacts(revision=MINILM_SHA, parameters=22713728, needs_remote_code=False)
+    assert refusal_reason("m", facts, remote_code_allowed=False, parameter_limit=10**9) is None
+
+
+def test_without_a_safetensors_count_the_weight_files_give_the_size():
+    facts = facts_from_model_info(
+        minilm_info(safetensors=None, siblings=[
+            {"rfilename": "pytorch_model.bin", "size": 438_000_000},
+            {"rfilename": "training_args.bin", "size": 4_000},
+            {"rfilename": "onnx/model.onnx", "size": 400_000_000},
+        ])
+    )
+    assert facts.parameters == 109_500_000
+    assert facts_from_model_info(minilm_info(safetensors=None, siblings=[{"rfilename": "README.md"}])).parameters is None
+
+
+def test_a_hub_model_with_custom_code_is_refused_until_allowed():
+    info = minilm_info(
+        id="jinaai/jina-embeddings-v2-small-en",
+        tags=["sentence-transformers", "custom_code"],
+        config={"architectures": ["JinaBertForMaskedLM"], "auto_map": {"AutoModel": "jinaai/jina-bert-implementation--modeling_bert.JinaBertModel"}},
+    )
+    facts = facts_from_model_info(info)
+    assert facts.needs_remote_code
+    assert "needs trust_remote_code" in refusal_reason(info.id, facts, remote_code_allowed=False, parameter_limit=10**9)
+    assert refusal_reason(info.id, facts, remote_code_allowed=True, parameter_limit=10**9) is None
+
+
+def test_a_large_hub_model_is_refused():
+    info = minilm_info(id="Qwen/Qwen3-Embedding-8B", safetensors={"parameters": {"BF16": 7567295488}, "total": 7567295488})
+    reason = refusal_reason(info.id, facts_from_model_info(info), remote_code_allowed=False, parameter_limit=10**9)
+    assert reason == "Qwen/Qwen3-Embedding-8B has 7,567M parameters, over this leaderboard's limit of 1,000M"
+
+
+def http_error(kind, status: int, url: str):
+    return kind("lookup failed", response=httpx2.Response(status, request=httpx2.Request("GET", url)))
+
+
+@pytest.mark.parametrize(
+    ("error", "expected"),
+    [
+        (http_error(RepositoryNotFoundError, 404, "https://huggingface.co/api/models/org/nope"),
+         "org/nope was not found on the Hub"),
+        (http_error(RevisionNotFoundError, 404, "https://huggingface.co/api/models/org/nope/revision/v9"),
+         "org/nope has no revision 'v9' on the Hub"),
+        (http_error(GatedRepoError, 403, "https://huggingface.co/api/models/org/nope"),
+         "org/nope is gated on the Hub"),
+        (http_error(HfHubHTTPError, 503, "https://huggingface.co/api/models/org/nope"),
+         "the Hub could not describe org/nope (HTTP 503)"),
+    ],
+)
+def test_hub_lookup_errors_become_refusals(error, expected):
+    assert hub_error_reason(error, "org/nope", "v9").startswith(expected)
+
+
+def test_a_network_failure_is_no_refusal():
+    assert hub_error_reason(httpx2.ConnectError("Name or service not known"), "org/model", "main") is None
+
+
+# reachability ----------------------------------------------------------------------------------------
+
+
+def test_offline_mode_means_unreachable(monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    assert not hub_is_reachable()
+
+
+def test_reachability_is_any_http_answer_within_the_timeout(monkeypatch):
+    class NotFoundEverywhere(http.server.BaseHTTPRequestHandler):
+        def do_HEAD(self):
+            self.send_response(404)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), NotFoundEverywhere)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    try:
+        monkeypatch.setenv("HF_ENDPOINT", f"http://127.0.0.1:{server.server_port}")
+        assert hub_is_reachable(timeout_s=2)
+    finally:
+        server.shutdown()
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        monkeypatch.setenv("HF_ENDPOINT", f"http://127.0.0.1:{closed.getsockname()[1]}")
+        assert not hub_is_reachable(timeout_s=2)
