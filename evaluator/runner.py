@@ -1,0 +1,397 @@
+"""Evaluate one model on a list of tasks with mteb and write its scores into the store, one transaction per task.
+
+Crash safety comes from three layers, checked in this order for every task:
+1. the store: a task whose main score is already stored for (model, revision) is skipped;
+2. mteb's result JSON beside the store (`evaluations/`): a finished task whose rows did not reach the store is
+   written from its JSON without loading the model;
+3. the embedding cache beside the store (`embedding_cache/`): texts encoded before a crash are not re-encoded.
+The runner knows no queue; it never holds a store connection while encoding.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pandas as pd
+
+from evaluator.tasks import DEMO_TASKS, EXTERNAL_TASKS, GROUPS, PATENTEB_TASKS, DataFormatError, DataUnavailable
+from results.store import Store, write_scores
+
+log = logging.getLogger(__name__)
+
+PRECISIONS = ("float32", "float16", "bfloat16")
+ENCODE_BATCH_SIZE = 32
+PROVENANCE = "evaluated"
+PROMPTS_FILE = "prompts_used.jsonl"
+"""Beside mteb's result files: the prompts each task ran with, so a task restored from its JSON keeps them."""
+
+__all__ = [
+    "DataFormatError",
+    "DataUnavailable",
+    "EvaluationReport",
+    "ModelLoadError",
+    "ModelSpec",
+    "evaluate",
+    "resolve_tasks",
+    "run_evaluation",
+]
+
+ProgressCallback = Callable[[str, int, int], None]
+
+
+class ModelLoadError(RuntimeError):
+    """The model could not be loaded; the message gives the reason."""
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    name: str
+    load_from: str
+    revision: str
+    trust_remote_code: bool = False
+    precision: str = "float32"
+
+    def __post_init__(self):
+        for attribute in ("name", "load_from", "revision"):
+            if not str(getattr(self, attribute) or "").strip():
+                raise ValueError(f"ModelSpec.{attribute} must not be empty")
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, not {self.precision!r}")
+
+    @property
+    def mteb_name(self) -> str:
+        """mteb wants 'organisation/name'; a bare local name is filed under 'local/'."""
+        return self.name if "/" in self.name else f"local/{self.name}"
+
+    @property
+    def is_local(self) -> bool:
+        return Path(self.load_from).expanduser().is_dir()
+
+
+def resolve_tasks(selection: str | list[str] | tuple[str, ...]) -> list[str]:
+    """'PatenTEB', 'demo', 'external', task names, or a comma-separated mix of them -> task names, in order."""
+    items = selection.split(",") if isinstance(selection, str) else list(selection)
+    groups = {group.lower(): tasks for group, tasks in GROUPS.items()}
+    known = set(PATENTEB_TASKS) | set(DEMO_TASKS) | set(EXTERNAL_TASKS)
+    names: list[str] = []
+    unknown: list[str] = []
+    for item in (str(item).strip() for item in items):
+        if not item:
+            continue
+        if item.lower() in groups:
+            names.extend(groups[item.lower()])
+        elif item in known:
+            names.append(item)
+        else:
+            unknown.append(item)
+    if unknown:
+        raise ValueError(
+            f"unknown task(s) {', '.join(repr(name) for name in unknown)}; choose {', '.join(GROUPS)} "
+            f"or task names such as {', '.join(PATENTEB_TASKS[:3])}, …"
+        )
+    return list(dict.fromkeys(names))
+
+
+@dataclass
+class EvaluationReport:
+    scores: dict[str, float] = field(default_factory=dict)
+    evaluated: list[str] = field(default_factory=list)
+    from_store: list[str] = field(default_factory=list)
+    from_result_files: list[str] = field(default_factory=list)
+    texts_requested: int = 0
+    texts_encoded: int = 0
+
+
+def evaluate(
+    store: Store,
+    model: ModelSpec,
+    tasks: str | list[str],
+    *,
+    data_dir: Path | str | None = None,
+    hf_token: str | None = None,
+    progress: ProgressCallback | bool | None = None,
+    model_object=None,
+) -> dict[str, float]:
+    """Evaluate `model` on `tasks`; return {task: main score}. Writes mteb result JSON beside the store and
+    the score rows into the store (provenance 'evaluated'), ONE transaction per task, as each task finishes.
+    Tasks already in the store for (model.name, model.revision) are skipped (returned from the store), so a
+    re-run after a crash recomputes nothing finished. Raises ModelLoadError (clear reason) when the model
+    cannot load, DataUnavailable when a task's data cannot be found (gated dataset without token, offline)."""
+    return run_evaluation(
+        store, model, tasks, data_dir=data_dir, hf_token=hf_token, progress=progress, model_object=model_object
+    ).scores
+
+
+def run_evaluation(
+    store: Store,
+    model: ModelSpec,
+    tasks: str | list[str],
+    *,
+    data_dir: Path | str | None = None,
+    hf_token: str | None = None,
+    progress: ProgressCallback | bool | None = None,
+    model_object=None,
+) -> EvaluationReport:
+    """`evaluate`, returning also what was computed, skipped or restored and how many encodes the cache saved."""
+    import mteb
+
+    from evaluator.embedding_cache import EmbeddingCache
+    from evaluator.tasks import build_task
+
+    names = resolve_tasks(tasks)
+    notify = _progress_callback(progress)
+    hf_token = hf_token or os.environ.get("HF_TOKEN") or None
+    _register_tasks(store, names)
+    task_rows = store.tasks().set_index("task")
+    stored = _stored_main_scores(store, model)
+    result_cache = mteb.ResultCache(store.path.parent / "evaluations")
+    embedding_cache = EmbeddingCache(store.path.parent / "embedding_cache", model.name, model.revision, model.precision)
+    loaded = _LoadedModel(model, embedding_cache, hf_token, model_object)
+    report = EvaluationReport()
+
+    for done, name in enumerate(names, start=1):
+        if name in stored:
+            report.scores[name] = stored[name]
+            report.from_store.append(name)
+            notify(name, done, len(names))
+            continue
+        task = build_task(name, data_dir, hf_token)
+        result_path = result_cache.get_task_result_path(name, loaded.meta)
+        previous = result_cache.load_task_result(name, loaded.meta)
+        if previous is not None and not previous.get_missing_evaluations(task):
+            report.from_result_files.append(name)
+        else:
+            _load_data(task)
+            encoder = loaded.encoder()
+            mteb.evaluate(
+                encoder,
+                task,
+                cache=result_cache,
+                overwrite_strategy="only-missing",
+                encode_kwargs={"batch_size": ENCODE_BATCH_SIZE, "show_progress_bar": False},
+                show_progress_bar=False,
+                co2_tracker=False,
+            )
+            _remember_prompt(result_path, name, loaded.prompt_record(task))
+            report.evaluated.append(name)
+        main_metric = task_rows.at[name, "main_metric"]
+        eval_split = task_rows.at[name, "eval_split"]
+        rows = _score_rows(result_path, name, main_metric, model, _data_origin(task), _recalled_prompt(result_path, name))
+        with store.transaction() as connection:
+            write_scores(connection, rows, loaded.model_row())
+            Store.bump_generation(connection)
+        report.scores[name] = _main_score(rows, main_metric, eval_split)
+        log.info("%s on %s: %s = %s", model.name, name, main_metric, report.scores[name])
+        notify(name, done, len(names))
+
+    report.texts_requested = embedding_cache.stats.requested
+    report.texts_encoded = embedding_cache.stats.encoded
+    return report
+
+
+class _LoadedModel:
+    """The model, loaded on first need: a run whose tasks are all finished never loads it."""
+
+    def __init__(self, spec: ModelSpec, embedding_cache, hf_token: str | None, model_object=None):
+        self.spec = spec
+        self.embedding_cache = embedding_cache
+        self.hf_token = hf_token
+        self.model = model_object
+        self._encoder = None
+
+    @property
+    def meta(self):
+        from mteb.models.model_meta import ModelMeta, ScoringFunction
+
+        facts: dict = {"name": self.spec.mteb_name, "revision": self.spec.revision}
+        if self.model is not None:
+            from evaluator.tasks.prompts import model_uses_prompts
+
+            facts.update(
+                embed_dim=self.model.get_embedding_dimension(),
+                max_tokens=self.model.max_seq_length,
+                n_parameters=sum(parameter.numel() for parameter in self.model.parameters()),
+                use_instructions=model_uses_prompts(self.model.prompts, self.model.default_prompt_name),
+                similarity_fn_name=ScoringFunction.from_str(self.model.similarity_fn_name)
+                if self.model.similarity_fn_name
+                else None,
+                framework=["Sentence Transformers", "PyTorch"],
+            )
+        return ModelMeta.create_empty(overwrites=facts)
+
+    def encoder(self):
+        from evaluator.embedding_cache import CachingEncoder
+
+        if self._encoder is None:
+            if self.model is None:
+                self.model = load_model(self.spec, self.hf_token)
+            self._encoder = CachingEncoder(self.model, self.embedding_cache, self.meta)
+        return self._encoder
+
+    def prompt_record(self, task) -> str | None:
+        from evaluator.tasks.prompts import prompt_record, roles_of
+
+        used = self._encoder.prompts_used.get(task.metadata.name) if self._encoder is not None else None
+        if not used:
+            used = {role: self._encoder.prompt_for(task.metadata, role) for role in roles_of(task.metadata.type)}
+        return prompt_record(used)
+
+    def model_row(self) -> pd.DataFrame:
+        spec = self.spec
+        row = {
+            "model": spec.name,
+            "display_name": spec.name,
+            "hub_id": None if spec.is_local else spec.load_from,
+            "source": "evaluated by the PatenTEB worker",
+        }
+        if self.model is not None:
+            meta = self.meta
+            row.update(
+                params_m=meta.n_parameters / 1e6,
+                embedding_dim=int(meta.embed_dim),
+                max_tokens=int(meta.max_tokens) if meta.max_tokens else None,
+                uses_prompts=bool(meta.use_instructions),
+            )
+        return pd.DataFrame([row])
+
+
+def load_model(spec: ModelSpec, hf_token: str | None = None):
+    """A SentenceTransformer for `spec`, or ModelLoadError with the reason."""
+    import torch
+    from sentence_transformers import SentenceTransformer
+
+    options: dict = {"trust_remote_code": spec.trust_remote_code, "token": hf_token}
+    if spec.precision != "float32":
+        options["model_kwargs"] = {"dtype": getattr(torch, spec.precision)}
+    if not spec.is_local:
+        options["revision"] = spec.revision
+    source = str(Path(spec.load_from).expanduser()) if spec.is_local else spec.load_from
+    try:
+        model = SentenceTransformer(source, **options)
+    except Exception as error:
+        where = "local folder" if spec.is_local else "Hub model"
+        hint = ""
+        if not spec.is_local and os.environ.get("HF_HUB_OFFLINE") == "1":
+            hint = " (the Hub is off: HF_HUB_OFFLINE=1, and the model is not in the local Hugging Face cache)"
+        reason = " ".join(f"{type(error).__name__}: {error}".split())
+        raise ModelLoadError(f"cannot load {where} {spec.load_from!r} at revision {spec.revision!r}{hint}: {reason}") from error
+    model.model_card_data.model_name = spec.mteb_name
+    model.model_card_data.base_model_revision = spec.revision
+    return model
+
+
+def _load_data(task) -> None:
+    """Load a task's data before the model, so a missing dataset fails fast with DataUnavailable."""
+    try:
+        task.load_data()
+    except (DataUnavailable, DataFormatError):
+        raise
+    except Exception as error:
+        if task.metadata.name not in EXTERNAL_TASKS:
+            raise
+        raise DataUnavailable(
+            f"cannot load the data of {task.metadata.name} ({task.metadata.dataset['path']}) from the Hub: "
+            f"{type(error).__name__}: {error}"
+        ) from error
+
+
+def _data_origin(task) -> str:
+    if hasattr(task, "data_origin"):
+        return task.data_origin()
+    return f"Hub dataset {task.metadata.dataset['path']} (mteb task definition)"
+
+
+def _register_tasks(store: Store, names: list[str]) -> None:
+    """Demo task rows are ours and always upserted; catalogue rows are added only when the store lacks them."""
+    from results.seed import task_catalogue
+
+    if any(name in DEMO_TASKS for name in names):
+        from evaluator.tasks.demo import demo_task_rows
+
+        store.upsert_tasks(demo_task_rows())
+    missing = [name for name in names if name not in DEMO_TASKS and name not in store.known_tasks()]
+    if missing:
+        catalogue = task_catalogue()
+        store.upsert_tasks(catalogue[catalogue["task"].isin(missing)])
+
+
+def _stored_main_scores(store: Store, model: ModelSpec) -> dict[str, float]:
+    scores = store.main_scores()
+    mine = scores[
+        (scores["model"] == model.name) & (scores["revision"] == model.revision) & (scores["provenance"] == PROVENANCE)
+    ]
+    return {task: _as_float(value) for task, value in zip(mine["task"], mine["value"])}
+
+
+def _score_rows(
+    result_path: Path, task: str, main_metric: str, model: ModelSpec, data_origin: str, prompt: str | None
+) -> pd.DataFrame:
+    """Every scalar metric of mteb's result file, as store rows."""
+    import mteb
+
+    from results.mteb_files import read_result_file
+
+    result = read_result_file(result_path, {task: main_metric})
+    return pd.DataFrame(
+        [
+            {
+                "model": model.name,
+                "revision": model.revision,
+                "task": task,
+                "split": score.split,
+                "subset": score.subset,
+                "metric": score.metric,
+                "provenance": PROVENANCE,
+                "value": score.value,
+                "source": f"evaluated by the PatenTEB worker with mteb {result.mteb_version or mteb.__version__}",
+                "prompt": prompt,
+                "mteb_version": result.mteb_version,
+                "evaluated_at": result.evaluated_at or datetime.now(timezone.utc).replace(tzinfo=None),
+                "evaluation_time_s": result.evaluation_time_s,
+                "notes": f"data: {data_origin}; precision: {model.precision}",
+            }
+            for score in result.scores
+        ]
+    )
+
+
+def _main_score(rows: pd.DataFrame, main_metric: str, eval_split: str) -> float:
+    main = rows[(rows["metric"] == main_metric) & (rows["split"] == eval_split)]
+    return _as_float(main["value"].iloc[0]) if len(main) else math.nan
+
+
+def _as_float(value) -> float:
+    return math.nan if value is None or pd.isna(value) else float(value)
+
+
+def _remember_prompt(result_path: Path, task: str, record: str | None) -> None:
+    with (result_path.parent / PROMPTS_FILE).open("a", encoding="utf-8") as handle:
+        handle.write(json.dumps({"task": task, "prompt": record}, ensure_ascii=False) + "\n")
+
+
+def _recalled_prompt(result_path: Path, task: str) -> str | None:
+    path = result_path.parent / PROMPTS_FILE
+    if not path.is_file():
+        return None
+    record = None
+    for line in path.read_text(encoding="utf-8").splitlines():
+        entry = json.loads(line)
+        if entry.get("task") == task:
+            record = entry.get("prompt")
+    return record
+
+
+def _progress_callback(progress: ProgressCallback | bool | None) -> ProgressCallback:
+    if callable(progress):
+        return progress
+    if progress:
+        return lambda task, done, total: print(f"[{done}/{total}] {task} done", file=sys.stderr, flush=True)
+    return lambda task, done, total: None

@@ -1,0 +1,89 @@
+"""The 3 PatenTEB classification tasks (macro-F1): a logistic regression fitted on the shipped train subset."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from datasets import Dataset, DatasetDict
+from mteb._create_dataloaders import create_dataloader
+from mteb.abstasks import AbsTaskClassification
+from sklearn.linear_model import LogisticRegression
+
+from evaluator.tasks.base import PatenTEBTask, patenteb_metadata
+
+USE_EVERY_TRAINING_ROW = 10**12
+
+
+class PatentClassification(PatenTEBTask, AbsTaskClassification):
+    """One classifier on frozen embeddings of the whole shipped train subset, scored once on the test split.
+
+    mteb's default (8 examples per label, 10 repetitions) is a few-shot protocol; PatenTEB ships a train
+    subset for fitting, so every training row is used and a single experiment is run.
+    """
+
+    samples_per_label = USE_EVERY_TRAINING_ROW
+    n_experiments = 1
+    evaluator_model = LogisticRegression(max_iter=1000)
+    text_column = "text"
+
+    def load_data(self, num_proc: int | None = None, *, timer=None, **kwargs) -> None:
+        if self.data_loaded:
+            return
+        self.dataset = DatasetDict({split: self.as_dataset(self.read_split(split)) for split in ("train", "test")})
+        self.data_loaded = True
+
+    def as_dataset(self, rows: pd.DataFrame) -> Dataset:
+        rows = rows.dropna(subset=[self.text_column, "label"])
+        return Dataset.from_dict({"text": rows[self.text_column].astype(str).tolist(), "label": rows["label"].tolist()})
+
+
+class PatentPairClassification(PatentClassification):
+    """A label on an ordered pair of patents: each text is embedded alone and the classifier sees both side by side."""
+
+    input_column_name = ("q_text", "t_text")
+
+    def as_dataset(self, rows: pd.DataFrame) -> Dataset:
+        rows = rows.dropna(subset=["q_text", "t_text", "label"])
+        return Dataset.from_dict(
+            {
+                "q_text": rows["q_text"].astype(str).tolist(),
+                "t_text": rows["t_text"].astype(str).tolist(),
+                "label": rows["label"].tolist(),
+            }
+        )
+
+    def _evaluate_subset(self, model, data_split, *, encode_kwargs, hf_split, hf_subset, timer, **kwargs):
+        features = {
+            split: np.hstack([self._embed(model, data_split[split], column, split, hf_subset, encode_kwargs)
+                              for column in self.input_column_name])
+            for split in (self.train_split, hf_split)
+        }
+        with timer("Scoring", split=hf_split, subset=hf_subset):
+            scores, _ = self._run_experiment(
+                data_split[self.train_split], data_split[hf_split], features[self.train_split], features[hf_split],
+                timer=timer,
+            )
+        return self._calculate_avg_scores([scores])
+
+    def _embed(self, model, rows: Dataset, column: str, split: str, hf_subset: str, encode_kwargs) -> np.ndarray:
+        loader = create_dataloader(rows, task_metadata=self.metadata, input_column=column, **encode_kwargs)
+        embeddings = model.encode(loader, task_metadata=self.metadata, hf_split=split, hf_subset=hf_subset, **encode_kwargs)
+        return np.asarray(embeddings, dtype=np.float32)
+
+
+class class_bloom(PatentClassification):
+    metadata = patenteb_metadata(
+        "class_bloom",
+        "3-way citation-timing class: early bloomer, late bloomer or normal, from forward citations within its IPC3.",
+    )
+
+
+class class_nli_oldnew(PatentPairClassification):
+    metadata = patenteb_metadata(
+        "class_nli_oldnew",
+        "Binary label on a citing/cited patent pair: which direction the citation goes (newer vs older).",
+    )
+
+
+class class_text2ipc3(PatentClassification):
+    metadata = patenteb_metadata("class_text2ipc3", "Assign a patent family to one of 109 IPC3 technology classes.")

@@ -1,0 +1,81 @@
+"""Where PatenTEB rows come from: a local folder `<task>/<split>/data.parquet`, or the gated Hub dataset `datalyes/<task>`."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from evaluator.tasks.catalogue import HF_COLUMNS
+
+HUB_ORGANISATION = "datalyes"
+DATA_DIR_VARIABLE = "PATENTEB_DATA_DIR"
+
+
+class DataUnavailable(RuntimeError):
+    """A task's data cannot be found or downloaded; the message says where it was looked for and what to do."""
+
+
+class DataFormatError(ValueError):
+    """A task's data was found but does not have the columns its dataset card lists."""
+
+
+def local_path(data_dir: Path, task: str, split: str) -> Path:
+    return Path(data_dir) / task / split / "data.parquet"
+
+
+@dataclass(frozen=True)
+class DataSource:
+    """A local data folder when one is given (argument or $PATENTEB_DATA_DIR), else the Hub with $HF_TOKEN."""
+
+    data_dir: Path | None = None
+    hf_token: str | None = None
+
+    @classmethod
+    def resolve(cls, data_dir: str | os.PathLike | None = None, hf_token: str | None = None) -> "DataSource":
+        folder = data_dir or os.environ.get(DATA_DIR_VARIABLE) or None
+        return cls(Path(folder).expanduser() if folder else None, hf_token or os.environ.get("HF_TOKEN") or None)
+
+    def describe(self, task: str) -> str:
+        if self.data_dir is not None:
+            return f"local folder {self.data_dir / task}"
+        return f"Hub dataset {HUB_ORGANISATION}/{task}"
+
+    def read(self, task: str, split: str) -> pd.DataFrame:
+        """The rows of one split with exactly the dataset card's columns, in the card's order."""
+        frame = self._read_local(task, split) if self.data_dir is not None else self._read_hub(task, split)
+        columns = HF_COLUMNS[task]
+        missing = [column for column in columns if column not in frame.columns]
+        if missing:
+            raise DataFormatError(
+                f"{self.describe(task)}, split {split}: missing columns {missing}; "
+                f"the dataset card lists {list(columns)}, found {list(frame.columns)}"
+            )
+        return frame[list(columns)].reset_index(drop=True)
+
+    def _read_local(self, task: str, split: str) -> pd.DataFrame:
+        path = local_path(self.data_dir, task, split)
+        if not path.is_file():
+            raise DataUnavailable(
+                f"no data for {task} ({split} split): {path} does not exist; "
+                f"the data folder must hold <task>/<split>/data.parquet"
+            )
+        return pd.read_parquet(path)
+
+    def _read_hub(self, task: str, split: str) -> pd.DataFrame:
+        from datasets import load_dataset
+
+        repository = f"{HUB_ORGANISATION}/{task}"
+        try:
+            dataset = load_dataset(repository, split=split, token=self.hf_token)
+        except Exception as error:
+            hint = "set HF_TOKEN to a token that accepted the dataset's terms" if not self.hf_token else "check the token"
+            if os.environ.get("HF_DATASETS_OFFLINE") == "1" or os.environ.get("HF_HUB_OFFLINE") == "1":
+                hint = "the Hub is off (HF_HUB_OFFLINE/HF_DATASETS_OFFLINE)"
+            raise DataUnavailable(
+                f"cannot load the gated dataset {repository} ({split} split): {type(error).__name__}: {error}. "
+                f"{hint}, or pass a local data folder (--data-dir or ${DATA_DIR_VARIABLE})"
+            ) from error
+        return dataset.to_pandas()
