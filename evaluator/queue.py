@@ -189,10 +189,17 @@ def refusal_reason(model: str, facts: ModelFacts, remote_code_allowed: bool, par
         )
     if facts.parameters is not None and facts.parameters > parameter_limit:
         return (
-            f"{model} has {facts.parameters / 1e6:,.0f}M parameters, over this leaderboard's limit of "
-            f"{parameter_limit / 1e6:,.0f}M"
+            f"{model} has {human_count(facts.parameters)} parameters, over this leaderboard's limit of "
+            f"{human_count(parameter_limit)}"
         )
     return None
+
+
+def human_count(number: float) -> str:
+    for unit, size in (("B", 1e9), ("M", 1e6), ("K", 1e3)):
+        if number >= size:
+            return f"{number / size:.3g}{unit}"
+    return f"{number:.0f}"
 
 
 def task_selection(text: str) -> str | list[str]:
