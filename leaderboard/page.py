@@ -38,7 +38,8 @@ def build_page(
     view = VIEWS_BY_KEY[view_key]
     table, value = styled_table(snapshot, board, view_key, filters)
     status = (
-        f"{len(table.frame)} models · {view.title} · store generation {snapshot.generation}"
+        f"{len(table.frame)} model{'' if len(table.frame) == 1 else 's'} · {view.title} · "
+        f"store generation {snapshot.generation}"
         if not table.empty
         else f"No model matches these filters in {view.title}."
     )
