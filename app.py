@@ -1,17 +1,25 @@
 """PatenTEB Leaderboard & Explorer: assembles the tabs over one results store and launches Gradio.
 
-    python app.py [--store FILE] [--port 7860] [--host 127.0.0.1]
+    python app.py [--store FILE] [--port 7860] [--host 127.0.0.1] [--no-worker]
+
+An evaluation worker (`python -m evaluator worker`) runs beside the app and stops with it.
 """
 
 from __future__ import annotations
 
 import argparse
+import atexit
+import ctypes
 import os
+import signal
+import subprocess
+import sys
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
 import gradio as gr  # noqa: E402
 
+from evaluator import ui as evaluator_ui  # noqa: E402
 from leaderboard import ui as leaderboard_ui  # noqa: E402
 from results.seed import is_seeded, seed  # noqa: E402
 from results.store import Store, default_store_path  # noqa: E402
@@ -28,9 +36,35 @@ def build_app(store: Store) -> gr.Blocks:
         with gr.Tabs(elem_id="main-tabs"):
             with gr.Tab("Leaderboard", id="leaderboard", elem_id="tab-leaderboard"):
                 leaderboard_ui.build(store, demo)
+            with gr.Tab("Submit", id="submit", elem_id="tab-submit"):
+                evaluator_ui.build(store)
             with gr.Tab("Tasks", id="tasks", elem_id="tab-tasks"):
                 leaderboard_ui.build_task_info(store)
     return demo
+
+
+def _die_with_parent() -> None:
+    """Runs in the worker before exec: the kernel sends it SIGTERM if the app dies, even by kill -9."""
+    ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)
+
+
+def start_worker(store: Store) -> subprocess.Popen:
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "evaluator", "worker", "--store", str(store.path)],
+        preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None,
+    )
+
+    def stop_worker() -> None:
+        if worker.poll() is None:
+            worker.terminate()
+            try:
+                worker.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                worker.kill()
+
+    atexit.register(stop_worker)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    return worker
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -38,6 +72,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--store", default=None, help="DuckDB results store (default: $PATENTEB_STORE or data/patenteb.duckdb)")
     parser.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
     parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "7860")))
+    parser.add_argument("--no-worker", action="store_true", default=os.environ.get("PATENTEB_NO_WORKER") == "1",
+                        help="do not start an evaluation worker beside the app (also PATENTEB_NO_WORKER=1)")
     return parser.parse_args(argv)
 
 
@@ -47,6 +83,8 @@ def main(argv: list[str] | None = None) -> None:
     if not is_seeded(store):
         seed(store)
     demo = build_app(store)
+    if not args.no_worker:
+        start_worker(store)
     demo.queue(default_concurrency_limit=8).launch(
         server_name=args.host, server_port=args.port, show_error=True, css=CSS
     )
