@@ -9,6 +9,8 @@ CHROMIUM := /usr/bin/chromium
 export GRADIO_ANALYTICS_ENABLED := False
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 export TOKENIZERS_PARALLELISM := false
+export HF_HUB_OFFLINE ?= 1
+export HF_DATASETS_OFFLINE ?= 1
 
 .PHONY: run test bench clean
 

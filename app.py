@@ -16,6 +16,8 @@ import subprocess
 import sys
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 
 import gradio as gr  # noqa: E402
 
