@@ -94,8 +94,7 @@ def _job_record(job: job_queue.Job) -> dict:
 def cmd_worker(args: argparse.Namespace) -> int:
     from evaluator.worker import Worker, go_offline_if_hub_unreachable
 
-    offline = go_offline_if_hub_unreachable()
-    if offline:
+    if go_offline_if_hub_unreachable():
         logging.getLogger("evaluator.worker").info("the Hugging Face Hub is unreachable: running offline")
     worker = Worker(
         _store(args),
@@ -103,7 +102,6 @@ def cmd_worker(args: argparse.Namespace) -> int:
         lease_s=args.lease,
         data_dir=args.data_dir,
         hf_token=os.environ.get("HF_TOKEN"),
-        offline=offline,
         show_progress=True,
     )
     worker.install_signal_handlers()
@@ -123,20 +121,21 @@ def cmd_allow_remote_code(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from evaluator.worker import go_offline_if_hub_unreachable
+    from evaluator.worker import TaskProgress, go_offline_if_hub_unreachable
 
     local = Path(args.model).expanduser()
     if local.exists() and not args.name:
         raise CommandError(f"{args.model} is a local path: give the name to store its scores under with --name", 2)
     go_offline_if_hub_unreachable()
 
-    from evaluator.queue import task_selection
     from evaluator.runner import DataUnavailable, ModelLoadError, ModelSpec, evaluate, resolve_tasks
 
     try:
-        tasks = resolve_tasks(task_selection(args.tasks))
-    except (KeyError, ValueError) as error:
-        raise CommandError(f"unknown task selection {args.tasks!r}: {error}", 2) from None
+        tasks = resolve_tasks(args.tasks)
+    except ValueError as error:
+        raise CommandError(str(error), 2) from None
+    if not tasks:
+        raise CommandError("--tasks names no tasks", 2)
     model = ModelSpec(
         name=args.name or args.model,
         load_from=str(local.resolve()) if local.exists() else args.model,
@@ -144,12 +143,15 @@ def cmd_run(args: argparse.Namespace) -> int:
         trust_remote_code=args.trust_remote_code,
         precision=args.precision,
     )
+    progress = TaskProgress(model.name)
     try:
         scores = evaluate(
-            _store(args), model, tasks, data_dir=args.data_dir, hf_token=os.environ.get("HF_TOKEN"), progress=True
+            _store(args), model, tasks, data_dir=args.data_dir, hf_token=os.environ.get("HF_TOKEN"), progress=progress
         )
     except (ModelLoadError, DataUnavailable) as error:
         raise CommandError(str(error)) from None
+    finally:
+        progress.close()
     print(json.dumps({task: _json_number(value) for task, value in scores.items()}))
     return 0
 
@@ -219,7 +221,8 @@ COMMANDS = {
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s", stream=sys.stderr)
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s: %(message)s", stream=sys.stderr)
+    logging.getLogger("evaluator").setLevel(logging.INFO)
     try:
         return COMMANDS[args.command](args)
     except CommandError as error:

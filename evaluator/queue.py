@@ -31,8 +31,6 @@ if TYPE_CHECKING:
     from huggingface_hub import ModelInfo
 
 PRECISIONS = ("float32", "float16", "bfloat16")
-TASK_SELECTIONS = ("PatenTEB", "demo")
-BENCHMARK_SELECTIONS = ("PatenTEB", "demo", "external")
 DEFAULT_MAX_PARAMETERS = 1_000_000_000
 HUB_TIMEOUT_S = 3.0
 BYTES_PER_PARAMETER_GUESS = 4
@@ -202,14 +200,6 @@ def human_count(number: float) -> str:
     return f"{number:.0f}"
 
 
-def task_selection(text: str) -> str | list[str]:
-    """'PatenTEB', 'demo', 'external', or comma-separated task names, in the runner's terms."""
-    names = [name.strip() for name in text.split(",") if name.strip()]
-    if len(names) == 1 and names[0] in BENCHMARK_SELECTIONS:
-        return names[0]
-    return names
-
-
 # network ---------------------------------------------------------------------------------------------
 
 
@@ -239,14 +229,15 @@ def submit(
             raise SubmissionRefused(reason)
     if submission.precision not in PRECISIONS:
         raise SubmissionRefused(f"precision must be one of {', '.join(PRECISIONS)}")
-    selection = task_selection(submission.tasks)
-    if not selection:
+    selection = submission.tasks.strip()
+    if not selection.strip(", "):
         raise SubmissionRefused("select the tasks to evaluate, such as PatenTEB or demo")
     reason = queue.active_job_reason(store, model, requested_revision)
     if reason:
         raise SubmissionRefused(reason)
 
-    facts, note = _model_facts(model, requested_revision, submission.load_from, hub_reachable, hf_token)
+    load_from = str(Path(submission.load_from).expanduser().resolve()) if submission.load_from else None
+    facts, note = _model_facts(model, requested_revision, load_from, hub_reachable, hf_token)
     limit = parameter_limit if parameter_limit is not None else max_parameters()
     reason = refusal_reason(model, facts, queue.remote_code_allowed(store, model), limit)
     if reason:
@@ -255,11 +246,11 @@ def submit(
     tasks = _resolve(selection)
     job = queue.NewJob(
         model=model,
-        load_from=submission.load_from or model,
+        load_from=load_from or model,
         revision=facts.revision or requested_revision,
         requested_revision=requested_revision,
         precision=submission.precision,
-        selection=submission.tasks.strip(),
+        selection=selection,
         tasks=tuple(tasks),
         submitter=submission.submitter.strip() or None,
         note=note,
@@ -274,10 +265,9 @@ def _model_facts(
     model: str, revision: str, load_from: str | None, hub_reachable: bool | None, hf_token: str | None
 ) -> tuple[ModelFacts, str | None]:
     if load_from:
-        folder = Path(load_from).expanduser()
-        if not folder.is_dir():
+        if not Path(load_from).is_dir():
             raise SubmissionRefused(f"{load_from} is not a model folder")
-        return facts_from_folder(folder), f"local folder {folder.resolve()}"
+        return facts_from_folder(Path(load_from)), None
     unchecked = ModelFacts(revision=None, parameters=None, needs_remote_code=False)
     if not (hub_reachable if hub_reachable is not None else hub_is_reachable()):
         return unchecked, "not checked against the Hub (unreachable at submission)"
@@ -291,13 +281,10 @@ def _model_facts(
     return facts_from_model_info(info), None
 
 
-def _resolve(selection: str | list[str]) -> list[str]:
+def _resolve(selection: str) -> list[str]:
     from evaluator.runner import resolve_tasks
 
     try:
-        tasks = resolve_tasks(selection)
-    except (KeyError, ValueError) as error:
-        raise SubmissionRefused(f"unknown task selection: {error}") from None
-    if not tasks:
-        raise SubmissionRefused("the task selection names no tasks")
-    return tasks
+        return resolve_tasks(selection)
+    except ValueError as error:
+        raise SubmissionRefused(str(error)) from None

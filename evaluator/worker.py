@@ -13,10 +13,13 @@ import logging
 import os
 import signal
 import socket
+import sys
 import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from tqdm import tqdm
 
 from evaluator.queue import hub_is_reachable
 from results import queue
@@ -56,17 +59,34 @@ def go_offline_if_hub_unreachable() -> bool:
     return True
 
 
-def error_summary(error: BaseException, offline: bool = False) -> str:
+def error_summary(error: BaseException) -> str:
+    """One line for the queue view: the runner's own reason, or the exception's type and message."""
     from evaluator.runner import DataUnavailable, ModelLoadError
 
     if isinstance(error, (ModelLoadError, DataUnavailable)):
         summary = str(error)
     else:
         summary = f"{type(error).__name__}: {error}"
-    if offline and isinstance(error, ModelLoadError):
-        summary += " (the worker runs offline: the Hugging Face Hub was unreachable)"
     summary = " ".join(summary.split())
     return summary if len(summary) <= ERROR_SUMMARY_CHARS else summary[: ERROR_SUMMARY_CHARS - 1] + "…"
+
+
+class TaskProgress:
+    """A tqdm bar over a job's tasks, in the runner's progress-callback shape."""
+
+    def __init__(self, description: str):
+        self.description = description
+        self.bar = None
+
+    def __call__(self, task: str, done: int, total: int) -> None:
+        if self.bar is None:
+            self.bar = tqdm(total=total, desc=self.description, unit="task", file=sys.stderr)
+        self.bar.set_postfix_str(task)
+        self.bar.update(done - self.bar.n)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
 
 
 class LeaseKeeper(threading.Thread):
@@ -102,7 +122,6 @@ class Worker:
         lease_s: float = DEFAULT_LEASE_S,
         data_dir: Path | None = None,
         hf_token: str | None = None,
-        offline: bool = False,
         show_progress: bool = False,
     ):
         self.store = store
@@ -110,7 +129,6 @@ class Worker:
         self.lease_s = lease_s
         self.data_dir = data_dir
         self.hf_token = hf_token
-        self.offline = offline
         self.show_progress = show_progress
         self._stop = threading.Event()
         self._evaluating = False
@@ -134,7 +152,7 @@ class Worker:
             log.info("job #%s: stopped and handed back to the queue", job.id)
             raise
         except Exception as error:
-            summary = error_summary(error, self.offline)
+            summary = error_summary(error)
             recorded = queue.fail(self.store, job.id, job.lease_token, summary)
             log.error("job #%s: failed: %s", job.id, summary)
             return StepOutcome(job, "failed" if recorded else "lost", error=summary, seconds=time.monotonic() - started)
@@ -146,23 +164,25 @@ class Worker:
         return StepOutcome(job, "finished" if recorded else "lost", scores=scores, seconds=seconds)
 
     def _evaluate(self, job: queue.Job) -> dict[str, float]:
-        from evaluator.runner import ModelSpec, evaluate
-
-        model = ModelSpec(
-            name=job.model,
-            load_from=job.load_from,
-            revision=job.revision,
-            trust_remote_code=queue.remote_code_allowed(self.store, job.model),
-            precision=job.precision,
-        )
+        progress = TaskProgress(f"job #{job.id}") if self.show_progress else None
         self._evaluating = True
         try:
+            from evaluator.runner import ModelSpec, evaluate
+
+            model = ModelSpec(
+                name=job.model,
+                load_from=job.load_from,
+                revision=job.revision,
+                trust_remote_code=queue.remote_code_allowed(self.store, job.model),
+                precision=job.precision,
+            )
             return evaluate(
-                self.store, model, list(job.tasks), data_dir=self.data_dir, hf_token=self.hf_token,
-                progress=self.show_progress,
+                self.store, model, list(job.tasks), data_dir=self.data_dir, hf_token=self.hf_token, progress=progress
             )
         finally:
             self._evaluating = False
+            if progress is not None:
+                progress.close()
 
     def run(self, *, once: bool = False, poll_s: float = DEFAULT_POLL_S) -> int:
         """Process jobs until stopped (or one step with `once`); returns how many jobs it processed."""

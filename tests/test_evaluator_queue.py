@@ -29,7 +29,6 @@ from evaluator.queue import (
     hub_is_reachable,
     refusal_reason,
     submit,
-    task_selection,
 )
 from results import queue
 
@@ -309,12 +308,38 @@ def test_a_missing_local_folder_is_refused(empty_store, tmp_path):
         submit(empty_store, Submission(model="local/none", load_from=str(tmp_path / "none")))
 
 
-def test_task_selection_reads_benchmarks_and_task_lists():
-    assert task_selection("PatenTEB") == "PatenTEB"
-    assert task_selection(" demo ") == "demo"
-    assert task_selection("retrieval_IN, para_problem") == ["retrieval_IN", "para_problem"]
-    assert task_selection("class_bloom") == ["class_bloom"]
-    assert task_selection(" , ") == []
+def test_an_unknown_task_is_refused(empty_store):
+    with pytest.raises(SubmissionRefused, match="unknown task.*'no_such_task'"):
+        submit(empty_store, Submission(model="org/model", tasks="demo,no_such_task"), hub_reachable=False)
+
+
+def test_offline_a_hub_model_is_queued_unchecked_on_the_resolved_tasks(empty_store):
+    from evaluator.runner import resolve_tasks
+
+    job = submit(empty_store, Submission(model="org/model", submitter="ada"), hub_reachable=False)
+    assert (job.status, job.revision, job.requested_revision, job.selection) == ("pending", "main", "main", "PatenTEB")
+    assert job.tasks == tuple(resolve_tasks("PatenTEB")) and len(job.tasks) == 15
+    assert job.note == "not checked against the Hub (unreachable at submission)"
+
+
+def test_a_model_already_evaluated_on_the_selection_is_refused(empty_store):
+    from evaluator.runner import resolve_tasks
+
+    demo = resolve_tasks("demo")
+    empty_store.upsert_scores(evaluated_rows("org/model", "main", demo[:-1]))
+    assert submit(empty_store, Submission(model="org/model", tasks=demo[-1]), hub_reachable=False).tasks == (demo[-1],)
+    empty_store.upsert_scores(evaluated_rows("org/done", "main", demo))
+    with pytest.raises(SubmissionRefused, match=f"already has evaluated scores for all {len(demo)} selected tasks"):
+        submit(empty_store, Submission(model="org/done", tasks="demo"), hub_reachable=False)
+
+
+def test_an_allowed_local_model_with_its_own_code_is_queued(empty_store, tiny_model_path, tmp_path):
+    folder = shutil.copytree(tiny_model_path, tmp_path / "custom")
+    config = json.loads((folder / "config.json").read_text())
+    (folder / "config.json").write_text(json.dumps({**config, "auto_map": {"AutoModel": "custom.Model"}}))
+    queue.allow_remote_code(empty_store, "local/custom")
+    job = submit(empty_store, Submission(model="local/custom", load_from=str(folder), tasks="demo"))
+    assert (job.load_from, job.note) == (str(folder.resolve()), None)
 
 
 # decisions on Hub answers (model-info objects built from the API's JSON shape) --------------------------
@@ -372,7 +397,7 @@ def test_a_hub_model_with_custom_code_is_refused_until_allowed():
 def test_a_large_hub_model_is_refused():
     info = minilm_info(id="Qwen/Qwen3-Embedding-8B", safetensors={"parameters": {"BF16": 7567295488}, "total": 7567295488})
     reason = refusal_reason(info.id, facts_from_model_info(info), remote_code_allowed=False, parameter_limit=10**9)
-    assert reason == "Qwen/Qwen3-Embedding-8B has 7,567M parameters, over this leaderboard's limit of 1,000M"
+    assert reason == "Qwen/Qwen3-Embedding-8B has 7.57B parameters, over this leaderboard's limit of 1B"
 
 
 def http_error(kind, status: int, url: str):
