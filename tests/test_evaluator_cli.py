@@ -113,3 +113,45 @@ def test_a_store_that_is_not_duckdb_is_a_clean_error(tmp_path):
 @pytest.mark.parametrize("arguments", [["submit"], ["run", "--tasks", "demo"], ["queue", "--status", "lost"]])
 def test_usage_errors_exit_2(arguments, empty_store):
     assert evaluator(*arguments, store=empty_store).returncode == 2
+
+
+def test_run_prints_the_scores_as_its_last_line_and_stores_them(empty_store, tiny_model_path):
+    arguments = ["run", "--model", str(tiny_model_path), "--name", "local/tiny-cli", "--tasks", "demo_uspto_classification"]
+    first = evaluator(*arguments, store=empty_store, env={"OMP_NUM_THREADS": "1"})
+    assert first.returncode == 0, first.stderr
+    scores = json.loads(first.stdout.strip().splitlines()[-1])
+    stored = empty_store.main_scores().query("model == 'local/tiny-cli'").set_index("task")["value"]
+    assert scores == {"demo_uspto_classification": pytest.approx(stored["demo_uspto_classification"])}
+    assert stored.index.tolist() == ["demo_uspto_classification"]
+
+    rows_before = empty_store.all_scores()
+    again = evaluator(*arguments, store=empty_store)
+    assert again.returncode == 0 and json.loads(again.stdout.strip().splitlines()[-1]) == scores
+    assert empty_store.all_scores().equals(rows_before)
+
+
+def test_run_errors_are_one_line(empty_store):
+    unknown = evaluator("run", "--model", "org/model", "--tasks", "demo,nope", store=empty_store)
+    assert unknown.returncode == 2 and error_line(unknown).startswith("error: unknown task(s) 'nope'")
+    offline = evaluator("run", "--model", "org/not-downloaded", "--tasks", "demo_uspto_classification",
+                        store=empty_store, env={"HF_HUB_OFFLINE": "1"})
+    assert offline.returncode == 1
+    assert error_line(offline).startswith("error: cannot load Hub model 'org/not-downloaded' at revision 'main'")
+    assert "Traceback" not in offline.stderr
+
+
+def test_submit_then_one_worker_step(empty_store, tiny_model_path):
+    submitted = evaluator("submit", "local/tiny-queued", "--load-from", str(tiny_model_path),
+                          "--tasks", "demo_uspto_classification", "--submitter", "ada", store=empty_store)
+    assert submitted.returncode == 0, submitted.stderr
+    assert submitted.stdout.startswith("queued job #1: local/tiny-queued @ main on 1 tasks (demo_uspto_classification)")
+
+    worked = evaluator("worker", "--once", store=empty_store, env={"OMP_NUM_THREADS": "1"})
+    assert worked.returncode == 0, worked.stderr
+    [job] = json.loads(evaluator("queue", "--json", store=empty_store).stdout)
+    assert (job["status"], job["attempts"], job["submitter"]) == ("finished", 1, "ada")
+    stored = empty_store.main_scores().query("model == 'local/tiny-queued'")
+    assert job["result"] == {"demo_uspto_classification": pytest.approx(stored["value"].iloc[0])}
+
+    idle = evaluator("worker", "--once", store=empty_store)
+    assert idle.returncode == 0 and "stopped after 0 jobs" in idle.stderr
