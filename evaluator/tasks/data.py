@@ -71,11 +71,14 @@ class DataSource:
         try:
             dataset = load_dataset(repository, split=split, token=self.hf_token)
         except Exception as error:
-            hint = "set HF_TOKEN to a token that accepted the dataset's terms" if not self.hf_token else "check the token"
             if os.environ.get("HF_DATASETS_OFFLINE") == "1" or os.environ.get("HF_HUB_OFFLINE") == "1":
-                hint = "the Hub is off (HF_HUB_OFFLINE/HF_DATASETS_OFFLINE)"
+                hint = "The Hub is switched off here (HF_HUB_OFFLINE / HF_DATASETS_OFFLINE)"
+            elif self.hf_token:
+                hint = "Check that the token's account accepted the dataset's terms"
+            else:
+                hint = "The dataset is gated: set HF_TOKEN to a token whose account accepted its terms"
             raise DataUnavailable(
-                f"cannot load the gated dataset {repository} ({split} split): {type(error).__name__}: {error}. "
-                f"{hint}, or pass a local data folder (--data-dir or ${DATA_DIR_VARIABLE})"
+                f"cannot load {repository} ({split} split): {type(error).__name__}: {error}. "
+                f"{hint}, or pass a local data folder (--data-dir or ${DATA_DIR_VARIABLE})."
             ) from error
         return dataset.to_pandas()

@@ -25,10 +25,10 @@ SOURCE_LABEL = "explorer/data/uspto_random_10000.parquet (USPTO grant abstracts 
 SECTIONS = ("A", "B", "C", "E", "F", "G", "H")
 """CPC sections with enough abstracts in the sample; section D has 37 of 10,000 and is left out."""
 
-RETRIEVAL_QUERIES = 300
-CLUSTERING_PER_SECTION = 40
-TRAIN_PER_SECTION = 35
-TEST_PER_SECTION = 20
+RETRIEVAL_QUERIES = 200
+CLUSTERING_PER_SECTION = 30
+TRAIN_PER_SECTION = 25
+TEST_PER_SECTION = 15
 
 FIRST_SENTENCE = re.compile(r"^(.{40,}?[.;])\s+(\S.{150,})$", re.DOTALL)
 

@@ -1,0 +1,249 @@
+"""The runner on the whole PatenTEB benchmark: a tiny random BERT on PatenTEB-shaped fixtures, a real store.
+
+Main scores are checked against independent computations from the embeddings mteb received (read back from
+the embedding cache): NDCG@10 with numpy, V-measure with scikit-learn, Pearson r with scipy.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+import shutil
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy.stats import pearsonr
+from sklearn.cluster import MiniBatchKMeans
+from sklearn.metrics import v_measure_score
+
+from evaluator.embedding_cache import EmbeddingCache
+from evaluator.runner import DataUnavailable, ModelLoadError, ModelSpec, evaluate, resolve_tasks, run_evaluation
+from evaluator.tasks import PATENTEB_TASKS
+from results.store import Store
+from tests.support.patenteb_fixtures import write_patenteb_fixtures
+
+TINY = "test/tiny-bert"
+REVISION = "r1"
+NOT_A_MODEL = "/nonexistent/model-folder"
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory):
+    return write_patenteb_fixtures(tmp_path_factory.mktemp("patenteb") / "data")
+
+
+@pytest.fixture(scope="module")
+def benchmark_run(seeded_store_template, tiny_model_path, data_dir, tmp_path_factory):
+    """The whole benchmark, evaluated once for this module."""
+    folder = tmp_path_factory.mktemp("run")
+    shutil.copy(seeded_store_template, folder / "store.duckdb")
+    store = Store(folder / "store.duckdb")
+    calls = []
+    report = run_evaluation(
+        store, ModelSpec(TINY, str(tiny_model_path), REVISION), "PatenTEB", data_dir=data_dir,
+        progress=lambda task, done, total: calls.append((task, done, total)),
+    )
+    return store, report, calls
+
+
+def evaluated_rows(store: Store, model: str = TINY) -> pd.DataFrame:
+    scores = store.all_scores()
+    return scores[(scores["model"] == model) & (scores["provenance"] == "evaluated")]
+
+
+def main_score(store: Store, task: str) -> float:
+    scores = store.main_scores()
+    row = scores[(scores["model"] == TINY) & (scores["task"] == task) & (scores["provenance"] == "evaluated")]
+    assert len(row) == 1
+    return float(row["value"].iloc[0])
+
+
+def embeddings(store: Store, texts) -> np.ndarray:
+    return EmbeddingCache(store.path.parent / "embedding_cache", TINY, REVISION).lookup(list(texts))
+
+
+def test_the_whole_benchmark_writes_fifteen_main_scores_and_every_metric(benchmark_run):
+    store, report, calls = benchmark_run
+    assert list(report.scores) == list(PATENTEB_TASKS) == report.evaluated
+    assert [call[0] for call in calls] == list(PATENTEB_TASKS)
+    assert [call[1:] for call in calls] == [(done, 15) for done in range(1, 16)]
+
+    main = store.main_scores()
+    main = main[(main["model"] == TINY) & (main["provenance"] == "evaluated")].set_index("task")["value"]
+    assert sorted(main.index) == sorted(PATENTEB_TASKS)
+    for task, value in report.scores.items():
+        assert value == pytest.approx(main[task])
+        low = -1.0 if task.startswith("para_") else 0.0
+        assert low <= value <= 1.0 and math.isfinite(value), task
+
+    rows = evaluated_rows(store)
+    metrics = rows.groupby("task")["metric"].apply(set)
+    assert {"ndcg_at_10", "map_at_10", "recall_at_100", "mrr_at_10"} <= metrics["retrieval_IN"]
+    assert {"f1", "accuracy", "f1_weighted", "precision", "recall"} <= metrics["class_bloom"]
+    assert {"v_measure", "v_measure_std"} <= metrics["clusters_inventor"]
+    assert {"cosine_pearson", "cosine_spearman", "pearson", "spearman"} <= metrics["para_problem"]
+    assert rows["source"].str.startswith("evaluated by the PatenTEB worker with mteb").all()
+    assert rows["notes"].str.contains("data: local folder").all()
+    assert rows["evaluated_at"].notna().all() and rows["mteb_version"].notna().all()
+    assert rows["prompt"].isna().all()
+
+    model_row = store.models().set_index("model").loc[TINY]
+    assert model_row["embedding_dim"] == 32 and model_row["max_tokens"] == 128 and not model_row["uses_prompts"]
+    result_folder = store.path.parent / "evaluations" / "results" / "test__tiny-bert" / REVISION
+    assert sorted(path.stem for path in result_folder.glob("*.json") if path.name != "model_meta.json") == sorted(PATENTEB_TASKS)
+
+
+def test_ndcg_at_10_matches_a_numpy_computation_from_the_same_embeddings(benchmark_run, data_dir):
+    store, _, _ = benchmark_run
+    rows = pd.read_parquet(data_dir / "retrieval_IN" / "test" / "data.parquet")
+    queries = list(dict.fromkeys(rows["q_text"]))
+    corpus = list(dict.fromkeys([*rows["pos_text"], *rows["neg_text"]]))
+    positives = rows.groupby("q_text")["pos_text"].apply(set)
+    similarity = embeddings(store, queries) @ embeddings(store, corpus).T
+
+    ndcgs = []
+    for query_index, query in enumerate(queries):
+        relevant = positives[query] - {query}
+        if not relevant:
+            continue
+        ranking = [corpus[i] for i in np.argsort(-similarity[query_index]) if corpus[i] != query][:10]
+        dcg = sum(1 / math.log2(rank + 2) for rank, document in enumerate(ranking) if document in relevant)
+        ideal = sum(1 / math.log2(rank + 2) for rank in range(min(len(relevant), 10)))
+        ndcgs.append(dcg / ideal)
+    assert len(ndcgs) > 10
+    assert main_score(store, "retrieval_IN") == pytest.approx(np.mean(ndcgs), abs=1e-4)
+
+
+def test_asymmetric_ndcg_at_10_matches_numpy_too(benchmark_run, data_dir):
+    store, _, _ = benchmark_run
+    rows = pd.read_parquet(data_dir / "problem2solution" / "test" / "data.parquet")
+    corpus = list(dict.fromkeys(rows["solution"]))
+    similarity = embeddings(store, rows["problem"]) @ embeddings(store, corpus).T
+    ndcgs = []
+    for query_index, target in enumerate(rows["solution"]):
+        rank = int(np.sum(similarity[query_index] > similarity[query_index, corpus.index(target)]))
+        ndcgs.append(1 / math.log2(rank + 2) if rank < 10 else 0.0)
+    assert main_score(store, "problem2solution") == pytest.approx(np.mean(ndcgs), abs=1e-4)
+
+
+def test_v_measure_matches_scikit_learn_on_the_documented_bootstrap(benchmark_run, data_dir):
+    store, _, _ = benchmark_run
+    rows = pd.read_parquet(data_dir / "clusters_inventor" / "test" / "data.parquet")
+    vectors = embeddings(store, rows["text"])
+    labels = rows["cluster_id"].to_numpy()
+    sampler = random.Random(42)
+    v_measures = []
+    for _ in range(10):
+        sample = sampler.choices(range(len(rows)), k=len(rows))
+        kmeans = MiniBatchKMeans(n_clusters=len(set(labels)), batch_size=512, n_init=1, random_state=42)
+        v_measures.append(v_measure_score(labels[sample], kmeans.fit_predict(vectors[sample])))
+    assert main_score(store, "clusters_inventor") == pytest.approx(np.mean(v_measures), abs=1e-5)
+
+
+def test_paraphrase_pearson_matches_scipy(benchmark_run, data_dir):
+    store, _, _ = benchmark_run
+    rows = pd.read_parquet(data_dir / "para_problem" / "test" / "data.parquet")
+    first, second = embeddings(store, rows["text1"]), embeddings(store, rows["text2"])
+    cosine = np.sum(first * second, axis=1) / (np.linalg.norm(first, axis=1) * np.linalg.norm(second, axis=1))
+    assert main_score(store, "para_problem") == pytest.approx(pearsonr(cosine, rows["label"]).statistic, abs=1e-5)
+
+
+def test_the_embedding_cache_saved_encodes_and_holds_what_the_model_gives(benchmark_run, data_dir, tiny_model_path):
+    from sentence_transformers import SentenceTransformer
+
+    store, report, _ = benchmark_run
+    assert 0 < report.texts_encoded < report.texts_requested
+    texts = pd.read_parquet(data_dir / "class_bloom" / "test" / "data.parquet")["text"].tolist()[:5]
+    direct = SentenceTransformer(str(tiny_model_path), device="cpu").encode(texts)
+    np.testing.assert_allclose(embeddings(store, texts), direct, atol=1e-5)
+
+
+def test_a_rerun_recomputes_nothing_and_duplicates_no_row(benchmark_run):
+    store, report, _ = benchmark_run
+    before = evaluated_rows(store).sort_values(["task", "metric"]).reset_index(drop=True)
+    never_loaded = ModelSpec(TINY, NOT_A_MODEL, REVISION)
+    again = run_evaluation(store, never_loaded, "PatenTEB")
+    assert again.from_store == list(PATENTEB_TASKS) and not again.evaluated and again.texts_requested == 0
+    assert again.scores == pytest.approx(report.scores, nan_ok=True)
+    after = evaluated_rows(store).sort_values(["task", "metric"]).reset_index(drop=True)
+    pd.testing.assert_frame_equal(before, after)
+
+
+def test_a_task_whose_rows_missed_the_store_is_restored_from_its_result_file(benchmark_run):
+    store, report, _ = benchmark_run
+    fresh = Store(store.path.parent / "after-crash.duckdb")
+    restored = run_evaluation(fresh, ModelSpec(TINY, NOT_A_MODEL, REVISION), ["retrieval_IN", "para_problem"])
+    assert restored.from_result_files == ["retrieval_IN", "para_problem"] and not restored.evaluated
+    assert restored.scores == pytest.approx({task: report.scores[task] for task in restored.scores})
+    assert len(fresh.all_scores()) == len(evaluated_rows(store).query("task in ['retrieval_IN', 'para_problem']"))
+
+
+def test_texts_encoded_before_a_crash_are_not_encoded_again(benchmark_run, tiny_model_path, data_dir):
+    store, report, _ = benchmark_run
+    result_file = store.path.parent / "evaluations" / "results" / "test__tiny-bert" / REVISION / "title2full.json"
+    result_file.rename(result_file.with_suffix(".lost"))
+    fresh = Store(store.path.parent / "second-crash.duckdb")
+    rerun = run_evaluation(fresh, ModelSpec(TINY, str(tiny_model_path), REVISION), ["title2full"], data_dir=data_dir)
+    assert rerun.evaluated == ["title2full"]
+    assert rerun.texts_requested > 0 and rerun.texts_encoded == 0
+    assert rerun.scores["title2full"] == pytest.approx(report.scores["title2full"])
+
+
+def test_the_models_own_prompts_run_and_are_recorded(empty_store, data_dir, tmp_path):
+    from sentence_transformers import SentenceTransformer
+
+    from tests.support.corpus_sample import patent_abstracts
+    from tests.support.tiny_models import build_tiny_model
+
+    query_prompt, document_prompt = "encode query for same document retrieval: ", "encode document for same retrieval: "
+    path = build_tiny_model(
+        tmp_path / "prompted",
+        patent_abstracts(300),
+        prompts={"retrieval_IN": {"q_text": query_prompt, "pos_text": document_prompt}, "class_bloom": "timing: "},
+    )
+    tasks = ["retrieval_IN", "class_bloom", "para_problem"]
+    evaluate(empty_store, ModelSpec("test/prompted", str(path), "p1"), tasks, data_dir=data_dir)
+
+    recorded = evaluated_rows(empty_store, "test/prompted").groupby("task")["prompt"].unique()
+    assert json.loads(recorded["retrieval_IN"][0]) == {"query": query_prompt, "document": document_prompt}
+    assert json.loads(recorded["class_bloom"][0]) == {"text": "timing: "}
+    assert pd.isna(recorded["para_problem"][0])
+    assert bool(empty_store.models().set_index("model").loc["test/prompted", "uses_prompts"])
+
+    query = pd.read_parquet(data_dir / "retrieval_IN" / "test" / "data.parquet")["q_text"].iloc[0]
+    cache = EmbeddingCache(empty_store.path.parent / "embedding_cache", "test/prompted", "p1")
+    model = SentenceTransformer(str(path), device="cpu")
+    cached = cache.lookup([query], prompt=query_prompt)
+    np.testing.assert_allclose(cached, model.encode([query_prompt + query]), atol=1e-5)
+    assert not np.allclose(cached, model.encode([query]), atol=1e-3)
+
+
+def test_missing_data_fails_before_the_model_is_loaded(empty_store, tmp_path):
+    with pytest.raises(DataUnavailable, match="retrieval_IN/test/data.parquet"):
+        evaluate(empty_store, ModelSpec("test/x", NOT_A_MODEL, "r"), ["retrieval_IN"], data_dir=tmp_path)
+    assert empty_store.score_count() == 0
+
+
+def test_a_model_that_cannot_load_is_a_model_load_error(empty_store, data_dir):
+    with pytest.raises(ModelLoadError, match="cannot load Hub model '/nonexistent/model-folder'"):
+        evaluate(empty_store, ModelSpec("test/x", NOT_A_MODEL, "r"), ["para_solution"], data_dir=data_dir)
+
+
+def test_task_selections_resolve_or_fail_clearly():
+    assert resolve_tasks("PatenTEB") == list(PATENTEB_TASKS)
+    assert resolve_tasks("demo,retrieval_IN, demo") == [
+        "demo_uspto_retrieval", "demo_uspto_clustering", "demo_uspto_classification", "retrieval_IN"
+    ]
+    assert resolve_tasks(["external"])[0] == "BigPatentClustering.v2"
+    with pytest.raises(ValueError, match="'retrieval_in', 'nope'"):
+        resolve_tasks(["retrieval_in", "nope"])
+
+
+def test_model_specs_refuse_bad_input():
+    with pytest.raises(ValueError, match="precision"):
+        ModelSpec("org/m", "org/m", "main", precision="int4")
+    with pytest.raises(ValueError, match="revision"):
+        ModelSpec("org/m", "org/m", " ")
+    assert ModelSpec("my-model", "/tmp", "local").mteb_name == "local/my-model"

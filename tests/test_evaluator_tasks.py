@@ -1,0 +1,213 @@
+"""The PatenTEB task definitions: names and metrics against the task list, data shapes, reconstruction, prompts."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+
+from evaluator.tasks import (
+    DEMO_TASKS,
+    HF_COLUMNS,
+    PATENTEB_TASKS,
+    DataFormatError,
+    DataUnavailable,
+    build_task,
+    patenteb_benchmark,
+    reconstruction_note,
+    task_classes,
+)
+from evaluator.tasks.data import DataSource
+from evaluator.tasks.prompts import DOCUMENT, QUERY, SINGLE_TEXT, Prompt, prompt_record, resolve_prompt
+from evaluator.tasks.retrieval import asymmetric_split, symmetric_split, text_id
+from results.vocabulary import METRIC_KEYS
+from tests.support.patenteb_fixtures import patenteb_frames, write_patenteb_fixtures
+
+MTEB_TYPE = {"retrieval": "Retrieval", "classification": "Classification", "clustering": "Clustering", "paraphrase": "STS"}
+
+
+@pytest.fixture(scope="module")
+def task_list(shared_dir) -> pd.DataFrame:
+    return pd.read_csv(shared_dir / "reference" / "patenteb_tasks.csv", dtype=str, keep_default_na=False)
+
+
+@pytest.fixture(scope="module")
+def fixture_frames():
+    return patenteb_frames()
+
+
+def test_one_class_per_task_named_as_the_task_with_the_papers_family_and_metric(task_list):
+    classes = task_classes()
+    assert list(PATENTEB_TASKS) == task_list["task_id"].tolist()
+    for row in task_list.itertuples(index=False):
+        task_class = classes[row.task_id]
+        assert task_class.__name__ == row.task_id
+        assert task_class.metadata.name == row.task_id
+        assert task_class.metadata.type == MTEB_TYPE[row.family]
+        assert task_class.metadata.main_score == METRIC_KEYS[row.main_metric]
+
+
+def test_the_benchmark_groups_the_fifteen_tasks():
+    benchmark = patenteb_benchmark()
+    assert benchmark.name == "PatenTEB"
+    assert [task.metadata.name for task in benchmark.tasks] == list(PATENTEB_TASKS)
+
+
+def test_catalogue_columns_are_the_dataset_card_columns(task_list):
+    for row in task_list.itertuples(index=False):
+        assert HF_COLUMNS[row.task_id] == tuple(row.hf_columns.split(";"))
+
+
+def test_fixtures_have_exactly_the_dataset_card_columns_and_the_needed_splits(fixture_frames, task_list):
+    for row in task_list.itertuples(index=False):
+        splits = fixture_frames[row.task_id]
+        expected_splits = {"train", "test"} if row.family == "classification" else {"test"}
+        assert set(splits) == expected_splits
+        for frame in splits.values():
+            assert list(frame.columns) == row.hf_columns.split(";")
+            assert len(frame) >= 20
+
+
+def test_fixtures_are_deterministic(fixture_frames):
+    again = patenteb_frames()
+    for task, splits in fixture_frames.items():
+        for split, frame in splits.items():
+            pd.testing.assert_frame_equal(frame, again[task][split])
+
+
+def test_symmetric_triplets_become_distinct_queries_a_pooled_corpus_and_positive_sets():
+    rows = pd.DataFrame(
+        {
+            "q_text": ["query A", "query A", "query B", "query B"],
+            "pos_text": ["doc 1", "doc 2", "query A", "query B"],
+            "neg_text": ["doc 3", "doc 1", "doc 4", None],
+        }
+    )
+    split = symmetric_split(rows)
+    assert list(split.queries.values()) == ["query A", "query B"]
+    assert sorted(split.corpus.values()) == ["doc 1", "doc 2", "doc 3", "doc 4", "query A", "query B"]
+    assert split.relevant == {
+        text_id("query A"): {text_id("doc 1"): 1, text_id("doc 2"): 1},
+        text_id("query B"): {text_id("query A"): 1},
+    }
+
+
+def test_asymmetric_rows_query_their_own_target_in_a_corpus_of_all_targets():
+    rows = pd.DataFrame(
+        {
+            "q": ["p1", "p2", "p3"],
+            "title": ["Battery", "Battery", "Antenna"],
+            "full_text": ["text one", "text two", "text one"],
+        }
+    )
+    split = asymmetric_split(rows, "title", "full_text")
+    assert split.queries == {"qp1": "Battery", "qp2": "Battery", "qp3": "Antenna"}
+    assert split.corpus == {text_id("text one"): "text one", text_id("text two"): "text two"}
+    assert split.relevant == {
+        "qp1": {text_id("text one"): 1},
+        "qp2": {text_id("text two"): 1},
+        "qp3": {text_id("text one"): 1},
+    }
+
+
+def test_every_retrieval_task_explains_its_reconstruction():
+    for task in PATENTEB_TASKS[:3]:
+        assert "union" not in reconstruction_note(task) and "positive and negative" in reconstruction_note(task)
+    assert "(title)" in reconstruction_note("title2full") and "(full_text)" in reconstruction_note("title2full")
+    assert "(solution)" in reconstruction_note("problem2solution")
+    assert reconstruction_note("class_bloom") is None
+
+
+def test_tasks_load_their_rows_from_a_local_folder(tmp_path, fixture_frames):
+    folder = write_patenteb_fixtures(tmp_path / "data")
+    retrieval = build_task("retrieval_OUT", data_dir=folder)
+    retrieval.load_data()
+    test_split = retrieval.dataset["default"]["test"]
+    rows = fixture_frames["retrieval_OUT"]["test"]
+    assert len(test_split["queries"]) == rows["q_text"].nunique()
+    assert len(test_split["corpus"]) == len(set(rows["pos_text"]) | set(rows["neg_text"]))
+
+    classification = build_task("class_nli_oldnew", data_dir=folder)
+    classification.load_data()
+    assert classification.dataset["train"].column_names == ["q_text", "t_text", "label"]
+    assert len(classification.dataset["test"]) == len(fixture_frames["class_nli_oldnew"]["test"])
+
+    clustering = build_task("clusters_inventor", data_dir=folder)
+    clustering.load_data()
+    assert clustering.max_fraction_of_documents_to_embed is None
+    assert clustering.max_documents_per_cluster == len(fixture_frames["clusters_inventor"]["test"])
+
+
+def test_a_missing_local_file_is_data_unavailable_with_the_path(tmp_path):
+    with pytest.raises(DataUnavailable, match=r"retrieval_IN/test/data.parquet"):
+        DataSource.resolve(tmp_path).read("retrieval_IN", "test")
+
+
+def test_a_file_without_the_card_columns_is_refused_with_the_missing_ones(tmp_path, fixture_frames):
+    path = tmp_path / "para_problem" / "test" / "data.parquet"
+    path.parent.mkdir(parents=True)
+    fixture_frames["para_problem"]["test"].drop(columns=["text2"]).to_parquet(path)
+    with pytest.raises(DataFormatError, match=r"missing columns \['text2'\]"):
+        DataSource.resolve(tmp_path).read("para_problem", "test")
+
+
+def test_the_gated_hub_dataset_offline_is_data_unavailable(monkeypatch):
+    monkeypatch.delenv("PATENTEB_DATA_DIR", raising=False)
+    with pytest.raises(DataUnavailable, match=r"datalyes/class_bloom.*--data-dir"):
+        DataSource.resolve(None, None).read("class_bloom", "test")
+
+
+def test_patembed_prompts_give_queries_q_text_and_documents_pos_text():
+    prompts = {"retrieval_IN": {"q_text": "encode query: ", "pos_text": "encode document: "}, "query": ""}
+    assert resolve_prompt(prompts, "retrieval_IN", "Retrieval", QUERY) == Prompt("retrieval_IN.q_text", "encode query: ")
+    assert resolve_prompt(prompts, "retrieval_IN", "Retrieval", DOCUMENT) == Prompt("retrieval_IN.pos_text", "encode document: ")
+    assert resolve_prompt(prompts, "retrieval_OUT", "Retrieval", QUERY) is None
+
+
+def test_string_prompts_follow_mtebs_order_then_sentence_transformers_fallbacks():
+    prompts = {
+        "class_bloom": "classify timing: ",
+        "Classification": "classify: ",
+        "retrieval_IN-query": "in query: ",
+        "Retrieval-document": "any document: ",
+        "query": "query: ",
+        "passage": "passage: ",
+        "everything": "default: ",
+        "document": "",
+    }
+    assert resolve_prompt(prompts, "class_bloom", "Classification", SINGLE_TEXT).text == "classify timing: "
+    assert resolve_prompt(prompts, "class_text2ipc3", "Classification", SINGLE_TEXT).text == "classify: "
+    assert resolve_prompt(prompts, "retrieval_IN", "Retrieval", QUERY).text == "in query: "
+    assert resolve_prompt(prompts, "retrieval_IN", "Retrieval", DOCUMENT).text == "any document: "
+    assert resolve_prompt(prompts, "retrieval_OUT", "Retrieval", QUERY).text == "query: "
+    assert resolve_prompt({"passage": "passage: ", "document": ""}, "title2full", "Retrieval", DOCUMENT).text == "passage: "
+    assert resolve_prompt(prompts, "para_problem", "STS", SINGLE_TEXT, default_prompt_name="everything").text == "default: "
+    assert resolve_prompt(prompts, "para_problem", "STS", SINGLE_TEXT) is None
+
+
+def test_the_prompt_record_is_json_of_the_roles_that_had_one():
+    assert prompt_record({QUERY: Prompt("q", "encode query: "), DOCUMENT: None}) == json.dumps({"query": "encode query: "})
+    assert prompt_record({SINGLE_TEXT: None}) is None
+
+
+def test_demo_tasks_are_deterministic_disjoint_and_balanced():
+    from evaluator.tasks.demo import SECTIONS, demo_frames, demo_task_rows
+
+    first = demo_frames()
+    demo_frames.cache_clear()
+    second = demo_frames()
+    ids = []
+    for task in DEMO_TASKS:
+        for split, frame in first[task].items():
+            pd.testing.assert_frame_equal(frame, second[task][split])
+            ids.extend(frame["q"])
+    assert len(ids) == len(set(ids))
+    classification = first["demo_uspto_classification"]
+    assert set(classification["train"]["label"]) == set(SECTIONS)
+    assert classification["test"]["label"].value_counts().nunique() == 1
+    retrieval = first["demo_uspto_retrieval"]["test"]
+    assert all(sentence not in rest and len(rest) >= 150 for sentence, rest in zip(retrieval["first_sentence"], retrieval["rest"]))
+    rows = demo_task_rows()
+    assert set(rows["benchmark"]) == {"demo"} and rows["display_order"].min() >= 300
+    assert all(row.startswith("DEMO, not PatenTEB") for row in rows["description"])
