@@ -1,0 +1,246 @@
+"""Loading the registry's models, lazily and once per process, with a clear reason when one cannot load.
+
+sentence-transformers takes ~4 s to import, so it is imported only when the first dense model is needed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import socket
+import threading
+from functools import lru_cache
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from explorer.errors import ExplorerError, ModelUnavailable
+from explorer.registry import ModelSpec, Registry
+
+BM25_PARAMETERS = {"method": "lucene", "k1": 1.5, "b": 0.75, "stopwords": "en", "stemmer": None}
+MAX_BM25_QUERY_TERMS = 1024
+DOCUMENT_BATCH_SIZE = 32
+HUB_HOST = ("huggingface.co", 443)
+
+Progress = Callable[[int, int], None]
+
+
+class Bm25Model:
+    """Tokenisation shared by the index and its queries; the scores live in the index (see explorer.index)."""
+
+    def __init__(self, spec: ModelSpec):
+        import bm25s
+
+        self.spec = spec
+        self.revision = f"bm25s-{bm25s.__version__}-{BM25_PARAMETERS['method']}-k1={BM25_PARAMETERS['k1']}-b={BM25_PARAMETERS['b']}"
+        self.source = f"bm25s {bm25s.__version__}"
+        self.max_tokens = MAX_BM25_QUERY_TERMS
+
+    def tokenize_corpus(self, texts: list[str]):
+        import bm25s
+
+        return bm25s.tokenize(texts, stopwords=BM25_PARAMETERS["stopwords"], show_progress=False)
+
+    def query_terms(self, text: str) -> tuple[list[str], str | None]:
+        import bm25s
+
+        terms = bm25s.tokenize([text], stopwords=BM25_PARAMETERS["stopwords"], return_ids=False, show_progress=False)[0]
+        if len(terms) <= MAX_BM25_QUERY_TERMS:
+            return terms, None
+        note = f"{self.spec.label}: query truncated to its first {MAX_BM25_QUERY_TERMS} terms"
+        return terms[:MAX_BM25_QUERY_TERMS], note
+
+
+class DenseModel:
+    """A sentence-transformers model with the registry's prompts; every vector it returns is L2-normalised."""
+
+    def __init__(self, spec: ModelSpec, model, revision: str, source: str):
+        self.spec = spec
+        self.model = model
+        self.revision = revision
+        self.source = source
+        self.max_tokens = model.max_seq_length
+        self.dim = model.get_embedding_dimension()
+        self._prompt_tokens = self._count_tokens(spec.query_prompt)
+
+    def _count_tokens(self, text: str) -> int:
+        if not text:
+            return 0
+        return len(self.model.tokenizer(text, add_special_tokens=False, verbose=False)["input_ids"])
+
+    def fit_query(self, text: str) -> tuple[str, str | None]:
+        """The query cut to what the model reads (its token limit, prompt included), and a note when cut."""
+        if not self.max_tokens:
+            return text, None
+        tokenizer = self.model.tokenizer
+        budget = self.max_tokens - tokenizer.num_special_tokens_to_add() - self._prompt_tokens
+        offsets = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True, verbose=False)["offset_mapping"]
+        if len(offsets) <= budget:
+            return text, None
+        note = f"{self.spec.label}: query truncated to its first {budget} tokens (model limit {self.max_tokens})"
+        return text[: offsets[budget - 1][1]], note
+
+    def encode_query(self, text: str) -> np.ndarray:
+        return self.model.encode(
+            [text], prompt=self.spec.query_prompt, normalize_embeddings=True, show_progress_bar=False
+        )[0].astype(np.float32, copy=False)
+
+    def encode_documents(self, texts: list[str], progress: Progress | None = None) -> np.ndarray:
+        """Encode in length-sorted chunks (as sentence-transformers does internally) so padding stays minimal."""
+        order = np.argsort([-len(text) for text in texts], kind="stable")
+        vectors = np.empty((len(texts), self.dim), dtype=np.float32)
+        chunk = DOCUMENT_BATCH_SIZE * 8
+        if progress:
+            progress(0, len(texts))
+        for start in range(0, len(texts), chunk):
+            positions = order[start : start + chunk]
+            vectors[positions] = self.model.encode(
+                [texts[position] for position in positions],
+                prompt=self.spec.document_prompt,
+                batch_size=DOCUMENT_BATCH_SIZE,
+                normalize_embeddings=True,
+                show_progress_bar=False,
+            )
+            if progress:
+                progress(min(start + chunk, len(texts)), len(texts))
+        return vectors
+
+
+Model = Bm25Model | DenseModel
+
+
+def load_model(spec: ModelSpec) -> Model:
+    if spec.kind == "bm25":
+        return Bm25Model(spec)
+    return load_sentence_transformer(spec)
+
+
+def load_sentence_transformer(spec: ModelSpec) -> DenseModel:
+    """Try the local path, then the Hub (cache only when offline), then the offline fallback."""
+    from sentence_transformers import SentenceTransformer
+
+    failures = []
+    for source, location, hub in candidate_sources(spec):
+        offline = hub and not hub_reachable()
+        try:
+            if hub:
+                model = SentenceTransformer(location, device="cpu", revision=spec.revision, local_files_only=offline)
+            else:
+                model = SentenceTransformer(location, device="cpu")
+        except Exception as error:
+            reason = "not in the local Hugging Face cache" if offline and isinstance(error, OSError) else one_line(error)
+            failures.append(f"{source}: {reason}")
+            continue
+        revision = (spec.revision or _hub_commit(model)) if hub else folder_revision(Path(location))
+        model.encode(["warm-up"], show_progress_bar=False)
+        return DenseModel(spec, model, revision, source)
+    if not failures:
+        failures.append("no path, hub_id or fallback in the registry")
+    raise ModelUnavailable(spec.name, "; ".join(failures))
+
+
+def candidate_sources(spec: ModelSpec) -> list[tuple[str, str, bool]]:
+    """(description, location, is_hub) in the order they are tried."""
+    sources = []
+    if spec.path:
+        sources.append((f"local folder {spec.path}", spec.path, False))
+    if spec.hub_id:
+        where = "Hub" if hub_reachable() else "Hub cache (the Hub is unreachable or HF_HUB_OFFLINE is set)"
+        sources.append((f"{where} {spec.hub_id}", spec.hub_id, True))
+    if spec.fallback_package:
+        try:
+            sources.append((f"package {spec.fallback_package}", str(_package_model_path(spec.fallback_package)), False))
+        except ExplorerError as error:
+            sources.append((f"package {spec.fallback_package}", f"<{error}>", False))
+    if spec.fallback_path:
+        sources.append((f"local folder {spec.fallback_path}", spec.fallback_path, False))
+    return sources
+
+
+def _package_model_path(package: str) -> Path:
+    import importlib
+
+    try:
+        module = importlib.import_module(package)
+    except ImportError as error:
+        raise ExplorerError(f"the package {package} is not installed ({error})") from error
+    return Path(module.get_model_path())
+
+
+def hub_reachable() -> bool:
+    if os.environ.get("HF_HUB_OFFLINE", "").lower() in {"1", "true", "yes", "on"}:
+        return False
+    return _hub_answers()
+
+
+@lru_cache(maxsize=1)
+def _hub_answers() -> bool:
+    try:
+        with socket.create_connection(HUB_HOST, timeout=2):
+            return True
+    except OSError:
+        return False
+
+
+def _hub_commit(model) -> str:
+    config = getattr(model[0], "auto_model", None)
+    commit = getattr(getattr(config, "config", None), "_commit_hash", None)
+    return commit or "unknown"
+
+
+def folder_revision(folder: Path) -> str:
+    """A content hash of a model folder's weights and configuration: copies of the same model agree."""
+    digest = hashlib.sha256()
+    files = sorted(
+        path for path in folder.rglob("*")
+        if path.is_file() and path.suffix in {".safetensors", ".bin", ".json", ".txt", ".model"}
+    )
+    for path in files:
+        digest.update(path.relative_to(folder).as_posix().encode())
+        with path.open("rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+    return "sha256:" + digest.hexdigest()[:16]
+
+
+def one_line(error: BaseException) -> str:
+    text = " ".join(str(error).split()) or type(error).__name__
+    return text if len(text) <= 300 else text[:297] + "..."
+
+
+class ModelPool:
+    """Models loaded on first use and kept for the life of the process; a failure is remembered with its reason."""
+
+    def __init__(self, registry: Registry):
+        self.registry = registry
+        self._models: dict[str, Model] = {}
+        self._failures: dict[str, ModelUnavailable] = {}
+        self._locks: dict[str, threading.Lock] = {}
+        self._guard = threading.Lock()
+
+    def get(self, name: str) -> Model:
+        spec = self.registry.get(name)
+        if spec.name in self._models:
+            return self._models[spec.name]
+        with self._guard:
+            lock = self._locks.setdefault(spec.name, threading.Lock())
+        with lock:
+            if spec.name in self._models:
+                return self._models[spec.name]
+            if spec.name in self._failures:
+                raise self._failures[spec.name]
+            try:
+                model = load_model(spec)
+            except ModelUnavailable as failure:
+                self._failures[spec.name] = failure
+                raise
+            self._models[spec.name] = model
+            return model
+
+    def is_loaded(self, name: str) -> bool:
+        return name in self._models
+
+    def failure(self, name: str) -> str | None:
+        failure = self._failures.get(name)
+        return failure.reason if failure else None

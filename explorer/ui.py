@@ -1,0 +1,242 @@
+"""The Explorer tab: query compare and UMAP maps. The only explorer module that imports gradio.
+
+Reads top to bottom: callbacks (plain functions of an `Explorer`), then the layout, then the wiring.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import gradio as gr
+import numpy as np
+import pandas as pd
+
+from explorer.corpus import SECTION_TITLES
+from explorer.errors import ExplorerError
+from explorer.maps import map_figure, message_figure, metrics_markdown
+from explorer.render import model_frame, notes_markdown, overlap_frame, results_html
+from explorer.service import Explorer
+from results.store import Store
+
+log = logging.getLogger(__name__)
+
+TEXT_MODE = "Text query"
+PATENT_MODE = "Patent as query (prior art)"
+ALL_SECTIONS = "All sections"
+COLOUR_CHOICES = {"CPC section": "section", "Top 10 CPC classes": "class"}
+EXAMPLE_QUERIES = [
+    "A rechargeable lithium-ion battery in which a coating on the electrode reduces capacity loss over repeated charge cycles.",
+    "Reducing interference between nearby wireless transmitters by steering the antenna beam of each base station.",
+    "A surgical stapler that cannot be fired when no staple cartridge is loaded in the jaws.",
+    "Encoding video frames by predicting motion from neighbouring blocks to reduce the bit rate.",
+    "A wind turbine blade with serrations at the trailing edge that reduce aerodynamic noise.",
+    "A tablet formulation that releases the active ingredient slowly in the stomach over twelve hours.",
+    "Detecting a pedestrian in front of a vehicle from camera images and braking automatically.",
+]
+
+
+# callbacks ---------------------------------------------------------------------------------------------
+
+def search(explorer: Explorer, mode, query, patent_id, models, k, section, progress=None):
+    """(notes, overlap table, per-model table, results HTML); a problem becomes a message, never an exception."""
+    empty = (pd.DataFrame(), pd.DataFrame(), "")
+    models = list(models or [])
+    if len(models) < 2:
+        return (_warn("Pick two to four models to compare."), *empty)
+    prior_art = mode == PATENT_MODE
+    try:
+        comparison = explorer.compare(
+            query="" if prior_art else query,
+            patent_id=patent_id if prior_art else None,
+            models=models,
+            k=int(k),
+            section=None if section in (None, "", ALL_SECTIONS) else section[0],
+            build_missing=True,
+            progress=_stage_progress(progress),
+        )
+    except ExplorerError as error:
+        return (_warn(str(error)), *empty)
+    except Exception as error:
+        log.exception("explorer search failed")
+        return (_warn(f"The search failed unexpectedly: {error}"), *empty)
+    for reason in comparison.unavailable.values():
+        gr.Warning(reason)
+    corpus = explorer.corpus
+    return (
+        notes_markdown(comparison, corpus),
+        overlap_frame(comparison),
+        model_frame(comparison),
+        results_html(comparison, corpus),
+    )
+
+
+def random_patent(explorer: Explorer, seed: int | None = None) -> tuple[str, str]:
+    """A random labelled patent id, and the mode switched to prior art."""
+    corpus = explorer.corpus
+    labelled = np.flatnonzero(corpus.sections != "")
+    position = int(np.random.default_rng(seed).choice(labelled))
+    return corpus.ids[position], PATENT_MODE
+
+
+def draw_maps(explorer: Explorer, model_a, model_b, sample_size, colour, progress=None):
+    """(figure A, metrics A, figure B, metrics B): each side draws, or shows why it cannot."""
+    outputs = []
+    for name in (model_a, model_b):
+        outputs.extend(_one_map(explorer, name, sample_size, colour, progress))
+    return tuple(outputs)
+
+
+def _one_map(explorer: Explorer, name, sample_size, colour, progress):
+    if not name:
+        return message_figure("Pick a model for this side."), ""
+    try:
+        view = explorer.map_view(name, int(sample_size), progress=_stage_progress(progress))
+    except ExplorerError as error:
+        return message_figure(str(error)), ""
+    except Exception as error:
+        log.exception("explorer map failed")
+        return message_figure(f"The map failed unexpectedly: {error}"), ""
+    colour_by = COLOUR_CHOICES.get(colour, "section")
+    figure = map_figure(view.points, colour_by=colour_by, title=f"{view.label} · {len(view.points):,} patents")
+    origin = (
+        f"cached projection from {view.computed_at:%Y-%m-%d %H:%M}"
+        if view.from_cache
+        else f"computed now in {view.compute_seconds:.1f} s and cached"
+    )
+    return figure, metrics_markdown(view.metrics, view.label) + f"\n\n<small>{origin}</small>"
+
+
+def model_status(explorer: Explorer) -> str:
+    try:
+        indexed = explorer.indexed_models()
+    except Exception as error:
+        return _warn(f"Cannot read the model status: {error}")
+    rows = ["| model | kind | status | notes |", "|---|---|---|---|"]
+    for spec in explorer.registry:
+        failure = explorer.models.failure(spec.name)
+        if failure:
+            status = f"cannot load: {failure}"
+        elif spec.name in indexed:
+            status = "indexed" + (", loaded" if explorer.models.is_loaded(spec.name) else "")
+        else:
+            status = "no index yet (built on first search)"
+        rows.append(f"| {spec.label} | {spec.kind} | {_cell(status)} | {_cell(spec.notes)} |")
+    return "\n".join(rows)
+
+
+def _stage_progress(progress):
+    if progress is None:
+        return None
+    return lambda done, total, stage: progress((done, total), desc=stage, unit="docs")
+
+
+def _warn(message: str) -> str:
+    return f"⚠️ {message}"
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+# layout and wiring -------------------------------------------------------------------------------------
+
+def build(store: Store, explorer: Explorer | None = None) -> None:
+    """Add the explorer's inner tabs to the current Blocks context; loads nothing heavy until first use."""
+    explorer = explorer or Explorer(store)
+    registry = explorer.registry
+    model_choices = [(spec.label, spec.name) for spec in registry]
+    dense_choices = [(spec.label, spec.name) for spec in registry.dense()]
+    default_models = [spec.name for spec in registry.defaults()]
+    default_dense = [spec.name for spec in registry.defaults() if spec.is_dense] or [name for _, name in dense_choices]
+    section_choices = [ALL_SECTIONS] + [f"{letter} · {title}" for letter, title in SECTION_TITLES.items()]
+
+    with gr.Tabs(elem_id="explorer-tabs"):
+        with gr.Tab("Query compare", elem_id="explorer-tab-compare"):
+            gr.Markdown(
+                "Type a patent-style query, or use a patent as the query (prior-art mode), and compare what "
+                "each model retrieves from 10,000 real USPTO abstracts. A model without an index is indexed "
+                "on first use (MiniLM: under a minute on a free machine)."
+            )
+            mode = gr.Radio([TEXT_MODE, PATENT_MODE], value=TEXT_MODE, label="Query", elem_id="explorer-mode")
+            query = gr.Textbox(
+                label="Query text", lines=3, value=EXAMPLE_QUERIES[0], max_length=20_000, elem_id="explorer-query"
+            )
+            example = gr.Dropdown(
+                EXAMPLE_QUERIES, value=None, label="Example queries", elem_id="explorer-example"
+            )
+            with gr.Row():
+                patent_id = gr.Textbox(
+                    label="Patent id (prior-art mode)", placeholder="e.g. US08814955-20140826", scale=3,
+                    elem_id="explorer-patent-id",
+                )
+                pick_patent = gr.Button("Random patent", scale=1, elem_id="explorer-random-patent")
+            with gr.Row():
+                models = gr.CheckboxGroup(
+                    model_choices, value=default_models, label="Models (two to four)", elem_id="explorer-models"
+                )
+            with gr.Row():
+                k = gr.Slider(5, 50, value=10, step=1, label="Results per model (k)", elem_id="explorer-k")
+                section = gr.Dropdown(
+                    section_choices, value=ALL_SECTIONS, label="CPC section filter (first code)",
+                    elem_id="explorer-section",
+                )
+            run = gr.Button("Search", variant="primary", elem_id="explorer-search")
+            notes = gr.Markdown(elem_id="explorer-notes")
+            with gr.Row():
+                overlap = gr.Dataframe(label="Overlap between models", interactive=False, elem_id="explorer-overlap")
+                per_model = gr.Dataframe(label="Per model", interactive=False, elem_id="explorer-model-stats")
+            results = gr.HTML(elem_id="explorer-results")
+            with gr.Accordion("Models and indexes", open=False):
+                status = gr.Markdown(elem_id="explorer-model-status")
+                refresh = gr.Button("Check models", size="sm", elem_id="explorer-models-refresh")
+
+        with gr.Tab("UMAP maps", elem_id="explorer-tab-maps"):
+            gr.Markdown(
+                "UMAP of each model's embeddings of a random sample of the corpus. The scores beside each map "
+                "are computed on the full-dimensional embeddings. A new projection takes from seconds to a "
+                "minute; it is then cached for every visitor."
+            )
+            with gr.Row():
+                sample = gr.Slider(1000, 10000, value=2000, step=1000, label="Patents in each map", elem_id="explorer-map-sample")
+                colour = gr.Radio(list(COLOUR_CHOICES), value="CPC section", label="Colour by", elem_id="explorer-map-colour")
+            with gr.Row():
+                with gr.Column():
+                    model_a = gr.Dropdown(
+                        dense_choices, value=default_dense[0] if default_dense else None, label="Left map",
+                        elem_id="explorer-map-model-a",
+                    )
+                    plot_a = gr.Plot(elem_id="explorer-map-plot-a")
+                    metrics_a = gr.Markdown(elem_id="explorer-map-metrics-a")
+                with gr.Column():
+                    model_b = gr.Dropdown(
+                        dense_choices, value=default_dense[1] if len(default_dense) > 1 else None, label="Right map",
+                        elem_id="explorer-map-model-b",
+                    )
+                    plot_b = gr.Plot(elem_id="explorer-map-plot-b")
+                    metrics_b = gr.Markdown(elem_id="explorer-map-metrics-b")
+            draw = gr.Button("Draw maps", variant="primary", elem_id="explorer-map-draw")
+            drawn = gr.State(False)
+
+    def on_search(mode, query, patent_id, models, k, section, progress=gr.Progress()):
+        return search(explorer, mode, query, patent_id, models, k, section, progress)
+
+    def on_draw(model_a, model_b, sample_size, colour, progress=gr.Progress()):
+        return draw_maps(explorer, model_a, model_b, sample_size, colour, progress)
+
+    search_inputs = [mode, query, patent_id, models, k, section]
+    search_outputs = [notes, overlap, per_model, results]
+    gr.on([run.click, query.submit, patent_id.submit], on_search, search_inputs, search_outputs).then(
+        lambda: model_status(explorer), None, status
+    )
+    example.change(lambda chosen: (chosen, TEXT_MODE) if chosen else (gr.update(), gr.update()), example, [query, mode])
+    pick_patent.click(lambda: random_patent(explorer), None, [patent_id, mode])
+    refresh.click(lambda: model_status(explorer), None, status)
+    def on_recolour(drawn, model_a, model_b, sample_size, colour, progress=gr.Progress()):
+        if not drawn:
+            return (gr.update(),) * 4
+        return draw_maps(explorer, model_a, model_b, sample_size, colour, progress)
+
+    draw_inputs = [model_a, model_b, sample, colour]
+    draw_outputs = [plot_a, metrics_a, plot_b, metrics_b]
+    draw.click(on_draw, draw_inputs, draw_outputs, concurrency_limit=1).then(lambda: True, None, drawn)
+    colour.change(on_recolour, [drawn, *draw_inputs], draw_outputs, concurrency_limit=1)
