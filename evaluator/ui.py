@@ -17,9 +17,10 @@ TASK_CHOICES = [
     ("Demo (a small offline sample, shown apart from PatenTEB)", "demo"),
 ]
 QUEUE_COLUMNS = [
-    "Job", "Status", "Model", "Revision", "Tasks", "Precision", "Submitter", "Attempts",
+    "Job", "Status", "Model", "Revision", "Tasks", "Submitter", "Attempts",
     "Submitted (UTC)", "Started (UTC)", "Ended (UTC)", "Reason or note",
 ]
+QUEUE_COLUMN_WIDTHS = ["4%", "7%", "13%", "8%", "8%", "7%", "6%", "9%", "9%", "9%", "20%"]
 INTRO = (
     "Submit a model from the Hugging Face Hub. A worker evaluates queued models one at a time with mteb; "
     "the scores then appear in the Leaderboard marked *evaluated*. Models that need `trust_remote_code` "
@@ -28,7 +29,7 @@ INTRO = (
 
 
 def _time(value) -> str:
-    return f"{value:%Y-%m-%d %H:%M:%S}" if value is not None else ""
+    return f"{value:%Y-%m-%d %H:%M}" if value is not None else ""
 
 
 def queue_frame(jobs: list[queue.Job]) -> pd.DataFrame:
@@ -38,8 +39,7 @@ def queue_frame(jobs: list[queue.Job]) -> pd.DataFrame:
             job.status,
             job.model,
             job.revision[:12],
-            job.selection,
-            job.precision,
+            job.selection if job.precision == "float32" else f"{job.selection} ({job.precision})",
             job.submitter or "",
             f"{job.attempts} of {queue.MAX_ATTEMPTS}",
             _time(job.submitted_at),
@@ -65,30 +65,33 @@ def submission_message(job: queue.Job) -> str:
     return message + (f" Note: {job.note}." if job.note else "")
 
 
-def _load_queue(store: Store, statuses: list[str]) -> tuple[pd.DataFrame, str]:
+def load_queue(store: Store, statuses: list[str] | None = None) -> tuple[pd.DataFrame, str]:
     try:
-        jobs = queue.list_jobs(store, statuses=tuple(statuses or queue.STATUSES))
+        jobs = queue.list_jobs(store, statuses=tuple(queue.STATUSES if statuses is None else statuses))
     except (StoreBusy, StoreCorrupt) as error:
         return queue_frame([]), f"The queue could not be read: {error}"
     return queue_frame(jobs), queue_summary(jobs)
 
 
+def submit_form(store: Store, model: str, revision: str, precision: str, submitter: str, tasks: str) -> str:
+    """The form's answer as Markdown: the queued job, or the refusal and its reason."""
+    submission = Submission(
+        model=model or "", revision=revision or "main", precision=precision, submitter=submitter or "", tasks=tasks or ""
+    )
+    try:
+        return submission_message(submit(store, submission))
+    except SubmissionRefused as refusal:
+        return f"**Refused:** {refusal}"
+    except (StoreBusy, StoreCorrupt) as error:
+        return f"**Not queued:** the store is unavailable ({error})"
+
+
 def build(store: Store) -> None:
     def on_submit(model, revision, precision, submitter, tasks, statuses):
-        submission = Submission(
-            model=model or "", revision=revision or "main", precision=precision, submitter=submitter or "",
-            tasks=tasks or "",
-        )
-        try:
-            message = submission_message(submit(store, submission))
-        except SubmissionRefused as refusal:
-            message = f"**Refused:** {refusal}"
-        except (StoreBusy, StoreCorrupt) as error:
-            message = f"**Not queued:** the store is unavailable ({error})"
-        return message, *_load_queue(store, statuses)
+        return submit_form(store, model, revision, precision, submitter, tasks), *load_queue(store, statuses)
 
     def on_refresh(statuses):
-        return _load_queue(store, statuses)
+        return load_queue(store, statuses)
 
     gr.Markdown(INTRO, elem_id="submit-intro")
     with gr.Row():
@@ -107,10 +110,11 @@ def build(store: Store) -> None:
             list(queue.STATUSES), value=list(queue.STATUSES), label="Show", elem_id="queue-status", scale=3
         )
         refresh_button = gr.Button("Refresh", size="sm", elem_id="queue-refresh", scale=0)
-    summary = gr.Markdown(lambda: _load_queue(store, list(queue.STATUSES))[1], elem_id="queue-summary")
+    summary = gr.Markdown(lambda: load_queue(store)[1], elem_id="queue-summary")
     table = gr.Dataframe(
-        lambda: _load_queue(store, list(queue.STATUSES))[0],
-        headers=QUEUE_COLUMNS, interactive=False, wrap=True, elem_id="queue-table", label="Jobs, newest first",
+        lambda: load_queue(store)[0],
+        headers=QUEUE_COLUMNS, column_widths=QUEUE_COLUMN_WIDTHS, interactive=False, wrap=True,
+        elem_id="queue-table", label="Jobs, newest first",
     )
     timer = gr.Timer(REFRESH_SECONDS)
 
