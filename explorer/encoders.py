@@ -129,7 +129,11 @@ def load_sentence_transformer(spec: ModelSpec) -> DenseModel:
             else:
                 model = SentenceTransformer(location, device="cpu")
         except Exception as error:
-            reason = "not in the local Hugging Face cache" if offline and isinstance(error, OSError) else one_line(error)
+            reason = (
+                "not in the local Hugging Face cache, and the Hub is unreachable (or HF_HUB_OFFLINE=1)"
+                if offline and isinstance(error, OSError)
+                else one_line(error)
+            )
             failures.append(f"{source}: {reason}")
             continue
         revision = (spec.revision or _hub_commit(model)) if hub else folder_revision(Path(location))
@@ -146,8 +150,7 @@ def candidate_sources(spec: ModelSpec) -> list[tuple[str, str, bool]]:
     if spec.path:
         sources.append((f"local folder {spec.path}", spec.path, False))
     if spec.hub_id:
-        where = "Hub" if hub_reachable() else "Hub cache (the Hub is unreachable or HF_HUB_OFFLINE is set)"
-        sources.append((f"{where} {spec.hub_id}", spec.hub_id, True))
+        sources.append((f"Hub {spec.hub_id}", spec.hub_id, True))
     if spec.fallback_package:
         try:
             sources.append((f"package {spec.fallback_package}", str(_package_model_path(spec.fallback_package)), False))

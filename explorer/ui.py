@@ -71,10 +71,11 @@ def search(explorer: Explorer, mode, query, patent_id, models, k, section, progr
 
 
 def random_patent(explorer: Explorer, seed: int | None = None) -> tuple[str, str]:
-    """A random labelled patent id, and the mode switched to prior art."""
+    """A random patent id (one with a CPC section when there is any), and the mode switched to prior art."""
     corpus = explorer.corpus
     labelled = np.flatnonzero(corpus.sections != "")
-    position = int(np.random.default_rng(seed).choice(labelled))
+    candidates = labelled if labelled.size else np.arange(len(corpus))
+    position = int(np.random.default_rng(seed).choice(candidates))
     return corpus.ids[position], PATENT_MODE
 
 

@@ -1,0 +1,91 @@
+"""The Explorer tab: it builds inside a Blocks without loading models, and its callbacks answer with messages."""
+
+from __future__ import annotations
+
+import re
+import time
+
+import gradio as gr
+import pandas as pd
+import pytest
+
+from explorer import ui
+from explorer.corpus import SHIPPED_CORPUS
+from explorer.registry import ModelSpec, load_registry
+from explorer.service import Explorer
+from results.store import Store
+
+ELEM_IDS = {
+    "explorer-tabs", "explorer-tab-compare", "explorer-tab-maps", "explorer-mode", "explorer-query",
+    "explorer-example", "explorer-patent-id", "explorer-random-patent", "explorer-models", "explorer-k",
+    "explorer-section", "explorer-search", "explorer-notes", "explorer-overlap", "explorer-model-stats",
+    "explorer-results", "explorer-model-status", "explorer-models-refresh", "explorer-map-sample",
+    "explorer-map-colour", "explorer-map-model-a", "explorer-map-model-b", "explorer-map-plot-a",
+    "explorer-map-plot-b", "explorer-map-metrics-a", "explorer-map-metrics-b", "explorer-map-draw",
+}
+
+
+@pytest.fixture(scope="module")
+def explorer(tmp_path_factory, tiny_model_path) -> Explorer:
+    corpus = tmp_path_factory.mktemp("corpus") / "patents.parquet"
+    pd.read_parquet(SHIPPED_CORPUS).iloc[::50].to_parquet(corpus)
+    registry = load_registry().with_models(
+        ModelSpec(name="tiny-bert", kind="sentence-transformers", display_name="tiny BERT", path=str(tiny_model_path))
+    )
+    return Explorer(Store(tmp_path_factory.mktemp("store") / "store.duckdb"), corpus=str(corpus), registry=registry)
+
+
+def test_build_adds_every_component_with_a_stable_id_and_loads_nothing(explorer):
+    started = time.perf_counter()
+    with gr.Blocks() as demo:
+        with gr.Tab("Explorer"):
+            ui.build(explorer.store, explorer=explorer)
+    assert time.perf_counter() - started < 5
+    elem_ids = {component.get("props", {}).get("elem_id") for component in demo.config["components"]}
+    assert ELEM_IDS <= elem_ids
+    assert explorer._corpus is None and not explorer.models.is_loaded("bm25")
+
+
+def test_search_needs_two_models_and_a_query(explorer):
+    notes, *_ = ui.search(explorer, ui.TEXT_MODE, "battery", "", ["bm25"], 10, ui.ALL_SECTIONS)
+    assert "two to four models" in notes
+    notes, overlap, stats, html = ui.search(explorer, ui.TEXT_MODE, "  ", "", ["bm25", "tiny-bert"], 10, ui.ALL_SECTIONS)
+    assert "type a query" in notes and html == "" and overlap.empty
+
+
+def test_search_shows_one_column_per_model_with_overlaps(explorer):
+    notes, overlap, stats, html = ui.search(
+        explorer, ui.TEXT_MODE, "a lithium battery electrode", "", ["bm25", "tiny-bert"], 5, ui.ALL_SECTIONS
+    )
+    assert html.count('class="explorer-result-column"') == 2
+    assert 'data-model="bm25"' in html and 'data-model="tiny-bert"' in html
+    assert "<mark>" in html
+    assert len(overlap) == 1 and list(stats["model"]) == ["BM25 (bm25s)", "tiny BERT"]
+
+
+def test_prior_art_search_and_an_unloadable_model(explorer):
+    patent, mode = ui.random_patent(explorer, seed=1)
+    assert mode == ui.PATENT_MODE
+    notes, overlap, stats, html = ui.search(
+        explorer, mode, "", patent, ["bm25", "tiny-bert", "mpi-inno-comp/paecter"], 5, "G · Physics"
+    )
+    assert f"`{patent}`" in notes and "left out of its own results" in notes
+    assert "mpi-inno-comp/paecter cannot be loaded" in notes
+    assert html.count('class="explorer-result-column"') == 2
+    assert patent not in re.findall(r"<code>([^<]+)</code>", html)
+    assert "share in section" in stats.columns[-1]
+    unknown, *_ = ui.search(explorer, mode, "", "US-NOPE", ["bm25", "tiny-bert"], 5, ui.ALL_SECTIONS)
+    assert "no patent with id 'US-NOPE'" in unknown
+
+
+def test_maps_explain_what_cannot_be_drawn(explorer):
+    figure_a, metrics_a, figure_b, metrics_b = ui.draw_maps(explorer, "bm25", None, 1000, "CPC section")
+    assert "no embeddings to map" in figure_a.layout.annotations[0].text and metrics_a == ""
+    assert "Pick a model" in figure_b.layout.annotations[0].text
+
+
+def test_model_status_lists_indexes_and_failures(explorer):
+    explorer.compare("battery", ["bm25", "mpi-inno-comp/paecter"], k=3)
+    status = ui.model_status(explorer)
+    assert "| BM25 (bm25s) | bm25 | indexed" in status
+    assert "cannot load" in status.split("PaECTER")[1].split("\n")[0]
