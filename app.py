@@ -22,6 +22,7 @@ os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 import gradio as gr  # noqa: E402
 
 from evaluator import ui as evaluator_ui  # noqa: E402
+from explorer import ui as explorer_ui  # noqa: E402
 from leaderboard import ui as leaderboard_ui  # noqa: E402
 from results.seed import is_seeded, seed  # noqa: E402
 from results.store import Store, default_store_path  # noqa: E402
@@ -38,6 +39,8 @@ def build_app(store: Store) -> gr.Blocks:
         with gr.Tabs(elem_id="main-tabs"):
             with gr.Tab("Leaderboard", id="leaderboard", elem_id="tab-leaderboard"):
                 leaderboard_ui.build(store, demo)
+            with gr.Tab("Explorer", id="explorer", elem_id="tab-explorer"):
+                explorer_ui.build(store)
             with gr.Tab("Submit", id="submit", elem_id="tab-submit"):
                 evaluator_ui.build(store)
             with gr.Tab("Tasks", id="tasks", elem_id="tab-tasks"):
