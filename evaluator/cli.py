@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import math
 import os
 import sys
 from pathlib import Path
@@ -152,19 +151,12 @@ def cmd_run(args: argparse.Namespace) -> int:
         raise CommandError(str(error)) from None
     finally:
         progress.close()
-    print(json.dumps({task: _json_number(value) for task, value in scores.items()}))
+    print(json.dumps(job_queue.scores_for_json(scores)))
     return 0
 
 
-def _json_number(value) -> float | None:
-    if value is None:
-        return None
-    value = float(value)
-    return None if math.isnan(value) else value
-
-
 def build_parser() -> argparse.ArgumentParser:
-    from evaluator.queue import PRECISIONS
+    from evaluator.runner import PRECISIONS
     from evaluator.worker import DEFAULT_LEASE_S, DEFAULT_POLL_S
 
     parser = argparse.ArgumentParser(prog="python -m evaluator", description=__doc__.split("\n")[0])

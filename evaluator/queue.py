@@ -24,13 +24,13 @@ from datetime import datetime
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
 
+from evaluator.runner import PRECISIONS, resolve_tasks
 from results import queue
 from results.store import Store
 
 if TYPE_CHECKING:
     from huggingface_hub import ModelInfo
 
-PRECISIONS = ("float32", "float16", "bfloat16")
 DEFAULT_MAX_PARAMETERS = 1_000_000_000
 HUB_TIMEOUT_S = 3.0
 BYTES_PER_PARAMETER_GUESS = 4
@@ -272,7 +272,7 @@ def _model_facts(
     if not (hub_reachable if hub_reachable is not None else hub_is_reachable()):
         return unchecked, "not checked against the Hub (unreachable at submission)"
     try:
-        info = fetch_model_info(model, revision, token=hf_token or os.environ.get("HF_TOKEN"))
+        info = fetch_model_info(model, revision, token=hf_token)
     except Exception as error:
         reason = hub_error_reason(error, model, revision)
         if reason:
@@ -282,8 +282,6 @@ def _model_facts(
 
 
 def _resolve(selection: str) -> list[str]:
-    from evaluator.runner import resolve_tasks
-
     try:
         return resolve_tasks(selection)
     except ValueError as error:

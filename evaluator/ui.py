@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import threading
 from collections import Counter
 
 import gradio as gr
 import pandas as pd
 
-from evaluator.queue import PRECISIONS, Submission, SubmissionRefused, submit
+from evaluator.queue import Submission, SubmissionRefused, submit
+from evaluator.runner import PRECISIONS
 from results import queue
 from results.store import Store, StoreBusy, StoreCorrupt
 
@@ -65,12 +67,32 @@ def submission_message(job: queue.Job) -> str:
     return message + (f" Note: {job.note}." if job.note else "")
 
 
-def load_queue(store: Store, statuses: list[str] | None = None) -> tuple[pd.DataFrame, str]:
+class QueueReader:
+    """The job list, re-read only when the store file changed: page refreshes never open it for nothing."""
+
+    def __init__(self, store: Store):
+        self.store = store
+        self._signature = None
+        self._jobs: list[queue.Job] = []
+        self._lock = threading.Lock()
+
+    def jobs(self) -> list[queue.Job]:
+        with self._lock:
+            signature = self.store.signature()
+            if signature != self._signature:
+                self._jobs = queue.list_jobs(self.store)
+                self._signature = signature
+            return self._jobs
+
+
+def load_queue(reader: QueueReader, statuses: list[str] | None = None) -> tuple[pd.DataFrame, str]:
+    """The table (only the chosen statuses) and the counts of every status."""
     try:
-        jobs = queue.list_jobs(store, statuses=tuple(queue.STATUSES if statuses is None else statuses))
+        jobs = reader.jobs()
     except (StoreBusy, StoreCorrupt) as error:
         return queue_frame([]), f"The queue could not be read: {error}"
-    return queue_frame(jobs), queue_summary(jobs)
+    shown = [job for job in jobs if statuses is None or job.status in statuses]
+    return queue_frame(shown), queue_summary(jobs)
 
 
 def submit_form(store: Store, model: str, revision: str, precision: str, submitter: str, tasks: str) -> str:
@@ -87,11 +109,13 @@ def submit_form(store: Store, model: str, revision: str, precision: str, submitt
 
 
 def build(store: Store) -> None:
+    reader = QueueReader(store)
+
     def on_submit(model, revision, precision, submitter, tasks, statuses):
-        return submit_form(store, model, revision, precision, submitter, tasks), *load_queue(store, statuses)
+        return submit_form(store, model, revision, precision, submitter, tasks), *load_queue(reader, statuses)
 
     def on_refresh(statuses):
-        return load_queue(store, statuses)
+        return load_queue(reader, statuses)
 
     gr.Markdown(INTRO, elem_id="submit-intro")
     with gr.Row():
@@ -110,9 +134,9 @@ def build(store: Store) -> None:
             list(queue.STATUSES), value=list(queue.STATUSES), label="Show", elem_id="queue-status", scale=3
         )
         refresh_button = gr.Button("Refresh", size="sm", elem_id="queue-refresh", scale=0)
-    summary = gr.Markdown(lambda: load_queue(store)[1], elem_id="queue-summary")
+    summary = gr.Markdown(lambda: load_queue(reader)[1], elem_id="queue-summary")
     table = gr.Dataframe(
-        lambda: load_queue(store)[0],
+        lambda: load_queue(reader)[0],
         headers=QUEUE_COLUMNS, column_widths=QUEUE_COLUMN_WIDTHS, interactive=False, wrap=True,
         elem_id="queue-table", label="Jobs, newest first",
     )

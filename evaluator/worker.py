@@ -95,14 +95,12 @@ class LeaseKeeper(threading.Thread):
     def __init__(self, store: Store, job: queue.Job, lease_s: float):
         super().__init__(name=f"lease-job-{job.id}", daemon=True)
         self.store, self.job, self.lease_s = store, job, lease_s
-        self.lost = False
         self._stopped = threading.Event()
 
     def run(self) -> None:
         while not self._stopped.wait(self.lease_s / 3):
             try:
                 if not queue.renew_lease(self.store, self.job.id, self.job.lease_token, self.lease_s):
-                    self.lost = True
                     log.warning("job #%s: lease lost; another worker may have taken the job", self.job.id)
                     return
             except StoreBusy as error:

@@ -252,7 +252,7 @@ def renew_lease(store: Store, job_id: int, token: str, lease_s: float, now: date
 def finish(
     store: Store, job_id: int, token: str, scores: dict[str, float], now: datetime | None = None
 ) -> bool:
-    result = json.dumps({task: _json_number(value) for task, value in scores.items()})
+    result = json.dumps(scores_for_json(scores))
     return _close(store, job_id, token, "finished", now, error=None, result=result)
 
 
@@ -284,11 +284,9 @@ def release(store: Store, job_id: int, token: str) -> bool:
     return row is not None
 
 
-def _json_number(value: float | None) -> float | None:
-    if value is None:
-        return None
-    value = float(value)
-    return None if math.isnan(value) else value
+def scores_for_json(scores: dict[str, float | None]) -> dict[str, float | None]:
+    """{task: score} with NaN as None, since JSON has no NaN."""
+    return {task: None if value is None or math.isnan(value) else float(value) for task, value in scores.items()}
 
 
 # reading the queue -----------------------------------------------------------------------------------

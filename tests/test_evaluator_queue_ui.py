@@ -21,7 +21,8 @@ def test_the_queue_frame_shows_status_times_attempts_and_reason(empty_store):
     claimed = queue.claim(empty_store, "w", lease_s=60, now=T0)
     queue.fail(empty_store, claimed.id, claimed.lease_token, "ModelLoadError: no weights", now=T0)
 
-    frame, summary = ui.load_queue(empty_store)
+    reader = ui.QueueReader(empty_store)
+    frame, summary = ui.load_queue(reader)
     assert frame.columns.tolist() == ui.QUEUE_COLUMNS
     rows = frame.set_index("Model")
     assert rows.loc["org/waiting", ["Status", "Submitter", "Attempts", "Reason or note"]].tolist() == [
@@ -29,8 +30,17 @@ def test_the_queue_frame_shows_status_times_attempts_and_reason(empty_store):
     assert rows.loc["org/broken", ["Status", "Revision", "Attempts", "Ended (UTC)", "Reason or note"]].tolist() == [
         "failed", "0123456789ab", "1 of 3", "2026-01-05 09:00", "ModelLoadError: no weights"]
     assert summary == "1 pending · 0 running · 0 finished · 1 failed"
-    assert ui.load_queue(empty_store, ["failed"])[0]["Model"].tolist() == ["org/broken"]
-    assert ui.load_queue(empty_store, [])[0].empty
+    assert ui.load_queue(reader, ["failed"])[0]["Model"].tolist() == ["org/broken"]
+    assert ui.load_queue(reader, [])[0].empty
+
+
+def test_the_queue_is_reread_only_after_a_write(empty_store):
+    reader = ui.QueueReader(empty_store)
+    assert reader.jobs() == []
+    first = reader.jobs()
+    assert reader.jobs() is first
+    queue.enqueue(empty_store, queue.NewJob("org/new", "main", ("task_a",), "demo"))
+    assert [job.model for job in reader.jobs()] == ["org/new"]
 
 
 def test_the_form_answers_with_the_job_or_the_refusal(empty_store):
