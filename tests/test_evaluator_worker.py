@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -12,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from evaluator.queue import Submission, submit
 from evaluator.worker import Worker
 from results import queue
 from results.mteb_files import read_result_file
@@ -62,8 +64,6 @@ def test_a_step_evaluates_the_job_and_records_its_scores(empty_store, tiny_model
 
 
 def test_offline_a_hub_model_fails_fast_with_the_reason(empty_store):
-    from evaluator.queue import Submission, submit
-
     job = submit(empty_store, Submission(model="org/not-downloaded", tasks=CLASSIFICATION), hub_reachable=False)
     started = time.monotonic()
     outcome = Worker(empty_store, name="offline", lease_s=30).step()
@@ -72,6 +72,25 @@ def test_offline_a_hub_model_fails_fast_with_the_reason(empty_store):
     assert (outcome.status, failed.status, failed.attempts) == ("failed", "failed", 1)
     assert failed.error.startswith("cannot load Hub model 'org/not-downloaded' at revision 'main' (the Hub is off")
     assert failed.error == outcome.error
+
+
+def test_offline_a_hub_model_in_the_local_hugging_face_cache_is_evaluated(empty_store, tiny_model_path, tmp_path):
+    commit = "0123456789abcdef0123456789abcdef01234567"
+    cached = tmp_path / "hf" / "hub" / "models--cached-org--tiny-bert"
+    shutil.copytree(tiny_model_path, cached / "snapshots" / commit)
+    (cached / "refs").mkdir()
+    (cached / "refs" / "main").write_text(commit)
+
+    job = submit(empty_store, Submission(model="cached-org/tiny-bert", tasks=CLASSIFICATION), hub_reachable=False)
+    worker = subprocess.run(
+        [sys.executable, "-m", "evaluator", "worker", "--once", "--store", str(empty_store.path)],
+        cwd=REPO, capture_output=True, text=True, timeout=120,
+        env={**os.environ, **WORKER_ENV, "HF_HOME": str(tmp_path / "hf")},
+    )
+    assert worker.returncode == 0, worker.stderr
+    assert queue.get_job(empty_store, job.id).status == "finished"
+    main = empty_store.main_scores().query("model == 'cached-org/tiny-bert'")
+    assert main[["task", "revision"]].values.tolist() == [[CLASSIFICATION, "main"]]
 
 
 def test_two_workers_racing_over_three_jobs_run_each_once(empty_store, tiny_model_path, tmp_path):
