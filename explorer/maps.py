@@ -157,12 +157,12 @@ def map_figure(points: pd.DataFrame, colour_by: str = "section", title: str = ""
         )
     figure.update_layout(
         title=title,
-        height=520,
+        height=600,
         template="plotly_white",
         margin={"l": 10, "r": 10, "t": 40, "b": 10},
         xaxis={"visible": False},
         yaxis={"visible": False},
-        legend={"itemsizing": "constant", "font": {"size": 11}},
+        legend={"itemsizing": "constant", "font": {"size": 11}, "orientation": "h", "y": -0.02, "yanchor": "top"},
     )
     return figure
 
@@ -177,7 +177,7 @@ def metrics_markdown(metrics: dict, label: str = "") -> str:
         f"V-measure, k-means (k={metrics['k']}) vs section: **{metrics['v_measure']:.3f}** · "
         f"silhouette by section (cosine): **{metrics['silhouette']:.3f}**"
     )
-    table = ["| section | documents | silhouette |", "|---|---:|---:|"]
+    table = ["| section | docs | silhouette |", "|---|---:|---:|"]
     for section, value in metrics["silhouette_by_section"].items():
         table.append(f"| {section} · {SECTION_TITLES.get(section, '')} | {metrics['section_counts'][section]:,} | {value:.3f} |")
     lines.append("\n".join(table))

@@ -91,17 +91,16 @@ def overlap_frame(comparison: Comparison) -> pd.DataFrame:
 
 
 def model_frame(comparison: Comparison) -> pd.DataFrame:
-    share_column = f"share in section {comparison.query_section}" if comparison.query_section else "share in query's section"
-    rows = [
-        {
-            "model": result.label,
-            "hits": len(result.hits),
-            "time (ms)": round(result.seconds * 1000, 1),
-            share_column: None if result.section_share is None else round(result.section_share, 2),
-        }
-        for result in comparison.results
-    ]
-    return pd.DataFrame(rows, columns=["model", "hits", "time (ms)", share_column])
+    """Hits and time per model, plus (prior-art mode) the share of hits in the query patent's section."""
+    columns = ["model", "hits", "time (ms)"]
+    share_column = f"share in section {comparison.query_section}" if comparison.query_section else None
+    rows = []
+    for result in comparison.results:
+        row = {"model": result.label, "hits": len(result.hits), "time (ms)": round(result.seconds * 1000, 1)}
+        if share_column:
+            row[share_column] = None if result.section_share is None else round(result.section_share, 2)
+        rows.append(row)
+    return pd.DataFrame(rows, columns=columns + ([share_column] if share_column else []))
 
 
 def notes_markdown(comparison: Comparison, corpus: Corpus) -> str:

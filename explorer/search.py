@@ -9,6 +9,11 @@ from collections.abc import Sequence
 import numpy as np
 
 WORD = re.compile(r"(?u)\b\w\w+\b")
+UNHIGHLIGHTED = frozenset(
+    "about also any can comprises comprising each first from having include includes including least may more "
+    "one other said second such than thereby therefor therefrom therein thereof thereon which whereby wherein "
+    "whose within".split()
+)
 
 
 def top_k(scores: np.ndarray, k: int, allowed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -88,10 +93,10 @@ def section_share(hit_sections: Sequence[str], query_section: str | None) -> flo
 
 
 def highlight_terms(text: str, stopwords: frozenset[str] = frozenset()) -> list[str]:
-    """Distinct lower-case words of a query worth highlighting (no stopwords, at least 3 characters)."""
+    """Distinct lower-case words of a query worth highlighting (no stopwords or claim boilerplate, 3+ characters)."""
     seen: dict[str, None] = {}
     for word in WORD.findall(text.lower()):
-        if len(word) >= 3 and word not in stopwords:
+        if len(word) >= 3 and word not in stopwords and word not in UNHIGHLIGHTED:
             seen.setdefault(word, None)
     return list(seen)
 

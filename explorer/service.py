@@ -150,21 +150,11 @@ class Explorer:
         k = self._checked_k(k)
         section = self._checked_section(section)
         corpus = self.corpus
+        text, query_position, notes = self._query_text(query, patent_id)
         allowed = corpus.section_mask(section).copy() if section else None
-        notes = []
-        query_position = None
-        if patent_id and patent_id.strip():
-            query_position = corpus.position_of(patent_id)
-            text = corpus.texts[query_position]
+        if query_position is not None:
             allowed = np.ones(len(corpus), dtype=bool) if allowed is None else allowed
             allowed[query_position] = False
-        else:
-            text = (query or "").strip()
-            if not text:
-                raise BadQuery("type a query, or give a patent id to use as the query")
-            if len(text) > MAX_QUERY_CHARACTERS:
-                text = text[:MAX_QUERY_CHARACTERS]
-                notes.append(f"query cut to its first {MAX_QUERY_CHARACTERS:,} characters")
         query_section = (corpus.sections[query_position] or None) if query_position is not None else None
         comparison = Comparison(
             query=text,
@@ -200,6 +190,18 @@ class Explorer:
                 )
             )
         return comparison
+
+    def _query_text(self, query: str, patent_id: str | None) -> tuple[str, int | None, list[str]]:
+        """(query text, the query patent's position in prior-art mode, notes about the text)."""
+        if patent_id and patent_id.strip():
+            position = self.corpus.position_of(patent_id)
+            return self.corpus.texts[position], position, []
+        text = (query or "").strip()
+        if not text:
+            raise BadQuery("type a query, or give a patent id to use as the query")
+        if len(text) > MAX_QUERY_CHARACTERS:
+            return text[:MAX_QUERY_CHARACTERS], None, [f"query cut to its first {MAX_QUERY_CHARACTERS:,} characters"]
+        return text, None, []
 
     def _search(self, model: Model, index: Index, text: str, k: int, allowed, query_position: int | None):
         if isinstance(model, Bm25Model):
