@@ -98,7 +98,8 @@ def encode_throughput(explorer: Explorer, n_documents: int, rounds: int = 2) -> 
     with tempfile.TemporaryDirectory() as scratch:
         corpus_path = Path(scratch) / "sample.parquet"
         sample.to_parquet(corpus_path)
-        sample_explorer = Explorer(Store(Path(scratch) / "store.duckdb"), corpus=str(corpus_path), registry=explorer.registry)
+        sample_store = Store(Path(scratch) / "store.duckdb")
+        sample_explorer = Explorer(sample_store, corpus=str(corpus_path), registry=explorer.registry)
         corpus = sample_explorer.corpus
         plain, ours = [], []
         for _ in range(rounds):

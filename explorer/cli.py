@@ -70,7 +70,8 @@ def cmd_index(args: argparse.Namespace) -> int:
         if built:
             print(f"{spec.name}: built an index of {record.n_documents:,} documents in {record.build_seconds:.1f} s")
         else:
-            print(f"{spec.name}: index already built on {record.built_at:%Y-%m-%d %H:%M} ({record.n_documents:,} documents); nothing to do")
+            built_on = f"{record.built_at:%Y-%m-%d %H:%M}"
+            print(f"{spec.name}: index already built on {built_on} ({record.n_documents:,} documents); nothing to do")
     print(f"corpus {corpus.name} ({len(corpus):,} documents, hash {corpus.content_hash})", file=sys.stderr)
     return 1 if failures else 0
 
@@ -102,7 +103,8 @@ def cmd_search(args: argparse.Namespace) -> int:
         for hit in result.hits:
             print(f"{hit.rank:>3}  {hit.id:<22} {hit.score:9.4f}  {explorer.corpus.texts[hit.position][:90]}")
     for row in comparison.overlaps():
-        print(f"\n{row['model_a']} vs {row['model_b']}: Jaccard@{comparison.k} {row['jaccard_at_k']:.3f}, RBO {row['rbo']:.3f}")
+        pair = f"{row['model_a']} vs {row['model_b']}"
+        print(f"\n{pair}: Jaccard@{comparison.k} {row['jaccard_at_k']:.3f}, RBO {row['rbo']:.3f}")
     return 0
 
 

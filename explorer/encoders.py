@@ -33,9 +33,9 @@ class Bm25Model:
         import bm25s
 
         self.spec = spec
-        self.revision = f"bm25s-{bm25s.__version__}-{BM25_PARAMETERS['method']}-k1={BM25_PARAMETERS['k1']}-b={BM25_PARAMETERS['b']}"
+        parameters = BM25_PARAMETERS
+        self.revision = f"bm25s-{bm25s.__version__}-{parameters['method']}-k1={parameters['k1']}-b={parameters['b']}"
         self.source = f"bm25s {bm25s.__version__}"
-        self.max_tokens = MAX_BM25_QUERY_TERMS
 
     def tokenize_corpus(self, texts: list[str]):
         import bm25s

@@ -179,7 +179,8 @@ def metrics_markdown(metrics: dict, label: str = "") -> str:
     )
     table = ["| section | docs | silhouette |", "|---|---:|---:|"]
     for section, value in metrics["silhouette_by_section"].items():
-        table.append(f"| {section} · {SECTION_TITLES.get(section, '')} | {metrics['section_counts'][section]:,} | {value:.3f} |")
+        name = f"{section} · {SECTION_TITLES.get(section, '')}"
+        table.append(f"| {name} | {metrics['section_counts'][section]:,} | {value:.3f} |")
     lines.append("\n".join(table))
     lines.append("Computed on the full-dimensional embeddings, not on the 2-D map.")
     return "\n\n".join(line for line in lines if line)

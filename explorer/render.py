@@ -85,9 +85,8 @@ def _score(score: float) -> str:
 def overlap_frame(comparison: Comparison) -> pd.DataFrame:
     rows = comparison.overlaps()
     frame = pd.DataFrame(rows, columns=["model_a", "model_b", "jaccard_at_k", "rbo"])
-    return frame.rename(
-        columns={"model_a": "model A", "model_b": "model B", "jaccard_at_k": f"Jaccard@{comparison.k}", "rbo": "RBO (p=0.9)"}
-    )
+    names = {"model_a": "model A", "model_b": "model B", "jaccard_at_k": f"Jaccard@{comparison.k}", "rbo": "RBO (p=0.9)"}
+    return frame.rename(columns=names)
 
 
 def model_frame(comparison: Comparison) -> pd.DataFrame:

@@ -20,7 +20,14 @@ from explorer.corpus import SECTION_TITLES, Corpus, load_corpus
 from explorer.encoders import Bm25Model, Model, ModelPool
 from explorer.errors import BadQuery, ExplorerError, MissingIndex, ModelUnavailable
 from explorer.index import Bm25Index, DenseIndex, Index, ensure_index, find_usable_index
-from explorer.maps import UMAP_PARAMETERS, embedding_metrics, map_points, parameters_key, sample_positions, umap_projection
+from explorer.maps import (
+    UMAP_PARAMETERS,
+    embedding_metrics,
+    map_points,
+    parameters_key,
+    sample_positions,
+    umap_projection,
+)
 from explorer.registry import Registry, load_registry
 from explorer.search import bm25_top_k, dense_top_k, highlight_terms, jaccard_at_k, rank_biased_overlap, section_share
 from results.explorer_cache import ProjectionRecord, find_projection, list_indexes, record_projection
@@ -263,7 +270,8 @@ class Explorer:
         if record is None:
             _, index, _ = self.index(name, progress=progress)
             if progress:
-                progress(0, 2, f"UMAP of {len(positions):,} {model.spec.label} embeddings (the first map in a process compiles for ~10 s)")
+                stage = f"UMAP of {len(positions):,} {model.spec.label} embeddings (a process's first map compiles ~10 s)"
+                progress(0, 2, stage)
             started = time.perf_counter()
             vectors = np.asarray(index.vectors[positions])
             coordinates = umap_projection(vectors, UMAP_PARAMETERS)

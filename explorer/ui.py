@@ -118,9 +118,11 @@ def model_status(explorer: Explorer) -> str:
         if failure:
             status = f"cannot load: {failure}"
         elif spec.name in indexed:
-            status = "indexed" + (", loaded" if explorer.models.is_loaded(spec.name) else "")
+            status = "indexed"
         else:
             status = "no index yet (built on first search)"
+        if explorer.models.is_loaded(spec.name):
+            status += f"; loaded from {explorer.models.get(spec.name).source}"
         rows.append(f"| {spec.label} | {spec.kind} | {_cell(status)} | {_cell(spec.notes)} |")
     return "\n".join(rows)
 
@@ -198,8 +200,12 @@ def build(store: Store, explorer: Explorer | None = None) -> None:
                 "minute; it is then cached for every visitor."
             )
             with gr.Row():
-                sample = gr.Slider(1000, 10000, value=2000, step=1000, label="Patents in each map", elem_id="explorer-map-sample")
-                colour = gr.Radio(list(COLOUR_CHOICES), value="CPC section", label="Colour by", elem_id="explorer-map-colour")
+                sample = gr.Slider(
+                    1000, 10000, value=2000, step=1000, label="Patents in each map", elem_id="explorer-map-sample"
+                )
+                colour = gr.Radio(
+                    list(COLOUR_CHOICES), value="CPC section", label="Colour by", elem_id="explorer-map-colour"
+                )
             with gr.Row():
                 with gr.Column():
                     model_a = gr.Dropdown(
