@@ -171,7 +171,9 @@ def build_parser() -> argparse.ArgumentParser:
     submit.add_argument("--precision", default="float32", choices=PRECISIONS)
     submit.add_argument("--submitter", default="", help="who asked for it")
     submit.add_argument("--load-from", metavar="DIR", help="evaluate a local model folder under the name MODEL")
-    submit.add_argument("--max-params", type=float, help="size limit in parameters (default: $PATENTEB_MAX_MODEL_PARAMS or 1e9)")
+    submit.add_argument(
+        "--max-params", type=float, help="size limit in parameters (default: $PATENTEB_MAX_MODEL_PARAMS or 1e9)"
+    )
 
     listing = commands.add_parser("queue", parents=[store_option], help="list jobs, newest first")
     listing.add_argument("--status", action="append", choices=job_queue.STATUSES, help="only these (repeatable)")

@@ -38,6 +38,7 @@ BYTES_PER_PARAMETER_GUESS = 4
 
 REVISION_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._/-]{0,199}")
 NON_WEIGHT_FOLDERS = {"onnx", "openvino"}
+PYTORCH_CHECKPOINT = re.compile(r"(pytorch_)?model(-\d+-of-\d+)?\.bin")
 
 
 class SubmissionRefused(ValueError):
@@ -153,7 +154,7 @@ def weight_files(names) -> list[str]:
     safetensors = [name for name in names if name.endswith(".safetensors")]
     if safetensors:
         return sorted(safetensors)
-    return sorted(name for name in names if re.fullmatch(r"(pytorch_)?model(-\d+-of-\d+)?\.bin", PurePosixPath(name).name))
+    return sorted(name for name in names if PYTORCH_CHECKPOINT.fullmatch(PurePosixPath(name).name))
 
 
 def safetensors_parameters(path: Path) -> int:

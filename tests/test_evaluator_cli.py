@@ -95,7 +95,9 @@ def test_allow_remote_code(empty_store):
 def test_run_with_a_local_path_needs_a_name(empty_store, tiny_model_path):
     result = evaluator("run", "--model", str(tiny_model_path), "--tasks", "demo", store=empty_store)
     assert result.returncode == 2
-    assert error_line(result) == f"error: {tiny_model_path} is a local path: give the name to store its scores under with --name"
+    assert error_line(result) == (
+        f"error: {tiny_model_path} is a local path: give the name to store its scores under with --name"
+    )
 
 
 def test_a_store_that_is_not_duckdb_is_a_clean_error(tmp_path):

@@ -386,7 +386,10 @@ def test_a_hub_model_with_custom_code_is_refused_until_allowed():
     info = minilm_info(
         id="jinaai/jina-embeddings-v2-small-en",
         tags=["sentence-transformers", "custom_code"],
-        config={"architectures": ["JinaBertForMaskedLM"], "auto_map": {"AutoModel": "jinaai/jina-bert-implementation--modeling_bert.JinaBertModel"}},
+        config={
+            "architectures": ["JinaBertForMaskedLM"],
+            "auto_map": {"AutoModel": "jinaai/jina-bert-implementation--modeling_bert.JinaBertModel"},
+        },
     )
     facts = facts_from_model_info(info)
     assert facts.needs_remote_code

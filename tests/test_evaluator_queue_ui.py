@@ -17,7 +17,8 @@ T0 = datetime(2026, 1, 5, 9, 0, 0)
 
 def test_the_queue_frame_shows_status_times_attempts_and_reason(empty_store):
     queue.enqueue(empty_store, queue.NewJob("org/broken", "0123456789abcdef", ("task_a",), "PatenTEB"), now=T0)
-    queue.enqueue(empty_store, queue.NewJob("org/waiting", "main", ("task_a",), "demo", submitter="ada", note="unchecked"), now=T0)
+    waiting = queue.NewJob("org/waiting", "main", ("task_a",), "demo", submitter="ada", note="unchecked")
+    queue.enqueue(empty_store, waiting, now=T0)
     claimed = queue.claim(empty_store, "w", lease_s=60, now=T0)
     queue.fail(empty_store, claimed.id, claimed.lease_token, "ModelLoadError: no weights", now=T0)
 
