@@ -22,7 +22,6 @@ from results.store import Store
 
 MAX_ATTEMPTS = 3
 STATUSES = ("pending", "running", "finished", "failed")
-ACTIVE_STATUSES = ("pending", "running")
 EVALUATED = "evaluated"
 
 JOB_COLUMNS = (
