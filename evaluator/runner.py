@@ -30,8 +30,8 @@ log = logging.getLogger(__name__)
 PRECISIONS = ("float32", "float16", "bfloat16")
 ENCODE_BATCH_SIZE = 32
 PROVENANCE = "evaluated"
-PROMPTS_FILE = "prompts_used.jsonl"
-"""Beside mteb's result files: the prompts each task ran with, so a task restored from its JSON keeps them."""
+RUNS_FILE = "evaluated_with.jsonl"
+"""Beside mteb's result files: each task's prompt and data origin, so a task restored from its JSON keeps them."""
 
 __all__ = [
     "DataFormatError",
@@ -154,7 +154,7 @@ def run_evaluation(
     stored = _stored_main_scores(store, model)
     result_cache = mteb.ResultCache(store.path.parent / "evaluations")
     embedding_cache = EmbeddingCache(store.path.parent / "embedding_cache", model.name, model.revision, model.precision)
-    loaded = _LoadedModel(model, embedding_cache, hf_token, model_object)
+    encoder = _LazyEncoder(model, embedding_cache, hf_token, model_object)
     report = EvaluationReport()
 
     for done, name in enumerate(names, start=1):
@@ -164,15 +164,14 @@ def run_evaluation(
             notify(name, done, len(names))
             continue
         task = build_task(name, data_dir, hf_token)
-        result_path = result_cache.get_task_result_path(name, loaded.meta)
-        previous = result_cache.load_task_result(name, loaded.meta)
+        result_path = result_cache.get_task_result_path(name, model.mteb_name, model.revision)
+        previous = result_cache.load_task_result(name, model.mteb_name, model.revision)
         if previous is not None and not previous.get_missing_evaluations(task):
             report.from_result_files.append(name)
         else:
             _load_data(task)
-            encoder = loaded.encoder()
             mteb.evaluate(
-                encoder,
+                encoder.get(),
                 task,
                 cache=result_cache,
                 overwrite_strategy="only-missing",
@@ -180,13 +179,12 @@ def run_evaluation(
                 show_progress_bar=False,
                 co2_tracker=False,
             )
-            _remember_prompt(result_path, name, loaded.prompt_record(task))
+            _remember_run(result_path, name, prompt=encoder.prompt_record(task), data=_data_origin(task))
             report.evaluated.append(name)
-        main_metric = task_rows.at[name, "main_metric"]
-        eval_split = task_rows.at[name, "eval_split"]
-        rows = _score_rows(result_path, name, main_metric, model, _data_origin(task), _recalled_prompt(result_path, name))
+        main_metric, eval_split = task_rows.at[name, "main_metric"], task_rows.at[name, "eval_split"]
+        rows = _score_rows(result_path, name, main_metric, model, **_recall_run(result_path, name))
         with store.transaction() as connection:
-            write_scores(connection, rows, loaded.model_row())
+            write_scores(connection, rows, encoder.model_row())
             Store.bump_generation(connection)
         report.scores[name] = _main_score(rows, main_metric, eval_split)
         log.info("%s on %s: %s = %s", model.name, name, main_metric, report.scores[name])
@@ -197,51 +195,30 @@ def run_evaluation(
     return report
 
 
-class _LoadedModel:
-    """The model, loaded on first need: a run whose tasks are all finished never loads it."""
+class _LazyEncoder:
+    """The model behind a caching mteb encoder, loaded on first need: a run with nothing left to do never loads it."""
 
     def __init__(self, spec: ModelSpec, embedding_cache, hf_token: str | None, model_object=None):
         self.spec = spec
         self.embedding_cache = embedding_cache
         self.hf_token = hf_token
-        self.model = model_object
-        self._encoder = None
+        self.model_object = model_object
+        self.encoder = None
 
-    @property
-    def meta(self):
-        from mteb.models.model_meta import ModelMeta, ScoringFunction
-
-        facts: dict = {"name": self.spec.mteb_name, "revision": self.spec.revision}
-        if self.model is not None:
-            from evaluator.tasks.prompts import model_uses_prompts
-
-            facts.update(
-                embed_dim=self.model.get_embedding_dimension(),
-                max_tokens=self.model.max_seq_length,
-                n_parameters=sum(parameter.numel() for parameter in self.model.parameters()),
-                use_instructions=model_uses_prompts(self.model.prompts, self.model.default_prompt_name),
-                similarity_fn_name=ScoringFunction.from_str(self.model.similarity_fn_name)
-                if self.model.similarity_fn_name
-                else None,
-                framework=["Sentence Transformers", "PyTorch"],
-            )
-        return ModelMeta.create_empty(overwrites=facts)
-
-    def encoder(self):
+    def get(self):
         from evaluator.embedding_cache import CachingEncoder
 
-        if self._encoder is None:
-            if self.model is None:
-                self.model = load_model(self.spec, self.hf_token)
-            self._encoder = CachingEncoder(self.model, self.embedding_cache, self.meta)
-        return self._encoder
+        if self.encoder is None:
+            model = self.model_object if self.model_object is not None else load_model(self.spec, self.hf_token)
+            self.encoder = CachingEncoder(model, self.embedding_cache, model_meta(self.spec, model))
+        return self.encoder
 
     def prompt_record(self, task) -> str | None:
         from evaluator.tasks.prompts import prompt_record, roles_of
 
-        used = self._encoder.prompts_used.get(task.metadata.name) if self._encoder is not None else None
-        if not used:
-            used = {role: self._encoder.prompt_for(task.metadata, role) for role in roles_of(task.metadata.type)}
+        used = self.encoder.prompts_used.get(task.metadata.name) or {
+            role: self.encoder.prompt_for(task.metadata, role) for role in roles_of(task.metadata.type)
+        }
         return prompt_record(used)
 
     def model_row(self) -> pd.DataFrame:
@@ -252,8 +229,8 @@ class _LoadedModel:
             "hub_id": None if spec.is_local else spec.load_from,
             "source": "evaluated by the PatenTEB worker",
         }
-        if self.model is not None:
-            meta = self.meta
+        if self.encoder is not None:
+            meta = self.encoder.mteb_model_meta
             row.update(
                 params_m=meta.n_parameters / 1e6,
                 embedding_dim=int(meta.embed_dim),
@@ -261,6 +238,27 @@ class _LoadedModel:
                 uses_prompts=bool(meta.use_instructions),
             )
         return pd.DataFrame([row])
+
+
+def model_meta(spec: ModelSpec, model):
+    """mteb's description of the model: it names the result folder and is saved as model_meta.json."""
+    from mteb.models.model_meta import ModelMeta, ScoringFunction
+
+    from evaluator.tasks.prompts import model_uses_prompts
+
+    similarity = ScoringFunction.from_str(model.similarity_fn_name) if model.similarity_fn_name else None
+    return ModelMeta.create_empty(
+        overwrites={
+            "name": spec.mteb_name,
+            "revision": spec.revision,
+            "embed_dim": model.get_embedding_dimension(),
+            "max_tokens": model.max_seq_length,
+            "n_parameters": sum(parameter.numel() for parameter in model.parameters()),
+            "use_instructions": model_uses_prompts(model.prompts, model.default_prompt_name),
+            "similarity_fn_name": similarity,
+            "framework": ["Sentence Transformers", "PyTorch"],
+        }
+    )
 
 
 def load_model(spec: ModelSpec, hf_token: str | None = None):
@@ -332,7 +330,7 @@ def _stored_main_scores(store: Store, model: ModelSpec) -> dict[str, float]:
 
 
 def _score_rows(
-    result_path: Path, task: str, main_metric: str, model: ModelSpec, data_origin: str, prompt: str | None
+    result_path: Path, task: str, main_metric: str, model: ModelSpec, prompt: str | None = None, data: str | None = None
 ) -> pd.DataFrame:
     """Every scalar metric of mteb's result file, as store rows."""
     import mteb
@@ -356,7 +354,7 @@ def _score_rows(
                 "mteb_version": result.mteb_version,
                 "evaluated_at": result.evaluated_at or datetime.now(timezone.utc).replace(tzinfo=None),
                 "evaluation_time_s": result.evaluation_time_s,
-                "notes": f"data: {data_origin}; precision: {model.precision}",
+                "notes": f"data: {data or 'unknown'}; precision: {model.precision}",
             }
             for score in result.scores
         ]
@@ -372,21 +370,17 @@ def _as_float(value) -> float:
     return math.nan if value is None or pd.isna(value) else float(value)
 
 
-def _remember_prompt(result_path: Path, task: str, record: str | None) -> None:
-    with (result_path.parent / PROMPTS_FILE).open("a", encoding="utf-8") as handle:
-        handle.write(json.dumps({"task": task, "prompt": record}, ensure_ascii=False) + "\n")
+def _remember_run(result_path: Path, task: str, *, prompt: str | None, data: str) -> None:
+    with (result_path.parent / RUNS_FILE).open("a", encoding="utf-8") as handle:
+        handle.write(json.dumps({"task": task, "prompt": prompt, "data": data}, ensure_ascii=False) + "\n")
 
 
-def _recalled_prompt(result_path: Path, task: str) -> str | None:
-    path = result_path.parent / PROMPTS_FILE
-    if not path.is_file():
-        return None
-    record = None
-    for line in path.read_text(encoding="utf-8").splitlines():
-        entry = json.loads(line)
-        if entry.get("task") == task:
-            record = entry.get("prompt")
-    return record
+def _recall_run(result_path: Path, task: str) -> dict:
+    """The prompt and data origin of the last run of `task` next to its result file: {} if none was noted."""
+    path = result_path.parent / RUNS_FILE
+    runs = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()] if path.is_file() else []
+    last = [run for run in runs if run.get("task") == task][-1:]
+    return {"prompt": last[0].get("prompt"), "data": last[0].get("data")} if last else {}
 
 
 def _progress_callback(progress: ProgressCallback | bool | None) -> ProgressCallback:
