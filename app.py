@@ -14,6 +14,7 @@ import os
 import signal
 import subprocess
 import sys
+from pathlib import Path
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -28,6 +29,7 @@ from results.seed import is_seeded, seed  # noqa: E402
 from results.store import Store, default_store_path  # noqa: E402
 
 TITLE = "PatenTEB Leaderboard & Explorer"
+REPO_ROOT = Path(__file__).resolve().parent
 CSS = """
 #lb-table table { font-variant-numeric: tabular-nums; }
 footer { display: none !important; }
@@ -56,6 +58,7 @@ def _die_with_parent() -> None:
 def start_worker(store: Store) -> subprocess.Popen:
     worker = subprocess.Popen(
         [sys.executable, "-m", "evaluator", "worker", "--store", str(store.path)],
+        cwd=REPO_ROOT,
         preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None,
     )
 

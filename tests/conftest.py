@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import atexit
 import os
 import shutil
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -19,14 +21,10 @@ os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-
-@pytest.fixture(scope="session", autouse=True)
-def _isolated_caches(tmp_path_factory):
-    """Keep mteb's and Hugging Face's caches out of the home folder during tests."""
-    cache = tmp_path_factory.mktemp("caches")
-    os.environ["MTEB_CACHE"] = str(cache / "mteb")
-    os.environ.setdefault("HF_HOME", str(cache / "hf"))
-    yield
+_TEST_CACHES = Path(tempfile.mkdtemp(prefix="patenteb-test-caches-"))
+atexit.register(shutil.rmtree, _TEST_CACHES, ignore_errors=True)
+os.environ["MTEB_CACHE"] = str(_TEST_CACHES / "mteb")
+os.environ["HF_HOME"] = str(_TEST_CACHES / "hf")
 
 
 @pytest.fixture(scope="session")
