@@ -1,4 +1,5 @@
 """Each distinct text is encoded once per (model, revision, precision, prompt): across tasks, splits and runs.
+(Models with a Router module, which embed queries and documents through different modules, also key by role.)
 
 On disk, beside the store: `embedding_cache/<model>/<revision>/<namespace>/` holds `namespace.json` (what the
 namespace is) and chunk pairs `<chunk>.keys.npy` (text hashes) + `<chunk>.vectors.npy` (float32 rows), one pair
@@ -38,10 +39,6 @@ class CacheStats:
     @property
     def saved(self) -> int:
         return self.requested - self.encoded
-
-    @property
-    def saving(self) -> float:
-        return self.saved / self.requested if self.requested else 0.0
 
 
 class _Namespace:

@@ -10,6 +10,7 @@ The runner knows no queue; it never holds a store connection while encoding.
 
 from __future__ import annotations
 
+import difflib
 import json
 import logging
 import math
@@ -93,11 +94,17 @@ def resolve_tasks(selection: str | list[str] | tuple[str, ...]) -> list[str]:
         else:
             unknown.append(item)
     if unknown:
+        described = [_with_suggestion(name, known) for name in unknown]
         raise ValueError(
-            f"unknown task(s) {', '.join(repr(name) for name in unknown)}; choose {', '.join(GROUPS)} "
+            f"unknown task(s) {', '.join(described)}; choose {', '.join(GROUPS)} "
             f"or task names such as {', '.join(PATENTEB_TASKS[:3])}, …"
         )
     return list(dict.fromkeys(names))
+
+
+def _with_suggestion(name: str, known: set[str]) -> str:
+    close = difflib.get_close_matches(name, sorted(known), n=1)
+    return f"{name!r} (did you mean {close[0]!r}?)" if close else repr(name)
 
 
 @dataclass
@@ -192,6 +199,8 @@ def run_evaluation(
 
     report.texts_requested = embedding_cache.stats.requested
     report.texts_encoded = embedding_cache.stats.encoded
+    log.info("embedding cache: %d texts requested, %d encoded, %d encodes saved",
+             report.texts_requested, report.texts_encoded, embedding_cache.stats.saved)
     return report
 
 
@@ -315,7 +324,8 @@ def _register_tasks(store: Store, names: list[str]) -> None:
         from evaluator.tasks.demo import demo_task_rows
 
         store.upsert_tasks(demo_task_rows())
-    missing = [name for name in names if name not in DEMO_TASKS and name not in store.known_tasks()]
+    known = store.known_tasks()
+    missing = [name for name in names if name not in DEMO_TASKS and name not in known]
     if missing:
         catalogue = task_catalogue()
         store.upsert_tasks(catalogue[catalogue["task"].isin(missing)])

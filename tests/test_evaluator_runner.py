@@ -226,6 +226,12 @@ def test_missing_data_fails_before_the_model_is_loaded(empty_store, tmp_path):
     assert empty_store.score_count() == 0
 
 
+def test_external_tasks_come_from_mteb_and_need_the_hub(empty_store):
+    with pytest.raises(DataUnavailable, match=r"BigPatentClustering.v2 \(mteb/big-patent\) from the Hub"):
+        evaluate(empty_store, ModelSpec("test/x", NOT_A_MODEL, "r"), ["BigPatentClustering.v2"])
+    assert "BigPatentClustering.v2" in empty_store.known_tasks()
+
+
 def test_a_model_that_cannot_load_is_a_model_load_error(empty_store, data_dir):
     with pytest.raises(ModelLoadError, match="cannot load Hub model '/nonexistent/model-folder'"):
         evaluate(empty_store, ModelSpec("test/x", NOT_A_MODEL, "r"), ["para_solution"], data_dir=data_dir)
@@ -237,7 +243,7 @@ def test_task_selections_resolve_or_fail_clearly():
         "demo_uspto_retrieval", "demo_uspto_clustering", "demo_uspto_classification", "retrieval_IN"
     ]
     assert resolve_tasks(["external"])[0] == "BigPatentClustering.v2"
-    with pytest.raises(ValueError, match="'retrieval_in', 'nope'"):
+    with pytest.raises(ValueError, match=r"'retrieval_in' \(did you mean 'retrieval_IN'\?\), 'nope';"):
         resolve_tasks(["retrieval_in", "nope"])
 
 

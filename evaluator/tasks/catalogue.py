@@ -6,10 +6,12 @@ PATENTEB = "PatenTEB"
 DEMO = "demo"
 EXTERNAL = "external"
 
+TRIPLET_COLUMNS = ("q", "neg", "pos", "pos_link_type", "neg_computed_domain", "objective", "q_text", "pos_text", "neg_text")
+
 HF_COLUMNS: dict[str, tuple[str, ...]] = {
-    "retrieval_IN": ("q", "neg", "pos", "pos_link_type", "neg_computed_domain", "objective", "q_text", "pos_text", "neg_text"),
-    "retrieval_MIXED": ("q", "neg", "pos", "pos_link_type", "neg_computed_domain", "objective", "q_text", "pos_text", "neg_text"),
-    "retrieval_OUT": ("q", "neg", "pos", "pos_link_type", "neg_computed_domain", "objective", "q_text", "pos_text", "neg_text"),
+    "retrieval_IN": TRIPLET_COLUMNS,
+    "retrieval_MIXED": TRIPLET_COLUMNS,
+    "retrieval_OUT": TRIPLET_COLUMNS,
     "title2full": ("first_ipcr3", "q", "title", "full_text", "first_ipcr3_count"),
     "problem2full": ("first_ipcr3", "q", "problem", "full_text", "first_ipcr3_count"),
     "problem2solution": ("first_ipcr3", "q", "problem", "solution", "first_ipcr3_count"),
@@ -28,7 +30,11 @@ HF_COLUMNS: dict[str, tuple[str, ...]] = {
 PATENTEB_TASKS: tuple[str, ...] = tuple(HF_COLUMNS)
 
 FAMILY: dict[str, str] = {
-    **dict.fromkeys(PATENTEB_TASKS[:8], "retrieval"),
+    **dict.fromkeys(
+        ("retrieval_IN", "retrieval_MIXED", "retrieval_OUT", "title2full", "problem2full", "problem2solution",
+         "effect2full", "effect2substance"),
+        "retrieval",
+    ),
     **dict.fromkeys(("class_bloom", "class_nli_oldnew", "class_text2ipc3"), "classification"),
     **dict.fromkeys(("clusters_ext_full_ipc", "clusters_inventor"), "clustering"),
     **dict.fromkeys(("para_problem", "para_solution"), "paraphrase"),
@@ -36,11 +42,6 @@ FAMILY: dict[str, str] = {
 
 MAIN_METRIC = {"retrieval": "ndcg_at_10", "classification": "f1", "clustering": "v_measure", "paraphrase": "cosine_pearson"}
 METRIC_LABEL = {"ndcg_at_10": "NDCG@10", "f1": "Macro-F1", "v_measure": "V-measure", "cosine_pearson": "Pearson r"}
-
-SPLITS: dict[str, tuple[str, ...]] = {
-    task: ("train", "test") if FAMILY[task] == "classification" else ("test",) for task in PATENTEB_TASKS
-}
-"""Splits read from the data: the test split, plus the shipped train subset for classification."""
 
 EXTERNAL_TASKS: tuple[str, ...] = (
     "BigPatentClustering.v2",

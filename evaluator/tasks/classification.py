@@ -53,22 +53,21 @@ class PatentPairClassification(PatentClassification):
         )
 
     def _evaluate_subset(self, model, data_split, *, encode_kwargs, hf_split, hf_subset, timer, **kwargs):
-        features = {
-            split: np.hstack([self._embed(model, data_split[split], column, split, hf_subset, encode_kwargs)
-                              for column in self.input_column_name])
-            for split in (self.train_split, hf_split)
-        }
+        train, test = data_split[self.train_split], data_split[hf_split]
+        train_features = self._pair_features(model, train, self.train_split, hf_subset, encode_kwargs)
+        test_features = self._pair_features(model, test, hf_split, hf_subset, encode_kwargs)
         with timer("Scoring", split=hf_split, subset=hf_subset):
-            scores, _ = self._run_experiment(
-                data_split[self.train_split], data_split[hf_split], features[self.train_split], features[hf_split],
-                timer=timer,
-            )
+            scores, _ = self._run_experiment(train, test, train_features, test_features, timer=timer)
         return self._calculate_avg_scores([scores])
 
-    def _embed(self, model, rows: Dataset, column: str, split: str, hf_subset: str, encode_kwargs) -> np.ndarray:
-        loader = create_dataloader(rows, task_metadata=self.metadata, input_column=column, **encode_kwargs)
-        embeddings = model.encode(loader, task_metadata=self.metadata, hf_split=split, hf_subset=hf_subset, **encode_kwargs)
-        return np.asarray(embeddings, dtype=np.float32)
+    def _pair_features(self, model, rows: Dataset, split: str, hf_subset: str, encode_kwargs) -> np.ndarray:
+        """One row per pair: the embedding of q_text followed by the embedding of t_text."""
+        halves = []
+        for column in self.input_column_name:
+            loader = create_dataloader(rows, task_metadata=self.metadata, input_column=column, **encode_kwargs)
+            embedded = model.encode(loader, task_metadata=self.metadata, hf_split=split, hf_subset=hf_subset, **encode_kwargs)
+            halves.append(np.asarray(embedded, dtype=np.float32))
+        return np.hstack(halves)
 
 
 class class_bloom(PatentClassification):

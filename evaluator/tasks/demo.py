@@ -14,6 +14,7 @@ from pathlib import Path
 import pandas as pd
 from mteb import TaskMetadata
 
+from evaluator.tasks.catalogue import METRIC_LABEL
 from evaluator.tasks.classification import PatentClassification
 from evaluator.tasks.clustering import PatentClustering
 from evaluator.tasks.retrieval import AsymmetricPatentRetrieval
@@ -131,7 +132,7 @@ class demo_uspto_classification(DemoData, PatentClassification):
     )
 
 
-DEMO_FAMILY = {"demo_uspto_retrieval": "retrieval", "demo_uspto_clustering": "clustering", "demo_uspto_classification": "classification"}
+FAMILY_OF_TYPE = {"Retrieval": "retrieval", "Clustering": "clustering", "Classification": "classification"}
 DEMO_LABEL = {
     "demo_uspto_retrieval": "Demo: USPTO first sentence → rest",
     "demo_uspto_clustering": "Demo: USPTO CPC-section clusters",
@@ -148,10 +149,10 @@ def demo_task_rows() -> pd.DataFrame:
             {
                 "task": metadata.name,
                 "benchmark": "demo",
-                "family": DEMO_FAMILY[metadata.name],
+                "family": FAMILY_OF_TYPE[metadata.type],
                 "label": DEMO_LABEL[metadata.name],
                 "main_metric": metadata.main_score,
-                "metric_label": {"ndcg_at_10": "NDCG@10", "v_measure": "V-measure", "f1": "Macro-F1"}[metadata.main_score],
+                "metric_label": METRIC_LABEL[metadata.main_score],
                 "eval_split": "test",
                 "description": metadata.description,
                 "test_size": len(demo_frames()[metadata.name]["test"]),
