@@ -15,7 +15,10 @@ Goals: query_ms <= 150 and <= 2 x floor_ms; encode_ratio >= 0.95; umap_cached_ms
 The store defaults to bench/out/explorer/ (git-ignored) so indexes and projections survive between runs;
 the first run builds the MiniLM index (10k abstracts: ~30 s on a free 2-core machine, minutes when shared).
 
-    python bench/explorer.py [--store FILE] [--repeats 30] [--encode-docs 600]
+On a shared machine torch's two intra-op threads spin against other processes: `--threads 1` measures
+both paths (app and floor) with one intra-op thread, which is what a single short query needs anyway.
+
+    python bench/explorer.py [--store FILE] [--repeats 30] [--encode-docs 600] [--threads N]
 """
 
 from __future__ import annotations
@@ -186,7 +189,12 @@ def main() -> None:
     parser.add_argument("--store", default=str(REPO / "bench" / "out" / "explorer" / "store.duckdb"))
     parser.add_argument("--repeats", type=int, default=30)
     parser.add_argument("--encode-docs", type=int, default=600)
+    parser.add_argument("--threads", type=int, help="torch intra-op threads for the whole run (default: torch's)")
     args = parser.parse_args()
+    import torch
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
 
     tiny = tiny_model(Path(args.store).parent / "tiny-bert")
     registry = load_registry().with_models(
@@ -244,6 +252,7 @@ def main() -> None:
                 "documents": len(explorer.corpus),
                 "k": K,
                 "repeats": args.repeats,
+                "torch_threads": torch.get_num_threads(),
                 "load_average_1m": round(os.getloadavg()[0], 2),
                 "storage": storage,
             }
