@@ -10,9 +10,11 @@ import numpy as np
 
 WORD = re.compile(r"(?u)\b\w\w+\b")
 UNHIGHLIGHTED = frozenset(
-    "about also any can comprises comprising each first from having include includes including least may more "
-    "one other said second such than thereby therefor therefrom therein thereof thereon which whereby wherein "
-    "whose within".split()
+    "about all also any are been being between can comprises comprising could does each first from had has have "
+    "having her his include includes including into its least may more most not one only other our over said "
+    "same second should some such than their them then there these they thereby therefor therefrom therein "
+    "thereof thereon those through under upon very was were what when where which while who whereby wherein "
+    "whose within would".split()
 )
 
 

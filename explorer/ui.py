@@ -157,8 +157,8 @@ def build(store: Store, explorer: Explorer | None = None) -> None:
         with gr.Tab("Query compare", elem_id="explorer-tab-compare"):
             gr.Markdown(
                 "Type a patent-style query, or use a patent as the query (prior-art mode), and compare what "
-                "each model retrieves from 10,000 real USPTO abstracts. A model without an index is indexed "
-                "on first use (MiniLM: under a minute on a free machine)."
+                "each model retrieves from real patent abstracts (by default 10,000 USPTO grants). A model "
+                "without an index is indexed on first use (MiniLM: under a minute on a free machine)."
             )
             mode = gr.Radio([TEXT_MODE, PATENT_MODE], value=TEXT_MODE, label="Query", elem_id="explorer-mode")
             query = gr.Textbox(
@@ -230,18 +230,20 @@ def build(store: Store, explorer: Explorer | None = None) -> None:
     def on_draw(model_a, model_b, sample_size, colour, progress=gr.Progress()):
         return draw_maps(explorer, model_a, model_b, sample_size, colour, progress)
 
+    def on_recolour(drawn, model_a, model_b, sample_size, colour, progress=gr.Progress()):
+        if not drawn:
+            return (gr.update(),) * 4
+        return draw_maps(explorer, model_a, model_b, sample_size, colour, progress)
+
     search_inputs = [mode, query, patent_id, models, k, section]
     search_outputs = [notes, overlap, per_model, results]
     gr.on([run.click, query.submit, patent_id.submit], on_search, search_inputs, search_outputs).then(
         lambda: model_status(explorer), None, status
     )
+    mode.change(lambda chosen: gr.update(visible=chosen == TEXT_MODE), mode, query)
     example.change(lambda chosen: (chosen, TEXT_MODE) if chosen else (gr.update(), gr.update()), example, [query, mode])
     pick_patent.click(lambda: random_patent(explorer), None, [patent_id, mode])
     refresh.click(lambda: model_status(explorer), None, status)
-    def on_recolour(drawn, model_a, model_b, sample_size, colour, progress=gr.Progress()):
-        if not drawn:
-            return (gr.update(),) * 4
-        return draw_maps(explorer, model_a, model_b, sample_size, colour, progress)
 
     draw_inputs = [model_a, model_b, sample, colour]
     draw_outputs = [plot_a, metrics_a, plot_b, metrics_b]
