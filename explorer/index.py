@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import tempfile
 import threading
 import time
 from dataclasses import dataclass
@@ -117,16 +118,17 @@ def build_index(store: Store, corpus: Corpus, model: Model, progress: StageProgr
 
 def index_file_name(model: Model, corpus: Corpus) -> str:
     """Relative to the explorer folder beside the store; one folder per model, one file per revision+corpus."""
-    revision = model.revision.replace("sha256:", "")[:16]
-    name = f"{_slug(revision)}-{corpus.content_hash}"
+    revision = _slug(model.revision.replace("sha256:", ""))[:40]
+    name = f"{revision}-{corpus.content_hash}"
     return f"indexes/{_slug(model.spec.name)}/{name}" + ("" if isinstance(model, Bm25Model) else ".npy")
 
 
 def _write_dense(model: DenseModel, texts: list[str], target: Path, report) -> int:
     vectors = model.encode_documents(texts, progress=report)
-    partial = target.with_name(target.name + ".partial")
-    with partial.open("wb") as handle:
-        np.save(handle, vectors)
+    handle, partial = tempfile.mkstemp(dir=target.parent, prefix=target.name, suffix=".partial")
+    with os.fdopen(handle, "wb") as file:
+        np.save(file, vectors)
+    os.chmod(partial, 0o644)
     os.replace(partial, target)
     return int(vectors.shape[1])
 
@@ -138,11 +140,16 @@ def _write_bm25(model: Bm25Model, texts: list[str], target: Path, report) -> int
         report(0, len(texts))
     retriever = bm25s.BM25(method=BM25_PARAMETERS["method"], k1=BM25_PARAMETERS["k1"], b=BM25_PARAMETERS["b"])
     retriever.index(model.tokenize_corpus(texts), show_progress=False)
-    partial = target.with_name(target.name + ".partial")
-    shutil.rmtree(partial, ignore_errors=True)
-    retriever.save(str(partial), show_progress=False)
+    partial = tempfile.mkdtemp(dir=target.parent, prefix=target.name, suffix=".partial")
+    retriever.save(partial, show_progress=False)
+    os.chmod(partial, 0o755)
     shutil.rmtree(target, ignore_errors=True)
-    os.replace(partial, target)
+    try:
+        os.replace(partial, target)
+    except OSError:
+        if not target.is_dir():
+            raise
+        shutil.rmtree(partial, ignore_errors=True)
     if report:
         report(len(texts), len(texts))
     return len(retriever.vocab_dict)
