@@ -21,7 +21,7 @@ import pytest
 from explorer.corpus import SHIPPED_CORPUS, load_corpus
 from explorer.errors import BadQuery, ExplorerError, UnknownModel, UnknownPatent
 from explorer.index import ensure_index
-from explorer.registry import ModelSpec, load_registry
+from explorer.registry import load_registry
 from explorer.service import Explorer
 from results.explorer_cache import count_projections, explorer_folder, list_indexes
 from results.store import Store
