@@ -121,7 +121,8 @@ def main() -> None:
 
     model = load_minilm()
     frames = demo_frames()
-    demo_texts = sum(len(frame) for splits in frames.values() for frame in splits.values()) + len(frames["demo_uspto_retrieval"]["test"])
+    rows = sum(len(frame) for splits in frames.values() for frame in splits.values())
+    demo_texts = rows + len(frames["demo_uspto_retrieval"]["test"])
     model.encode(["warm-up"] * 8)
     bare_times, our_times = [], []
     for round_number in range(args.rounds):

@@ -125,7 +125,11 @@ class EmbeddingCache:
         return self._namespaces[key]
 
     def embed(
-        self, texts: Sequence[str], encode: Callable[[list[str]], np.ndarray], prompt: str = "", route: str | None = None
+        self,
+        texts: Sequence[str],
+        encode: Callable[[list[str]], np.ndarray],
+        prompt: str = "",
+        route: str | None = None,
     ) -> np.ndarray:
         """Embeddings of `texts` in order; only texts never seen under this prompt and route go to `encode`."""
         namespace = self._namespace(prompt, route)

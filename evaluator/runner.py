@@ -289,7 +289,9 @@ def load_model(spec: ModelSpec, hf_token: str | None = None):
         if not spec.is_local and os.environ.get("HF_HUB_OFFLINE") == "1":
             hint = " (the Hub is off: HF_HUB_OFFLINE=1, and the model is not in the local Hugging Face cache)"
         reason = " ".join(f"{type(error).__name__}: {error}".split())
-        raise ModelLoadError(f"cannot load {where} {spec.load_from!r} at revision {spec.revision!r}{hint}: {reason}") from error
+        raise ModelLoadError(
+            f"cannot load {where} {spec.load_from!r} at revision {spec.revision!r}{hint}: {reason}"
+        ) from error
     model.model_card_data.model_name = spec.mteb_name
     model.model_card_data.base_model_revision = spec.revision
     return model

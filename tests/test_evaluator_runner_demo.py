@@ -37,5 +37,7 @@ def test_minilm_on_the_demo_benchmark_lands_in_the_store_and_beats_a_random_mode
     model_row = seeded_store.models().set_index("model").loc[MINILM]
     assert model_row["embedding_dim"] == 384 and model_row["max_tokens"] == 256
 
-    random_bert = run_evaluation(seeded_store, ModelSpec("test/random-bert", str(tiny_model_path), "r0"), ["demo_uspto_retrieval"])
+    random_bert = run_evaluation(
+        seeded_store, ModelSpec("test/random-bert", str(tiny_model_path), "r0"), ["demo_uspto_retrieval"]
+    )
     assert retrieval > random_bert.scores["demo_uspto_retrieval"] + 0.3

@@ -65,7 +65,9 @@ class PatentPairClassification(PatentClassification):
         halves = []
         for column in self.input_column_name:
             loader = create_dataloader(rows, task_metadata=self.metadata, input_column=column, **encode_kwargs)
-            embedded = model.encode(loader, task_metadata=self.metadata, hf_split=split, hf_subset=hf_subset, **encode_kwargs)
+            embedded = model.encode(
+                loader, task_metadata=self.metadata, hf_split=split, hf_subset=hf_subset, **encode_kwargs
+            )
             halves.append(np.asarray(embedded, dtype=np.float32))
         return np.hstack(halves)
 

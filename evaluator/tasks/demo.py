@@ -65,7 +65,8 @@ def demo_frames() -> dict[str, dict[str, pd.DataFrame]]:
     test = labelled[rank_in_section.between(test_start, test_start + TEST_PER_SECTION - 1)]
 
     def labelled_rows(rows: pd.DataFrame, label_column: str) -> pd.DataFrame:
-        return pd.DataFrame({"q": rows["id"], "text": rows["text"], label_column: rows["first_section"]}).reset_index(drop=True)
+        rows = rows.reset_index(drop=True)
+        return pd.DataFrame({"q": rows["id"], "text": rows["text"], label_column: rows["first_section"]})
 
     return {
         "demo_uspto_retrieval": {"test": retrieval_rows},
@@ -143,8 +144,8 @@ DEMO_LABEL = {
 def demo_task_rows() -> pd.DataFrame:
     """Rows for the store's `tasks` table, benchmark 'demo', shown apart from PatenTEB."""
     rows = []
-    for order, task_class in enumerate((demo_uspto_retrieval, demo_uspto_clustering, demo_uspto_classification), start=300):
-        metadata = task_class.metadata
+    demo_classes = (demo_uspto_retrieval, demo_uspto_clustering, demo_uspto_classification)
+    for order, metadata in enumerate((task_class.metadata for task_class in demo_classes), start=300):
         rows.append(
             {
                 "task": metadata.name,

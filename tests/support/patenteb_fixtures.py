@@ -24,13 +24,26 @@ SENTENCE_END = re.compile(r"(?<=[.;])\s+(?=[A-Z(])")
 TITLE_WORDS = 8
 
 
+def _hash_fraction(salt: str, value: str) -> float:
+    """A number in [0, 1) fixed by `salt` and `value`: deterministic sampling without a random generator."""
+    return int(hashlib.sha256(f"{salt}:{value}".encode()).hexdigest()[:8], 16) / 16**8
+
+
+def _seed(name: str) -> int:
+    return int(hashlib.sha256(name.encode()).hexdigest()[:8], 16)
+
+
+def _sentences(text: str) -> list[str]:
+    return [part.strip() for part in SENTENCE_END.split(text) if part.strip()]
+
+
 def patent_pool(size: int = 150) -> pd.DataFrame:
     """`size` labelled patents with at least three sentences, in a fixed order, with their derived fields."""
-    patents = pd.read_parquet(USPTO_SAMPLE, columns=["id", "publication_date", "text", "first_section", "first_class", "first_subclass"])
-    patents = patents.dropna(subset=["first_class"]).drop_duplicates("text")
-    patents["sentences"] = patents["text"].map(lambda text: [part.strip() for part in SENTENCE_END.split(text) if part.strip()])
+    columns = ["id", "publication_date", "text", "first_section", "first_class", "first_subclass"]
+    patents = pd.read_parquet(USPTO_SAMPLE, columns=columns).dropna(subset=["first_class"]).drop_duplicates("text")
+    patents["sentences"] = patents["text"].map(_sentences)
     patents = patents[patents["sentences"].map(len) >= 3]
-    patents = patents.assign(order=patents["id"].map(lambda value: hashlib.sha256(value.encode()).hexdigest()))
+    patents = patents.assign(order=patents["id"].map(lambda value: _hash_fraction("pool", value)))
     pool = patents.sort_values("order").head(size).reset_index(drop=True)
     words = pool["text"].str.split()
     pool["title"] = words.map(lambda parts: " ".join(parts[:TITLE_WORDS]))
@@ -47,26 +60,27 @@ def patent_pool(size: int = 150) -> pd.DataFrame:
 
 def _rows(pool: pd.DataFrame, salt: str, share: float) -> pd.DataFrame:
     """A task's own subset of the pool, chosen by a salted hash so tasks overlap as independent samples do."""
-    chosen = pool["id"].map(lambda value: int(hashlib.sha256(f"{salt}:{value}".encode()).hexdigest()[:8], 16) / 16**8 < share)
-    return pool[chosen].reset_index(drop=True)
+    return pool[pool["id"].map(lambda value: _hash_fraction(salt, value) < share)].reset_index(drop=True)
+
+
+def _related(query: pd.Series, others: pd.DataFrame, objective: str) -> pd.Series:
+    same_class = others["first_class"] == query["first_class"]
+    same_section = others["first_section"] == query["first_section"]
+    return {"IN": same_class, "MIXED": same_section & ~same_class, "OUT": ~same_section}[objective]
 
 
 def _triplets(pool: pd.DataFrame, objective: str, positives_per_query: int = 2) -> pd.DataFrame:
-    relation = {
-        "IN": lambda query, other: other["first_class"] == query["first_class"],
-        "MIXED": lambda query, other: (other["first_section"] == query["first_section"]) & (other["first_class"] != query["first_class"]),
-        "OUT": lambda query, other: other["first_section"] != query["first_section"],
-    }[objective]
     negative_domain = {"IN": "FULL_MIX", "MIXED": "PART_MIX", "OUT": "OUT"}[objective]
-    generator = np.random.default_rng(int(hashlib.sha256(objective.encode()).hexdigest()[:8], 16))
+    generator = np.random.default_rng(_seed(objective))
     rows = []
     for _, query in _rows(pool, f"retrieval_{objective}", 0.35).iterrows():
         others = pool[pool["id"] != query["id"]]
-        candidates = others[relation(query, others)]
+        candidates = others[_related(query, others, objective)]
         if candidates.empty:
             continue
         negatives = others[others["first_section"] != query["first_section"]]
-        for position in generator.choice(len(candidates), size=min(positives_per_query, len(candidates)), replace=False):
+        chosen = generator.choice(len(candidates), size=min(positives_per_query, len(candidates)), replace=False)
+        for position in chosen:
             positive = candidates.iloc[position]
             negative = negatives.iloc[generator.integers(len(negatives))]
             rows.append(
@@ -85,9 +99,9 @@ def _triplets(pool: pd.DataFrame, objective: str, positives_per_query: int = 2) 
     return pd.DataFrame(rows)
 
 
-def _asymmetric(pool: pd.DataFrame, task: str, query_field: str, target_field: str, target_column: str, card: tuple) -> pd.DataFrame:
+def _asymmetric(pool: pd.DataFrame, task: str, query_field: str, target_field: str, target_column: str) -> pd.DataFrame:
     rows = _rows(pool, task, 0.3)
-    frame = pd.DataFrame(
+    return pd.DataFrame(
         {
             "first_ipcr3": rows["first_class"],
             "q": rows["id"],
@@ -96,39 +110,44 @@ def _asymmetric(pool: pd.DataFrame, task: str, query_field: str, target_field: s
             "first_ipcr3_count": rows["class_count"],
         }
     )
-    return frame[list(card)]
 
+
+def _bloom_label(year: int) -> str:
+    return "early" if year <= 2008 else "late" if year >= 2015 else "normal"
 
 
 def _classification(pool: pd.DataFrame, task: str) -> dict[str, pd.DataFrame]:
     rows = _rows(pool, task, 0.5)
-    is_test = rows["id"].map(lambda value: int(hashlib.sha256(f"test:{value}".encode()).hexdigest()[:8], 16) % 3 == 0)
-    splits = {"train": rows[~is_test].reset_index(drop=True), "test": rows[is_test].reset_index(drop=True)}
+    in_test = rows["id"].map(lambda value: _hash_fraction("test", value) < 0.4)
+    return {"train": _classification_rows(rows[~in_test], task), "test": _classification_rows(rows[in_test], task)}
+
+
+def _classification_rows(part: pd.DataFrame, task: str) -> pd.DataFrame:
+    part = part.reset_index(drop=True)
     if task == "class_bloom":
-        bloom = lambda year: "early" if year <= 2008 else "late" if year >= 2015 else "normal"  # noqa: E731
-        return {split: pd.DataFrame({"q": part["id"], "text": part["text"], "label": part["year"].map(bloom)}) for split, part in splits.items()}
+        return pd.DataFrame({"q": part["id"], "text": part["text"], "label": part["year"].map(_bloom_label)})
     if task == "class_text2ipc3":
-        return {
-            split: pd.DataFrame(
-                {"first_ipcr3": part["first_class"], "label": part["first_class"], "q": part["id"], "text": part["text"], "first_ipcr3_count": part["class_count"]}
-            )
-            for split, part in splits.items()
-        }
-    frames = {}
-    for split, part in splits.items():
-        partners = part.iloc[np.roll(np.arange(len(part)), 1)].reset_index(drop=True)
-        frames[split] = pd.DataFrame(
+        return pd.DataFrame(
             {
                 "first_ipcr3": part["first_class"],
-                "label": (part["publication_date"] > partners["publication_date"]).astype(int),
+                "label": part["first_class"],
                 "q": part["id"],
-                "t": partners["id"],
-                "q_text": part["text"],
-                "t_text": partners["text"],
+                "text": part["text"],
                 "first_ipcr3_count": part["class_count"],
             }
         )
-    return frames
+    partners = part.iloc[np.roll(np.arange(len(part)), 1)].reset_index(drop=True)
+    return pd.DataFrame(
+        {
+            "first_ipcr3": part["first_class"],
+            "label": (part["publication_date"] > partners["publication_date"]).astype(int),
+            "q": part["id"],
+            "t": partners["id"],
+            "q_text": part["text"],
+            "t_text": partners["text"],
+            "first_ipcr3_count": part["class_count"],
+        }
+    )
 
 
 def _clusters(pool: pd.DataFrame, task: str, label_field: str) -> pd.DataFrame:
@@ -139,7 +158,7 @@ def _clusters(pool: pd.DataFrame, task: str, label_field: str) -> pd.DataFrame:
 
 def _pairs(pool: pd.DataFrame, task: str, text_field: str) -> pd.DataFrame:
     rows = _rows(pool, task, 0.5)
-    generator = np.random.default_rng(int(hashlib.sha256(task.encode()).hexdigest()[:8], 16))
+    generator = np.random.default_rng(_seed(task))
     pairs = []
     for _, first in rows.iterrows():
         same_class = rows[(rows["first_class"] == first["first_class"]) & (rows["id"] != first["id"])]
@@ -178,14 +197,16 @@ def patenteb_frames(pool_size: int = 150) -> dict[str, dict[str, pd.DataFrame]]:
         ("effect2full", "effect", "without_effect", "full_text"),
         ("effect2substance", "effect", "substance", "substance"),
     ):
-        frames[task] = {"test": _asymmetric(pool, task, query_field, target_field, target_column, HF_COLUMNS[task])}
+        frames[task] = {"test": _asymmetric(pool, task, query_field, target_field, target_column)}
     for task in ("class_bloom", "class_nli_oldnew", "class_text2ipc3"):
         frames[task] = _classification(pool, task)
     frames["clusters_ext_full_ipc"] = {"test": _clusters(pool, "clusters_ext_full_ipc", "first_subclass")}
     frames["clusters_inventor"] = {"test": _clusters(pool, "clusters_inventor", "first_class")}
     frames["para_problem"] = {"test": _pairs(pool, "para_problem", "problem")}
     frames["para_solution"] = {"test": _pairs(pool, "para_solution", "solution")}
-    return {task: {split: frame[list(HF_COLUMNS[task])] for split, frame in splits.items()} for task, splits in frames.items()}
+    return {
+        task: {split: frame[list(HF_COLUMNS[task])] for split, frame in splits.items()} for task, splits in frames.items()
+    }
 
 
 def write_patenteb_fixtures(folder: Path, pool_size: int = 150) -> Path:
