@@ -16,13 +16,17 @@ import subprocess
 import sys
 from pathlib import Path
 
+THREADS_VARIABLE = "OMP_NUM_THREADS"
+THREADS_SET_BY_USER = THREADS_VARIABLE in os.environ
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+os.environ.setdefault(THREADS_VARIABLE, "1")
 
 import gradio as gr  # noqa: E402
 
 from evaluator import ui as evaluator_ui  # noqa: E402
+from evaluator.tasks import evaluation_note  # noqa: E402
 from explorer import ui as explorer_ui  # noqa: E402
 from leaderboard import ui as leaderboard_ui  # noqa: E402
 from results.seed import is_seeded, seed  # noqa: E402
@@ -46,7 +50,7 @@ def build_app(store: Store) -> gr.Blocks:
             with gr.Tab("Submit", id="submit", elem_id="tab-submit"):
                 evaluator_ui.build(store)
             with gr.Tab("Tasks", id="tasks", elem_id="tab-tasks"):
-                leaderboard_ui.build_task_info(store)
+                leaderboard_ui.build_task_info(store, evaluation_note)
     return demo
 
 
@@ -56,9 +60,14 @@ def _die_with_parent() -> None:
 
 
 def start_worker(store: Store) -> subprocess.Popen:
+    """The app encodes one query at a time (one thread is fastest on a busy machine); the worker gets all cores."""
+    environment = dict(os.environ)
+    if not THREADS_SET_BY_USER:
+        environment.pop(THREADS_VARIABLE, None)
     worker = subprocess.Popen(
         [sys.executable, "-m", "evaluator", "worker", "--store", str(store.path)],
         cwd=REPO_ROOT,
+        env=environment,
         preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None,
     )
 

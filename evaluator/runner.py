@@ -156,7 +156,7 @@ def run_evaluation(
     names = resolve_tasks(tasks)
     notify = _progress_callback(progress)
     hf_token = hf_token or os.environ.get("HF_TOKEN") or None
-    _register_tasks(store, names)
+    register_tasks(store, names)
     task_rows = store.tasks().set_index("task")
     stored = _stored_main_scores(store, model)
     result_cache = mteb.ResultCache(store.path.parent / "evaluations")
@@ -318,7 +318,7 @@ def _data_origin(task) -> str:
     return f"Hub dataset {task.metadata.dataset['path']} (mteb task definition)"
 
 
-def _register_tasks(store: Store, names: list[str]) -> None:
+def register_tasks(store: Store, names: list[str]) -> None:
     """Demo task rows are ours and always upserted; catalogue rows are added only when the store lacks them."""
     from results.seed import task_catalogue
 

@@ -186,6 +186,10 @@ class Worker:
         """Process jobs until stopped (or one step with `once`); returns how many jobs it processed."""
         processed = 0
         log.info("worker %s: watching %s", self.name, self.store.path)
+        from evaluator.runner import register_tasks
+        from evaluator.tasks import DEMO_TASKS
+
+        register_tasks(self.store, list(DEMO_TASKS))
         try:
             while not self._stop.is_set():
                 try:

@@ -6,6 +6,7 @@ import tempfile
 import threading
 import uuid
 from pathlib import Path
+from typing import Callable
 
 import gradio as gr
 import pandas as pd
@@ -196,21 +197,21 @@ TASK_INFO_COLUMNS = {
 }
 
 
-def task_info_frame(tasks: pd.DataFrame) -> pd.DataFrame:
+def task_info_frame(tasks: pd.DataFrame, evaluation_note: Callable[[str], str | None] | None = None) -> pd.DataFrame:
     frame = tasks[list(TASK_INFO_COLUMNS)].rename(columns=TASK_INFO_COLUMNS)
     frame["Test size"] = frame["Test size"].map(lambda n: "" if pd.isna(n) else f"{int(n):,}")
+    if evaluation_note is not None:
+        frame.insert(6, "How it is evaluated here", [evaluation_note(task) or "" for task in tasks["task"]])
     return frame.fillna("")
 
 
-def build_task_info(store: Store, notes_markdown: str = "") -> None:
+def build_task_info(store: Store, evaluation_note: Callable[[str], str | None] | None = None) -> None:
     gr.Markdown(
         "# Tasks\nThe 15 PatenTEB tasks (datasets `datalyes/<task>`, gated, CC BY-NC-SA 4.0, loaded only at "
         "evaluation time), the external patent tasks from mteb, and the demo tasks built from the shipped "
         "USPTO sample. Prompts are shown where they are known, with their source."
     )
     gr.Dataframe(
-        value=lambda: task_info_frame(store.snapshot().tasks), interactive=False, wrap=True, max_height=900,
-        elem_id="tasks-table", show_search="search",
+        value=lambda: task_info_frame(store.snapshot().tasks, evaluation_note), interactive=False, wrap=True,
+        max_height=900, elem_id="tasks-table", show_search="search",
     )
-    if notes_markdown:
-        gr.Markdown(notes_markdown, elem_id="tasks-notes")

@@ -17,6 +17,7 @@ from evaluator.tasks.catalogue import (
     HF_COLUMNS,
     PATENTEB,
     PATENTEB_TASKS,
+    evaluation_note,
     reconstruction_note,
 )
 from evaluator.tasks.data import DataFormatError, DataUnavailable
@@ -34,6 +35,7 @@ __all__ = [
     "DataUnavailable",
     "build_task",
     "demo_benchmark",
+    "evaluation_note",
     "patenteb_benchmark",
     "reconstruction_note",
     "task_classes",

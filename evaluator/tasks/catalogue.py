@@ -51,7 +51,12 @@ EXTERNAL_TASKS: tuple[str, ...] = (
 )
 """External benchmarks the paper reports, run with mteb's own task definitions (they need the Hub)."""
 
-DEMO_TASKS: tuple[str, ...] = ("demo_uspto_retrieval", "demo_uspto_clustering", "demo_uspto_classification")
+DEMO_FAMILY: dict[str, str] = {
+    "demo_uspto_retrieval": "retrieval",
+    "demo_uspto_clustering": "clustering",
+    "demo_uspto_classification": "classification",
+}
+DEMO_TASKS: tuple[str, ...] = tuple(DEMO_FAMILY)
 
 GROUPS: dict[str, tuple[str, ...]] = {PATENTEB: PATENTEB_TASKS, DEMO: DEMO_TASKS, EXTERNAL: EXTERNAL_TASKS}
 
@@ -78,6 +83,35 @@ ASYMMETRIC_RETRIEVAL_NOTE = (
     "is a query; the corpus is every distinct target text of the split; the one relevant document of a "
     "query is its own row's target. Scored by NDCG@10 over the whole corpus."
 )
+
+
+CLASSIFICATION_NOTE = (
+    "A logistic regression (max 1,000 iterations) is fitted once on the embeddings of the whole shipped "
+    "train subset and scored by macro-F1 on the test split."
+)
+PAIR_CLASSIFICATION_NOTE = CLASSIFICATION_NOTE + (
+    " Each text of the (q_text, t_text) pair is embedded alone; the classifier sees the two embeddings side "
+    "by side (the paper does not state its pair recipe)."
+)
+CLUSTERING_NOTE = (
+    "Every document is embedded; k-means with k = the number of gold clusters runs on 10 resamples of the "
+    "split (each up to 16,384 documents) and the V-measures are averaged."
+)
+PARAPHRASE_NOTE = (
+    "Scored as STS: the cosine similarity of the two texts' embeddings against the 0/1 label, Pearson r."
+)
+
+
+def evaluation_note(task: str) -> str | None:
+    """How `task` is evaluated here, in one paragraph for the task info page."""
+    family = FAMILY.get(task) or DEMO_FAMILY.get(task)
+    if family == "retrieval":
+        return reconstruction_note(task)
+    if task == "class_nli_oldnew":
+        return PAIR_CLASSIFICATION_NOTE
+    return {"classification": CLASSIFICATION_NOTE, "clustering": CLUSTERING_NOTE, "paraphrase": PARAPHRASE_NOTE}.get(
+        family
+    )
 
 
 def reconstruction_note(task: str) -> str | None:
