@@ -186,8 +186,14 @@ def build(store: Store, explorer: Explorer | None = None) -> None:
             run = gr.Button("Search", variant="primary", elem_id="explorer-search")
             notes = gr.Markdown(elem_id="explorer-notes")
             with gr.Row():
-                overlap = gr.Dataframe(label="Overlap between models", interactive=False, elem_id="explorer-overlap")
-                per_model = gr.Dataframe(label="Per model", interactive=False, elem_id="explorer-model-stats")
+                overlap = gr.Dataframe(
+                    pd.DataFrame(columns=["model A", "model B", "Jaccard@k", "RBO (p=0.9)"]),
+                    label="Overlap between models", interactive=False, elem_id="explorer-overlap",
+                )
+                per_model = gr.Dataframe(
+                    pd.DataFrame(columns=["model", "hits", "time (ms)"]),
+                    label="Per model", interactive=False, elem_id="explorer-model-stats",
+                )
             results = gr.HTML(elem_id="explorer-results")
             with gr.Accordion("Models and indexes", open=False):
                 status = gr.Markdown(elem_id="explorer-model-status")
