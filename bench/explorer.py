@@ -13,7 +13,7 @@ Prints progress lines, then as the last line one JSON object:
 Goals: query_ms <= 150 and <= 2 x floor_ms; encode_ratio >= 0.95; umap_cached_ms <= 100.
 
 The store defaults to bench/out/explorer/ (git-ignored) so indexes and projections survive between runs;
-the first run builds the MiniLM index (10k abstracts: ~30 s on a free 2-core machine, minutes when shared).
+the first run builds the MiniLM index (10k full abstracts: ~3 min on a free 2-core machine, ~55 docs/s).
 
 On a shared machine torch's two intra-op threads spin against other processes: `--threads 1` measures
 both paths (app and floor) with one intra-op thread, which is what a single short query needs anyway.

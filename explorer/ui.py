@@ -158,7 +158,7 @@ def build(store: Store, explorer: Explorer | None = None) -> None:
             gr.Markdown(
                 "Type a patent-style query, or use a patent as the query (prior-art mode), and compare what "
                 "each model retrieves from real patent abstracts (by default 10,000 USPTO grants). A model "
-                "without an index is indexed on first use (MiniLM: under a minute on a free machine)."
+                "without an index is indexed on first use (MiniLM: about 3 minutes for 10,000 abstracts on 2 CPU cores)."
             )
             mode = gr.Radio([TEXT_MODE, PATENT_MODE], value=TEXT_MODE, label="Query", elem_id="explorer-mode")
             query = gr.Textbox(

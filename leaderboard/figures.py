@@ -16,7 +16,13 @@ from results.vocabulary import DEFAULT_SUBSET
 SYMMETRIC_RETRIEVAL = ("retrieval_IN", "retrieval_MIXED", "retrieval_OUT")
 BIGPATENT = "BigPatentClustering.v2"
 RADAR_AXES = tuple(view.title for view in v.VIEWS if view.benchmark == v.PATENTEB and view.key != "overall")
-LAYOUT = dict(template="plotly_white", margin=dict(l=50, r=20, t=60, b=50), height=420)
+GRID = dict(gridcolor="#e5e7eb", zerolinecolor="#d1d5db", linecolor="#d1d5db")
+LAYOUT = dict(
+    template="none", paper_bgcolor="white", plot_bgcolor="white", font=dict(family="sans-serif", size=12),
+    margin=dict(l=60, r=20, t=60, b=50), height=420, xaxis=GRID, yaxis=GRID,
+)
+MOST_LINES = 12
+MOST_LABELS = 25
 
 
 def message_figure(title: str, message: str) -> go.Figure:
@@ -75,8 +81,8 @@ def score_vs_params(table: LeaderboardTable, models: pd.DataFrame) -> go.Figure:
     names = _names(models)
     figure = go.Figure(
         go.Scatter(
-            x=points[v.PARAMS], y=points[column], mode="markers+text",
-            text=[names.get(m, m) for m in points[v.MODEL]], textposition="top center",
+            x=points[v.PARAMS], y=points[column], mode="markers+text" if len(points) <= MOST_LABELS else "markers",
+            text=[names.get(m, m) for m in points[v.MODEL]], textposition="top center", cliponaxis=False,
             marker=dict(size=10), hovertemplate="%{text}<br>%{x:,.0f}M parameters<br>%{y:.2f}<extra></extra>",
         )
     )
@@ -116,6 +122,9 @@ def domain_drop(cells: pd.DataFrame, models: pd.DataFrame, chosen_models: list[s
         wide = wide[wide.index.isin(chosen_models)]
     if wide.empty:
         return message_figure(title, "No model has all three of retrieval_IN, retrieval_MIXED and retrieval_OUT.")
+    if len(wide) > MOST_LINES:
+        title += f" — top {MOST_LINES} of {len(wide)} by mean; pick models above to compare others"
+        wide = wide.loc[wide.mean(axis=1).nlargest(MOST_LINES).index]
     names = _names(models)
     figure = go.Figure()
     for model, row in wide.sort_values("retrieval_IN", ascending=False).iterrows():
@@ -142,11 +151,12 @@ def patenteb_vs_bigpatent(overall: LeaderboardTable, cells: pd.DataFrame, models
             continue
         figure.add_trace(go.Scatter(
             x=both["x"], y=both["y"], mode="markers+text", name=label, marker=dict(size=11, symbol=symbol),
-            text=[names.get(m, m) for m in both.index], textposition="top center",
+            text=[names.get(m, m) for m in both.index], textposition="top center", cliponaxis=False,
             hovertemplate="%{text}<br>BigPatent v2 %{x:.2f}<br>PatenTEB %{y:.2f}<extra></extra>",
         ))
     if not figure.data:
         return message_figure(title, "No model has both a PatenTEB overall score and a BigPatentClustering.v2 score.")
     figure.update_layout(title=title, xaxis_title="BigPatentClustering.v2 V-measure ×100",
-                         yaxis_title="PatenTEB overall ×100", **LAYOUT)
+                         yaxis_title="PatenTEB overall ×100", showlegend=True,
+                         legend=dict(orientation="h", y=-0.25), **LAYOUT)
     return figure
