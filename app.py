@@ -54,9 +54,12 @@ def build_app(store: Store) -> gr.Blocks:
     return demo
 
 
+PR_SET_PDEATHSIG = 1
+
+
 def _die_with_parent() -> None:
     """Runs in the worker before exec: the kernel sends it SIGTERM if the app dies, even by kill -9."""
-    ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)
+    ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 def start_worker(store: Store) -> subprocess.Popen:
