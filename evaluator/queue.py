@@ -7,7 +7,7 @@ model over the size limit. When the Hub is reachable the revision is resolved to
 is not, the submission is queued unchecked and says so.
 
 The decisions are pure functions (`facts_from_model_info`, `hub_error_reason`, `refusal_reason`); only
-`fetch_model_info` and `hub_is_reachable` talk to the network. huggingface_hub is imported lazily: the
+`fetch_model_info` and `evaluator.hub.hub_is_reachable` talk to the network. huggingface_hub is imported lazily: the
 worker must decide on offline mode before that package reads its settings.
 """
 
@@ -17,13 +17,12 @@ import json
 import math
 import os
 import re
-import urllib.error
-import urllib.request
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
 
+from evaluator.hub import HUB_TIMEOUT_S, hub_is_reachable
 from evaluator.runner import PRECISIONS, resolve_tasks
 from results import queue
 from results.store import Store
@@ -32,7 +31,6 @@ if TYPE_CHECKING:
     from huggingface_hub import ModelInfo
 
 DEFAULT_MAX_PARAMETERS = 1_000_000_000
-HUB_TIMEOUT_S = 3.0
 BYTES_PER_PARAMETER_GUESS = 4
 """Without a parameter count, weights are assumed float32: a half-precision file counts as half its size."""
 
@@ -65,27 +63,6 @@ class ModelFacts:
 
 def max_parameters() -> int:
     return int(float(os.environ.get("PATENTEB_MAX_MODEL_PARAMS", DEFAULT_MAX_PARAMETERS)))
-
-
-def hub_endpoint() -> str:
-    return os.environ.get("HF_ENDPOINT", "https://huggingface.co").rstrip("/")
-
-
-def offline_requested() -> bool:
-    return os.environ.get("HF_HUB_OFFLINE", "").strip().upper() in {"1", "ON", "YES", "TRUE"}
-
-
-def hub_is_reachable(timeout_s: float = HUB_TIMEOUT_S) -> bool:
-    """False under HF_HUB_OFFLINE or when the Hub does not answer within the timeout; any HTTP answer counts."""
-    if offline_requested():
-        return False
-    try:
-        urllib.request.urlopen(urllib.request.Request(hub_endpoint(), method="HEAD"), timeout=timeout_s).close()
-    except urllib.error.HTTPError:
-        return True
-    except (OSError, ValueError):
-        return False
-    return True
 
 
 # pure decisions --------------------------------------------------------------------------------------

@@ -6,22 +6,19 @@ sentence-transformers takes ~4 s to import, so it is imported only when the firs
 from __future__ import annotations
 
 import hashlib
-import os
-import socket
 import threading
-from functools import lru_cache
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
 
+from evaluator.hub import hub_is_reachable
 from explorer.errors import ExplorerError, ModelUnavailable
 from explorer.registry import ModelSpec, Registry
 
 BM25_PARAMETERS = {"method": "lucene", "k1": 1.5, "b": 0.75, "stopwords": "en", "stemmer": None}
 MAX_BM25_QUERY_TERMS = 1024
 DOCUMENT_BATCH_SIZE = 32
-HUB_HOST = ("huggingface.co", 443)
 
 Progress = Callable[[int, int], None]
 
@@ -122,7 +119,7 @@ def load_sentence_transformer(spec: ModelSpec) -> DenseModel:
 
     failures = []
     for source, location, hub in candidate_sources(spec):
-        offline = hub and not hub_reachable()
+        offline = hub and not hub_is_reachable()
         try:
             if hub:
                 model = SentenceTransformer(location, device="cpu", revision=spec.revision, local_files_only=offline)
@@ -169,21 +166,6 @@ def _package_model_path(package: str) -> Path:
     except ImportError as error:
         raise ExplorerError(f"the package {package} is not installed ({error})") from error
     return Path(module.get_model_path())
-
-
-def hub_reachable() -> bool:
-    if os.environ.get("HF_HUB_OFFLINE", "").lower() in {"1", "true", "yes", "on"}:
-        return False
-    return _hub_answers()
-
-
-@lru_cache(maxsize=1)
-def _hub_answers() -> bool:
-    try:
-        with socket.create_connection(HUB_HOST, timeout=2):
-            return True
-    except OSError:
-        return False
 
 
 def _hub_commit(model) -> str:

@@ -1,0 +1,34 @@
+"""Is the Hugging Face Hub reachable from here? One answer for the evaluator and the explorer.
+
+Standard library only, so it can run before huggingface_hub is imported (that package reads the offline
+flags once, at import).
+"""
+
+from __future__ import annotations
+
+import os
+import urllib.error
+import urllib.request
+
+HUB_TIMEOUT_S = 3.0
+
+
+def hub_endpoint() -> str:
+    return os.environ.get("HF_ENDPOINT", "https://huggingface.co").rstrip("/")
+
+
+def offline_requested() -> bool:
+    return os.environ.get("HF_HUB_OFFLINE", "").strip().upper() in {"1", "ON", "YES", "TRUE"}
+
+
+def hub_is_reachable(timeout_s: float = HUB_TIMEOUT_S) -> bool:
+    """False under HF_HUB_OFFLINE or when the Hub does not answer within the timeout; any HTTP answer counts."""
+    if offline_requested():
+        return False
+    try:
+        urllib.request.urlopen(urllib.request.Request(hub_endpoint(), method="HEAD"), timeout=timeout_s).close()
+    except urllib.error.HTTPError:
+        return True
+    except (OSError, ValueError):
+        return False
+    return True
