@@ -12,14 +12,13 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import lru_cache
-from typing import Callable
 
 import numpy as np
 
 from explorer.corpus import SECTION_TITLES, Corpus, load_corpus
 from explorer.encoders import Bm25Model, Model, ModelPool
 from explorer.errors import BadQuery, ExplorerError, MissingIndex, ModelUnavailable
-from explorer.index import Bm25Index, DenseIndex, Index, ensure_index, find_usable_index
+from explorer.index import Bm25Index, DenseIndex, Index, StageProgress, ensure_index, find_usable_index
 from explorer.maps import (
     UMAP_PARAMETERS,
     embedding_metrics,
@@ -36,8 +35,6 @@ from results.store import Store
 MAX_QUERY_CHARACTERS = 20_000
 MAX_MODELS = 4
 K_LIMITS = (1, 100)
-
-StageProgress = Callable[[int, int, str], None]
 
 
 @dataclass(frozen=True)

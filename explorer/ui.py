@@ -35,11 +35,19 @@ EXAMPLE_QUERIES = [
 ]
 
 
+def empty_tables() -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The overlap and per-model tables before a search, or after one that failed: headers, no rows."""
+    return (
+        pd.DataFrame(columns=["model A", "model B", "Jaccard@k", "RBO (p=0.9)"]),
+        pd.DataFrame(columns=["model", "hits", "time (ms)"]),
+    )
+
+
 # callbacks ---------------------------------------------------------------------------------------------
 
 def search(explorer: Explorer, mode, query, patent_id, models, k, section, progress=None):
     """(notes, overlap table, per-model table, results HTML); a problem becomes a message, never an exception."""
-    empty = (pd.DataFrame(), pd.DataFrame(), "")
+    empty = (*empty_tables(), "")
     models = list(models or [])
     if len(models) < 2:
         return (_warn("Pick two to four models to compare."), *empty)
@@ -186,14 +194,11 @@ def build(store: Store, explorer: Explorer | None = None) -> None:
             run = gr.Button("Search", variant="primary", elem_id="explorer-search")
             notes = gr.Markdown(elem_id="explorer-notes")
             with gr.Row():
+                no_overlap, no_stats = empty_tables()
                 overlap = gr.Dataframe(
-                    pd.DataFrame(columns=["model A", "model B", "Jaccard@k", "RBO (p=0.9)"]),
-                    label="Overlap between models", interactive=False, elem_id="explorer-overlap",
+                    no_overlap, label="Overlap between models", interactive=False, elem_id="explorer-overlap"
                 )
-                per_model = gr.Dataframe(
-                    pd.DataFrame(columns=["model", "hits", "time (ms)"]),
-                    label="Per model", interactive=False, elem_id="explorer-model-stats",
-                )
+                per_model = gr.Dataframe(no_stats, label="Per model", interactive=False, elem_id="explorer-model-stats")
             results = gr.HTML(elem_id="explorer-results")
             with gr.Accordion("Models and indexes", open=False):
                 status = gr.Markdown(elem_id="explorer-model-status")
