@@ -46,9 +46,12 @@ def _formatted(values: pd.Series, template: str) -> np.ndarray:
     return text
 
 
-def _as_data(values: pd.Series, cast) -> np.ndarray:
+def _as_data(values: pd.Series, cast=None) -> np.ndarray:
+    """Cell values for gr.Dataframe: `cast` applied to present values, None for missing ones."""
     data = np.empty(len(values), dtype=object)
-    data[:] = [None if missing else cast(x) for x, missing in zip(values.to_numpy(), _missing(values))]
+    data[:] = [
+        None if missing else (cast(x) if cast else x) for x, missing in zip(values.to_numpy(), _missing(values))
+    ]
     return data
 
 
@@ -66,8 +69,7 @@ def visible_columns(table: LeaderboardTable) -> list[str]:
 
 def _score_column(table: LeaderboardTable, column: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     values = table.frame[column]
-    data = values.round(4).to_numpy(dtype=object)
-    data[_missing(values)] = None
+    data = _as_data(values.round(4), float)
     display = _formatted(values, "%.2f")
     style = np.full(len(values), "", dtype=object)
     if column in table.provenance.columns:
@@ -109,8 +111,7 @@ def gradio_value(table: LeaderboardTable, model_names: pd.DataFrame) -> dict:
             data = _as_data(values, int)
             display = _formatted(values, "%.0f")
         else:
-            data = values.to_numpy(dtype=object).copy()
-            data[_missing(values)] = None
+            data = _as_data(values)
             display = np.where(_missing(values), "", values.astype(str).to_numpy()).astype(object)
         data_columns.append(data)
         display_columns.append(display)

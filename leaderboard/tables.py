@@ -1,7 +1,8 @@
 """Wide leaderboard tables built by pure functions from the long score frame.
 
-`choose_cells` picks one value per (model, task, subset); `build_table` turns those cells into one view's
-table with means, coverage, Borda rank and model metadata. No styling here (see styling.py).
+`choose_cells` picks one value per (model, task, subset); `prepare_board` pivots those cells once per store
+generation; `build_table` cuts one view's table from the board, with means, coverage, Borda rank and model
+metadata. No styling here (see styling.py).
 """
 
 from __future__ import annotations
@@ -30,8 +31,6 @@ class LeaderboardTable:
     """Same index as `frame`, one column per score column: the provenance of the value shown."""
     disagreement: pd.DataFrame
     """Same shape as `provenance`: True where another source reports a different value for that cell."""
-    column_tasks: dict[str, tuple[str, str]]
-    """Score column -> (task, subset)."""
     coverage_of: int
     """How many PatenTEB tasks the Coverage column counts against."""
 
@@ -61,7 +60,7 @@ def choose_cells(scores: pd.DataFrame, provenances: tuple[str, ...] | None = Non
         frame = frame[frame["provenance"].isin(provenances)]
     columns = CELL_KEY + ["value", "provenance", "revision", "source", "notes"]
     if frame.empty:
-        return pd.DataFrame(columns=columns + ["n_sources", "disagreement"])
+        return pd.DataFrame(columns=columns + ["disagreement"])
     preference = {name: rank for rank, name in enumerate(PROVENANCE_PREFERENCE)}
     frame = frame.assign(
         _preference=frame["provenance"].map(preference).fillna(len(preference)),
@@ -75,8 +74,7 @@ def choose_cells(scores: pd.DataFrame, provenances: tuple[str, ...] | None = Non
     )
     chosen = frame.drop_duplicates(CELL_KEY, keep="first").set_index(CELL_KEY)[columns[3:]]
     shown = (frame["value"] * 100).round(2)
-    spread = shown.groupby([frame[c] for c in CELL_KEY]).agg(["size", "min", "max"])
-    chosen["n_sources"] = spread["size"]
+    spread = shown.groupby([frame[c] for c in CELL_KEY]).agg(["min", "max"])
     chosen["disagreement"] = spread["min"] != spread["max"]
     return chosen.reset_index()
 
@@ -248,7 +246,6 @@ def build_table(board: Board, view: v.View | str, model_subset: list[str] | None
         mean_columns=tuple(mean_columns),
         provenance=provenance.reindex(order)[score_columns].reset_index(drop=True),
         disagreement=disagreement.reindex(order)[score_columns].reset_index(drop=True),
-        column_tasks={label: all_columns[label] for label in score_columns},
         coverage_of=len(board.coverage_columns),
     )
 
