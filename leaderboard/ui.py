@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import tempfile
 import threading
 import uuid
@@ -72,10 +73,15 @@ def _filters(search, models, params, dims, tokens, prompts, provenances) -> Filt
 
 
 def _write_csv(page: Page, view_key: str) -> str:
-    folder = CSV_FOLDER / uuid.uuid4().hex
-    folder.mkdir(parents=True, exist_ok=True)
+    """The shown table as a CSV file, written once per distinct content (a re-render reuses the file)."""
+    text = styling.csv_frame(page.table).to_csv(index=False)
+    folder = CSV_FOLDER / hashlib.sha256(text.encode()).hexdigest()[:20]
     path = folder / f"patenteb-{view_key}.csv"
-    styling.csv_frame(page.table).to_csv(path, index=False)
+    if not path.exists():
+        folder.mkdir(parents=True, exist_ok=True)
+        partial = folder / f".{uuid.uuid4().hex}.partial"
+        partial.write_text(text, encoding="utf-8")
+        partial.replace(path)
     return str(path)
 
 
