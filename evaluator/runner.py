@@ -23,6 +23,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from evaluator.hub import offline_requested
 from evaluator.tasks import DEMO_TASKS, EXTERNAL_TASKS, GROUPS, PATENTEB_TASKS, DataFormatError, DataUnavailable
 from results.store import Store, write_scores
 
@@ -286,7 +287,7 @@ def load_model(spec: ModelSpec, hf_token: str | None = None):
     except Exception as error:
         where = "local folder" if spec.is_local else "Hub model"
         hint = ""
-        if not spec.is_local and os.environ.get("HF_HUB_OFFLINE") == "1":
+        if not spec.is_local and offline_requested():
             hint = " (the Hub is off: HF_HUB_OFFLINE=1, and the model is not in the local Hugging Face cache)"
         reason = " ".join(f"{type(error).__name__}: {error}".split())
         raise ModelLoadError(

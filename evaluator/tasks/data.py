@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from evaluator.hub import offline_requested
 from evaluator.tasks.catalogue import HF_COLUMNS
 
 HUB_ORGANISATION = "datalyes"
@@ -71,7 +72,7 @@ class DataSource:
         try:
             dataset = load_dataset(repository, split=split, token=self.hf_token)
         except Exception as error:
-            if os.environ.get("HF_DATASETS_OFFLINE") == "1" or os.environ.get("HF_HUB_OFFLINE") == "1":
+            if os.environ.get("HF_DATASETS_OFFLINE") == "1" or offline_requested():
                 hint = "The Hub is switched off here (HF_HUB_OFFLINE / HF_DATASETS_OFFLINE)"
             elif self.hf_token:
                 hint = "Check that the token's account accepted the dataset's terms"

@@ -9,7 +9,7 @@ import pandas as pd
 from mteb.abstasks import AbsTaskRetrieval
 
 from evaluator.tasks.base import PatenTEBTask, patenteb_metadata
-from evaluator.tasks.catalogue import ASYMMETRIC_FIELDS, reconstruction_note
+from evaluator.tasks.catalogue import ASYMMETRIC_FIELDS
 
 
 @dataclass(frozen=True)
@@ -88,10 +88,6 @@ class PatentRetrieval(PatenTEBTask, AbsTaskRetrieval):
 
     def build_split(self, rows: pd.DataFrame) -> RetrievalSplit:
         raise NotImplementedError
-
-    @classmethod
-    def reconstruction_note(cls) -> str:
-        return reconstruction_note(cls.metadata.name)
 
 
 class SymmetricPatentRetrieval(PatentRetrieval):
