@@ -1,19 +1,18 @@
-"""Real patent abstracts for tests, read from the shared USPTO sample."""
+"""Real patent abstracts for tests and benches: the shipped USPTO sample, in its shipped order."""
 
 from __future__ import annotations
 
-import json
 from functools import lru_cache
-from pathlib import Path
 
-USPTO_JSONL = Path(__file__).resolve().parents[3] / "shared/data/patents/pygrams_uspto_random_10000/uspto_random_10000.jsonl"
+from tests.support.patenteb_fixtures import USPTO_SAMPLE
 
 
 @lru_cache(maxsize=1)
-def patent_records() -> tuple[dict, ...]:
-    with USPTO_JSONL.open(encoding="utf-8") as handle:
-        return tuple(json.loads(line) for line in handle)
+def _abstracts() -> tuple[str, ...]:
+    import pandas as pd
+
+    return tuple(pd.read_parquet(USPTO_SAMPLE, columns=["text"])["text"])
 
 
 def patent_abstracts(limit: int) -> list[str]:
-    return [record["abstract"] for record in patent_records()[:limit]]
+    return list(_abstracts()[:limit])
