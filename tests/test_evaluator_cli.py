@@ -6,14 +6,12 @@ import json
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
 from evaluator.queue import facts_from_folder, human_count
 from results import queue
-
-REPO = Path(__file__).resolve().parent.parent
+from tests.conftest import REPO
 
 
 def evaluator(*args: str, store=None, timeout: float = 120, env: dict | None = None) -> subprocess.CompletedProcess:

@@ -31,9 +31,9 @@ from evaluator.queue import (
     submit,
 )
 from results import queue
+from tests.conftest import REPO
 
 
-REPO = Path(__file__).resolve().parent.parent
 T0 = datetime(2026, 1, 5, 9, 0, 0)
 MINILM_SHA = "c9745ed1d9f207416be6d2e6f8de32d1f16199bf"
 

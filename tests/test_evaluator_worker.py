@@ -18,8 +18,8 @@ from evaluator.worker import Worker
 from results import queue
 from results.mteb_files import read_result_file
 from results.store import SCORE_KEY
+from tests.conftest import REPO
 
-REPO = Path(__file__).resolve().parent.parent
 RETRIEVAL, CLUSTERING, CLASSIFICATION = "demo_uspto_retrieval", "demo_uspto_clustering", "demo_uspto_classification"
 WORKER_ENV = {"OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
 

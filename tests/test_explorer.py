@@ -25,8 +25,8 @@ from explorer.registry import load_registry
 from explorer.service import Explorer
 from results.explorer_cache import count_projections, explorer_folder, list_indexes
 from results.store import Store
+from tests.conftest import REPO
 
-REPO = Path(__file__).resolve().parent.parent
 MINILM = "sentence-transformers/all-MiniLM-L6-v2"
 TINY = "tiny-bert"
 TINY_PROMPTED = "tiny-bert-prompted"
