@@ -9,10 +9,8 @@ from __future__ import annotations
 
 import argparse
 import atexit
-import ctypes
 import os
 import signal
-import subprocess
 import sys
 from pathlib import Path
 
@@ -26,6 +24,7 @@ os.environ.setdefault(THREADS_VARIABLE, "1")
 import gradio as gr  # noqa: E402
 
 from evaluator import ui as evaluator_ui  # noqa: E402
+from evaluator.supervisor import WorkerSupervisor  # noqa: E402
 from evaluator.tasks import evaluation_note  # noqa: E402
 from explorer import ui as explorer_ui  # noqa: E402
 from leaderboard import ui as leaderboard_ui  # noqa: E402
@@ -54,37 +53,17 @@ def build_app(store: Store) -> gr.Blocks:
     return demo
 
 
-PR_SET_PDEATHSIG = 1
-
-
-def _die_with_parent() -> None:
-    """Runs in the worker before exec: the kernel sends it SIGTERM if the app dies, even by kill -9."""
-    ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
-
-
-def start_worker(store: Store) -> subprocess.Popen:
+def start_worker(store: Store) -> WorkerSupervisor:
     """The app encodes one query at a time (one thread is fastest on a busy machine); the worker gets all cores."""
     environment = dict(os.environ)
     if not THREADS_SET_BY_USER:
         environment.pop(THREADS_VARIABLE, None)
-    worker = subprocess.Popen(
-        [sys.executable, "-m", "evaluator", "worker", "--store", str(store.path)],
-        cwd=REPO_ROOT,
-        env=environment,
-        preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None,
-    )
-
-    def stop_worker() -> None:
-        if worker.poll() is None:
-            worker.terminate()
-            try:
-                worker.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                worker.kill()
-
-    atexit.register(stop_worker)
+    supervisor = WorkerSupervisor(
+        [sys.executable, "-m", "evaluator", "worker", "--store", str(store.path)], cwd=str(REPO_ROOT), env=environment
+    ).start()
+    atexit.register(supervisor.stop)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    return worker
+    return supervisor
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
