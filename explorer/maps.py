@@ -6,15 +6,14 @@ The numbers are computed on the full-dimensional vectors, not on the 2-D project
 
 from __future__ import annotations
 
-import functools
 import html
 import json
-from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
 
 from explorer.corpus import SECTION_TITLES, UNLABELLED
+from patenteb import plots
 
 UMAP_PARAMETERS = {"n_neighbors": 15, "min_dist": 0.1, "metric": "cosine", "random_state": 42}
 SAMPLE_SEED = 0
@@ -28,6 +27,7 @@ PALETTE = [
     "#79706e", "#1f77b4", "#2ca02c",
 ]
 MUTED = "#c7c7c7"
+MESSAGE_LAYOUT = {"height": 460, "template": "plotly_white"}
 
 
 def parameters_key(parameters: dict = UMAP_PARAMETERS) -> str:
@@ -108,35 +108,17 @@ def map_points(corpus_frame: pd.DataFrame, positions: np.ndarray, coordinates: n
     )
 
 
-def figure_or_message(builder: Callable) -> Callable:
-    """Wrap a figure builder so that an exception becomes a figure showing the message instead."""
-
-    @functools.wraps(builder)
-    def safe(*args, **kwargs):
-        try:
-            return builder(*args, **kwargs)
-        except Exception as error:
-            return message_figure(f"Cannot draw this map: {error}")
-
-    return safe
-
-
 def message_figure(message: str):
-    import plotly.graph_objects as go
-
-    figure = go.Figure()
-    figure.add_annotation(text=message, showarrow=False, x=0.5, y=0.5, xref="paper", yref="paper", font={"size": 14})
-    figure.update_layout(xaxis={"visible": False}, yaxis={"visible": False}, height=460, template="plotly_white")
-    return figure
+    return plots.message_figure(message, **MESSAGE_LAYOUT)
 
 
-@figure_or_message
+@plots.fail_safe(prefix="Cannot draw this map", **MESSAGE_LAYOUT)
 def map_figure(points: pd.DataFrame, colour_by: str = "section", title: str = "", top_n: int = TOP_CLASSES):
     """A WebGL scatter, one trace per colour label (unlabelled and other in grey, drawn first)."""
     import plotly.graph_objects as go
 
     if points.empty:
-        raise ValueError("no points to draw")
+        return message_figure("Cannot draw this map: no points to draw")
     labels = colour_labels(points, colour_by, top_n)
     named = sorted(set(labels) - {UNLABELLED, OTHER})
     ordered = [label for label in (UNLABELLED, OTHER) if label in set(labels)] + named

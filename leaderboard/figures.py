@@ -1,16 +1,15 @@
-"""Plotly figures from built tables. Every builder is fail-safe: an error becomes a message in the figure."""
+"""Plotly figures from built tables. Every builder is fail-safe: an error is logged and drawn as a message."""
 
 from __future__ import annotations
 
-import functools
 import math
-from typing import Callable
 
 import pandas as pd
 import plotly.graph_objects as go
 
 from leaderboard import views as v
 from leaderboard.tables import LeaderboardTable
+from patenteb import plots
 from results.vocabulary import DEFAULT_SUBSET
 
 SYMMETRIC_RETRIEVAL = ("retrieval_IN", "retrieval_MIXED", "retrieval_OUT")
@@ -26,25 +25,7 @@ MOST_LABELS = 25
 
 
 def message_figure(title: str, message: str) -> go.Figure:
-    figure = go.Figure()
-    figure.add_annotation(text=message, x=0.5, y=0.5, xref="paper", yref="paper", showarrow=False,
-                          font=dict(size=14), align="center")
-    figure.update_layout(title=title, xaxis_visible=False, yaxis_visible=False, **LAYOUT)
-    return figure
-
-
-def failsafe(title: str) -> Callable:
-    def decorate(builder: Callable[..., go.Figure]) -> Callable[..., go.Figure]:
-        @functools.wraps(builder)
-        def build(*args, **kwargs) -> go.Figure:
-            try:
-                return builder(*args, **kwargs)
-            except Exception as error:  # a broken plot must never break the page
-                return message_figure(title, f"This plot could not be drawn: {type(error).__name__}: {error}")
-
-        return build
-
-    return decorate
+    return plots.message_figure(message, title, **LAYOUT)
 
 
 def _names(models: pd.DataFrame) -> dict[str, str]:
@@ -68,7 +49,7 @@ def _headline(table: LeaderboardTable) -> tuple[str | None, str]:
     return None, ""
 
 
-@failsafe("Score vs model size")
+@plots.fail_safe("Score vs model size", **LAYOUT)
 def score_vs_params(table: LeaderboardTable, models: pd.DataFrame) -> go.Figure:
     title = "Score vs model size"
     column, label = _headline(table)
@@ -92,7 +73,7 @@ def score_vs_params(table: LeaderboardTable, models: pd.DataFrame) -> go.Figure:
     return figure
 
 
-@failsafe("Family profile")
+@plots.fail_safe("Family profile", **LAYOUT)
 def family_radar(family_means: pd.DataFrame, chosen_models: list[str], models: pd.DataFrame) -> go.Figure:
     title = "Family profile (family means ×100)"
     rows = family_means.reindex([m for m in chosen_models if m in family_means.index]).dropna(how="all")
@@ -112,7 +93,7 @@ def family_radar(family_means: pd.DataFrame, chosen_models: list[str], models: p
     return figure
 
 
-@failsafe("IN → MIXED → OUT")
+@plots.fail_safe("IN → MIXED → OUT", **LAYOUT)
 def domain_drop(cells: pd.DataFrame, models: pd.DataFrame, chosen_models: list[str] | None = None) -> go.Figure:
     title = "Symmetric retrieval: IN → MIXED → OUT (NDCG@10 ×100)"
     subset = cells[cells["task"].isin(SYMMETRIC_RETRIEVAL) & (cells["subset"] == DEFAULT_SUBSET)]
@@ -137,7 +118,7 @@ def domain_drop(cells: pd.DataFrame, models: pd.DataFrame, chosen_models: list[s
     return figure
 
 
-@failsafe("PatenTEB vs BigPatentClustering.v2")
+@plots.fail_safe("PatenTEB vs BigPatentClustering.v2", **LAYOUT)
 def patenteb_vs_bigpatent(overall: LeaderboardTable, cells: pd.DataFrame, models: pd.DataFrame) -> go.Figure:
     title = "PatenTEB score vs BigPatentClustering.v2"
     bigpatent = cells[(cells["task"] == BIGPATENT) & (cells["subset"] == DEFAULT_SUBSET)].set_index("model")["value"] * 100

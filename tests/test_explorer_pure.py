@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import logging
 
 import numpy as np
 import pandas as pd
@@ -13,6 +14,7 @@ from explorer.corpus import SHIPPED_CORPUS, load_corpus, normalise_frame, parse_
 from explorer.errors import ExplorerError, UnknownModel, UnknownPatent
 from explorer.maps import colour_labels, map_figure, message_figure, sample_positions
 from explorer.registry import load_registry
+from patenteb.plots import failure_drawn
 from explorer.search import (
     highlight_terms,
     jaccard_at_k,
@@ -218,14 +220,17 @@ def test_colour_labels_group_rare_classes_as_other():
     assert colour_labels(points, "section").iloc[0].startswith("G · Physics")
 
 
-def test_map_figure_draws_one_trace_per_label_and_turns_errors_into_messages():
+def test_map_figure_draws_one_trace_per_label_and_turns_errors_into_messages(caplog):
     points = _points(["G", "G", "H", None], ["G06", "G01", "H04", None])
     figure = map_figure(points, colour_by="section")
-    assert len(figure.data) == 3
+    assert len(figure.data) == 3 and failure_drawn(figure) is None
     assert sum(len(trace.x) for trace in figure.data) == 4
-    broken = map_figure(points.iloc[:0])
-    assert not broken.data and "no points" in broken.layout.annotations[0].text
-    assert "unknown colouring" in map_figure(points, colour_by="rainbow").layout.annotations[0].text
+    empty = map_figure(points.iloc[:0])
+    assert not empty.data and "no points" in empty.layout.annotations[0].text
+    with caplog.at_level(logging.ERROR, logger="patenteb.plots"):
+        broken = map_figure(points, colour_by="rainbow")
+    assert "Cannot draw this map: ValueError: unknown colouring" in failure_drawn(broken)
+    assert [record.exc_info[0] for record in caplog.records] == [ValueError]
     assert message_figure("hello").layout.annotations[0].text == "hello"
 
 

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+import logging
 import math
 
 import pandas as pd
-import plotly.graph_objects as go
 import pytest
 
 from leaderboard import figures, styling
@@ -13,6 +13,7 @@ from leaderboard import views as v
 from leaderboard.filters import Filters, matching_models, parse_share_query, share_query
 from leaderboard.page import build_page
 from leaderboard.tables import borda_points, build_table, choose_cells, prepare_board
+from patenteb.plots import failure_drawn
 from results.seed import task_catalogue
 
 TASKS = task_catalogue()
@@ -198,7 +199,7 @@ def test_page_builds_every_view_with_figures(seeded_store):
     for view in v.VIEWS:
         page = build_page(snapshot, board, view.key, Filters())
         assert set(page.figures) == {"params", "radar", "drop", "bigpatent"}
-        assert all(isinstance(figure, go.Figure) for figure in page.figures.values())
+        assert {name: failure_drawn(figure) for name, figure in page.figures.items()} == dict.fromkeys(page.figures)
     drop = build_page(snapshot, board, "retrieval-symmetric", Filters()).figures["drop"]
     assert len(drop.data) == 6
     assert list(drop.data[0].y) == pytest.approx([51.2, 44.3, 17.2])
@@ -207,9 +208,13 @@ def test_page_builds_every_view_with_figures(seeded_store):
     assert reported["patembed-base"] == pytest.approx((49.4, 64.5))
 
 
-def test_a_failing_plot_becomes_a_message():
-    figure = figures.score_vs_params(None, None)
-    assert isinstance(figure, go.Figure)
-    assert "could not be drawn" in figure.layout.annotations[0].text
+def test_a_failing_plot_is_logged_and_becomes_a_message(caplog):
+    with caplog.at_level(logging.ERROR, logger="patenteb.plots"):
+        figure = figures.score_vs_params(None, None)
+    assert "could not be drawn: AttributeError" in failure_drawn(figure)
+    assert figure.layout.title.text == "Score vs model size"
+    [record] = caplog.records
+    assert "score_vs_params" in record.getMessage() and record.exc_info[0] is AttributeError
     empty = figures.domain_drop(pd.DataFrame(columns=["model", "task", "subset", "value"]), _models())
     assert "No model has all three" in empty.layout.annotations[0].text
+    assert failure_drawn(empty) is None
