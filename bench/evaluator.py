@@ -83,9 +83,9 @@ def ours(model, folder: Path) -> tuple[float, float]:
 
 
 def cache_figures() -> dict:
-    from tests.support.corpus_sample import patent_abstracts
-    from tests.support.patenteb_fixtures import write_patenteb_fixtures
-    from tests.support.tiny_models import build_tiny_model
+    from patenteb.fixtures import write_patenteb_fixtures
+    from patenteb.shipped import patent_abstracts
+    from patenteb.tiny_model import build_tiny_model
 
     data = write_patenteb_fixtures(SCRATCH / "patenteb")
     tiny = ModelSpec("bench/tiny-bert", str(build_tiny_model(SCRATCH / "tiny", patent_abstracts(500))), "r0")

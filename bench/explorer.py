@@ -62,7 +62,7 @@ def milliseconds(started: float) -> float:
 
 
 def tiny_model(folder: Path) -> Path:
-    from tests.support.tiny_models import build_tiny_model
+    from patenteb.tiny_model import build_tiny_model
 
     if not (folder / "modules.json").exists():
         texts = pd.read_parquet(SHIPPED_CORPUS)["text"].head(2000).tolist()

@@ -13,8 +13,7 @@ import numpy as np
 import pandas as pd
 
 from explorer.errors import ExplorerError, UnknownPatent
-
-SHIPPED_CORPUS = Path(__file__).resolve().parent / "data" / "uspto_random_10000.parquet"
+from patenteb.shipped import USPTO_SAMPLE as SHIPPED_CORPUS
 
 SECTION_TITLES = {
     "A": "Human necessities",

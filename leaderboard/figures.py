@@ -10,9 +10,9 @@ import plotly.graph_objects as go
 from leaderboard import views as v
 from leaderboard.tables import LeaderboardTable
 from patenteb import plots
+from patenteb.catalogue import SYMMETRIC_RETRIEVAL
 from results.vocabulary import DEFAULT_SUBSET
 
-SYMMETRIC_RETRIEVAL = ("retrieval_IN", "retrieval_MIXED", "retrieval_OUT")
 BIGPATENT = "BigPatentClustering.v2"
 RADAR_AXES = tuple(view.title for view in v.VIEWS if view.benchmark == v.PATENTEB and view.key != "overall")
 GRID = dict(gridcolor="#e5e7eb", zerolinecolor="#d1d5db", linecolor="#d1d5db")

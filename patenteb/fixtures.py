@@ -1,6 +1,7 @@
 """Tiny PatenTEB-shaped data for all 15 tasks, in the exact dataset-card columns, built from real USPTO abstracts.
 
-The released PatenTEB data is gated, so tests and the bench run on this stand-in. Every task draws its rows
+For tests and benches only: scores on it are never PatenTEB scores. The released PatenTEB data is gated, so
+tests and the bench run on this stand-in. Every task draws its rows
 from one pool of real patents, as PatenTEB's tasks draw from one set of test families, so the same abstract
 can turn up in several tasks. Fields the sample lacks are derived from the abstract and its CPC codes:
 title = the first words of the abstract, problem = its first sentence, solution = the rest, effect = its last
@@ -18,8 +19,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-REPO = Path(__file__).resolve().parents[2]
-USPTO_SAMPLE = REPO / "explorer" / "data" / "uspto_random_10000.parquet"
+from patenteb import catalogue
+from patenteb.shipped import USPTO_SAMPLE
+
 SENTENCE_END = re.compile(r"(?<=[.;])\s+(?=[A-Z(])")
 TITLE_WORDS = 8
 
@@ -184,8 +186,6 @@ def _pairs(pool: pd.DataFrame, task: str, text_field: str) -> pd.DataFrame:
 
 def patenteb_frames(pool_size: int = 150) -> dict[str, dict[str, pd.DataFrame]]:
     """{task: {split: rows}} for the 15 tasks."""
-    from evaluator.tasks.catalogue import HF_COLUMNS
-
     pool = patent_pool(pool_size)
     frames: dict[str, dict[str, pd.DataFrame]] = {
         f"retrieval_{objective}": {"test": _triplets(pool, objective)} for objective in ("IN", "MIXED", "OUT")
@@ -205,7 +205,8 @@ def patenteb_frames(pool_size: int = 150) -> dict[str, dict[str, pd.DataFrame]]:
     frames["para_problem"] = {"test": _pairs(pool, "para_problem", "problem")}
     frames["para_solution"] = {"test": _pairs(pool, "para_solution", "solution")}
     return {
-        task: {split: frame[list(HF_COLUMNS[task])] for split, frame in splits.items()} for task, splits in frames.items()
+        task: {split: frame[list(catalogue.task(task).columns)] for split, frame in splits.items()}
+        for task, splits in frames.items()
     }
 
 

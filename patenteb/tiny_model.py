@@ -1,6 +1,7 @@
-"""Tiny random-weight BERT sentence-transformers models, built locally in well under a second.
+"""Tiny random-weight BERT sentence-transformers models for tests and benches only: never shipped, never scored.
 
-Real transformer + real tokenizer + real pooling: the code paths are exactly those of a Hub model.
+Built locally in well under a second. Real transformer + real tokenizer + real pooling: the code paths are
+exactly those of a Hub model, while the vectors mean nothing.
 """
 
 from __future__ import annotations

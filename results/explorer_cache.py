@@ -1,6 +1,6 @@
 """The explorer's rows in the store: which corpus indexes exist, and UMAP projections already computed.
 
-Vectors themselves live in files beside the store (`Store.path.parent / "explorer"`); a row here records
+Vectors themselves live in files beside the store (`Store.index_dir`); a row here records
 where, for which (model, revision, corpus hash), and how it was built. Explorer writes do not bump the
 store's generation: nothing the leaderboard reads changes.
 """
@@ -51,7 +51,7 @@ class ProjectionRecord:
 
 def explorer_folder(store: Store):
     """Where index files are written: beside the store, so a store and its vectors move together."""
-    return store.path.parent / "explorer"
+    return store.index_dir
 
 
 def find_index(store: Store, model: str, revision: str, corpus_hash: str) -> IndexRecord | None:

@@ -1,4 +1,7 @@
-"""Seed the store from the shipped reference figures and MTEB results sample. Running it twice changes nothing."""
+"""Seed the store from the shipped reference figures and MTEB results sample. Running it twice changes nothing.
+
+The task catalogue itself needs no seeding: the store writes it whenever it opens a file (`results.store`).
+"""
 
 from __future__ import annotations
 
@@ -9,13 +12,8 @@ import pandas as pd
 
 from results.importer import ImportReport, import_mteb_results
 from results.store import Store, UpsertCounts
-from results.vocabulary import (
-    DEFAULT_SUBSET,
-    METRIC_KEYS,
-    PATENTEB,
-    REPORTED_OVERALL_TASK,
-    reference_provenance,
-)
+from results.task_table import task_catalogue
+from results.vocabulary import DEFAULT_SUBSET, METRIC_KEYS, REPORTED_OVERALL_TASK, reference_provenance
 
 SEEDS = Path(__file__).resolve().parent / "seeds"
 REFERENCE = SEEDS / "reference"
@@ -46,68 +44,6 @@ def _none_if_blank(value: str):
 def _number(value: str) -> float | None:
     value = value.strip()
     return float(value) if value else None
-
-
-def task_catalogue() -> pd.DataFrame:
-    rows = []
-    for order, row in enumerate(_read_csv("patenteb_tasks.csv").itertuples(index=False)):
-        family = row.family
-        rows.append(
-            {
-                "task": row.task_id,
-                "benchmark": PATENTEB,
-                "family": family,
-                "subfamily": row.subfamily if family == "retrieval" else None,
-                "label": row.task_id,
-                "main_metric": METRIC_KEYS[row.main_metric],
-                "metric_label": row.main_metric,
-                "eval_split": "test",
-                "description": row.description,
-                "test_size": int(row.test_examples),
-                "train_subset": _none_if_blank(row.eval_train_subset),
-                "dataset": f"datalyes/{row.task_id}",
-                "hf_columns": row.hf_columns.replace(";", ", "),
-                "query_prompt": _none_if_blank(row.query_prompt),
-                "document_prompt": _none_if_blank(row.document_prompt),
-                "prompt_source": _none_if_blank(row.prompt_source),
-                "source": row.source,
-                "display_order": order,
-            }
-        )
-    for order, row in enumerate(_read_csv("external_tasks.csv").itertuples(index=False), start=100):
-        rows.append(
-            {
-                "task": row.task_id,
-                "benchmark": "external",
-                "family": "external",
-                "label": row.label,
-                "main_metric": METRIC_KEYS[row.main_metric],
-                "metric_label": row.main_metric,
-                "eval_split": row.eval_split,
-                "description": row.description,
-                "test_size": int(row.test_examples),
-                "dataset": row.dataset,
-                "source": f"{row.source}; {row.reference}",
-                "display_order": order,
-            }
-        )
-    rows.append(
-        {
-            "task": REPORTED_OVERALL_TASK,
-            "benchmark": "aggregate",
-            "family": "aggregate",
-            "label": "Reported overall",
-            "main_metric": "overall",
-            "metric_label": "PatenTEB overall score (as reported)",
-            "eval_split": "test",
-            "description": "The overall PatenTEB score over 15 tasks as the authors report it. "
-            "Their aggregation rule (mean of tasks or mean of family means) is not stated, "
-            "so it is shown as reported and never mixed with means computed here.",
-            "source": "iliass-y/patenteb README",
-            "display_order": 200,
-        }
-    )
-    return pd.DataFrame(rows)
 
 
 def _model_key(name: str, hub_id: str) -> str:
@@ -231,4 +167,5 @@ def seed(store: Store, show_progress: bool = False) -> SeedReport:
 
 
 def is_seeded(store: Store) -> bool:
-    return bool(store.known_tasks())
+    """Whether the paper's reported figures are in the store: every store knows the tasks, seeding adds scores."""
+    return store.score_count(provenance="paper") > 0

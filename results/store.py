@@ -12,7 +12,7 @@ import random
 import threading
 import time
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
@@ -20,6 +20,7 @@ import duckdb
 import pandas as pd
 
 from results.migrations import MIGRATIONS
+from results.task_table import task_catalogue
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_STORE_PATH = REPO_ROOT / "data" / "patenteb.duckdb"
@@ -57,9 +58,6 @@ class UpsertCounts:
     changed: int = 0
     unchanged: int = 0
 
-    def __add__(self, other: "UpsertCounts") -> "UpsertCounts":
-        return UpsertCounts(self.new + other.new, self.changed + other.changed, self.unchanged + other.unchanged)
-
     @property
     def written(self) -> int:
         return self.new + self.changed
@@ -73,7 +71,6 @@ class Snapshot:
     tasks: pd.DataFrame
     models: pd.DataFrame
     scores: pd.DataFrame
-    loaded_at: float = field(default_factory=time.time)
 
 
 def _lock_for(path: Path) -> threading.RLock:
@@ -100,6 +97,23 @@ class Store:
 
     def __repr__(self) -> str:
         return f"Store({str(self.path)!r})"
+
+    # files beside the store: a store and what was computed for it move together ----------------------
+
+    @property
+    def evaluations_dir(self) -> Path:
+        """mteb's result files of the worker's evaluations (an `mteb.ResultCache` folder)."""
+        return self.path.parent / "evaluations"
+
+    @property
+    def embedding_cache_dir(self) -> Path:
+        """Texts the worker already encoded, per model, revision and precision."""
+        return self.path.parent / "embedding_cache"
+
+    @property
+    def index_dir(self) -> Path:
+        """The explorer's corpus index files (their rows are in the store's `explorer_indexes`)."""
+        return self.path.parent / "explorer"
 
     # connections -------------------------------------------------------------------------------------
 
@@ -134,7 +148,7 @@ class Store:
 
     @contextmanager
     def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        """A write transaction; call `bump_generation(con)` inside it when data visible to readers changed."""
+        """A write transaction (for results/ only); call `_bump_generation` inside it when data visible to readers changed."""
         with self.connect(write=True) as connection:
             connection.begin()
             try:
@@ -145,12 +159,17 @@ class Store:
             connection.commit()
 
     @staticmethod
-    def bump_generation(connection: duckdb.DuckDBPyConnection) -> None:
+    def _bump_generation(connection: duckdb.DuckDBPyConnection) -> None:
         connection.execute(
             "UPDATE meta SET value = CAST(CAST(value AS BIGINT) + 1 AS VARCHAR) WHERE key = 'generation'"
         )
 
     def _ensure_schema(self) -> None:
+        """Apply the missing migrations, then write the task catalogue: a new store knows every task.
+
+        A brand-new file starts at generation 0 with the catalogue in place; a catalogue change found in an
+        existing file moves the generation like any other write.
+        """
         if self._schema_checked:
             return
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -162,6 +181,7 @@ class Store:
                     "(version INTEGER PRIMARY KEY, description VARCHAR, applied_at TIMESTAMP)"
                 )
                 applied = {row[0] for row in connection.execute("SELECT version FROM schema_migrations").fetchall()}
+                brand_new = not applied
                 for version, description, sql in MIGRATIONS:
                     if version in applied:
                         continue
@@ -171,9 +191,17 @@ class Store:
                         "INSERT INTO schema_migrations VALUES (?, ?, now()::TIMESTAMP)", [version, description]
                     )
                     connection.commit()
+                self._write_catalogue(connection, bump=not brand_new)
             finally:
                 connection.close()
         self._schema_checked = True
+
+    def _write_catalogue(self, connection: duckdb.DuckDBPyConnection, bump: bool) -> None:
+        connection.begin()
+        counts = _upsert(connection, "tasks", task_catalogue(), key=("task",), keep_existing_when_null=False)
+        if counts.written and bump:
+            self._bump_generation(connection)
+        connection.commit()
 
     def schema_version(self) -> int:
         with self.connect() as connection:
@@ -242,9 +270,11 @@ class Store:
                 f"SELECT {', '.join(SCORE_COLUMNS)} FROM scores ORDER BY {', '.join(SCORE_KEY)}"
             ).df()
 
-    def score_count(self) -> int:
+    def score_count(self, provenance: str | None = None) -> int:
         with self.connect() as connection:
-            return connection.execute("SELECT count(*) FROM scores").fetchone()[0]
+            if provenance is None:
+                return connection.execute("SELECT count(*) FROM scores").fetchone()[0]
+            return connection.execute("SELECT count(*) FROM scores WHERE provenance = ?", [provenance]).fetchone()[0]
 
     def stats(self) -> dict:
         with self.connect() as connection:
@@ -271,36 +301,32 @@ class Store:
                 "models_by_benchmark": by_benchmark,
             }
 
-    def known_tasks(self) -> set[str]:
-        with self.connect() as connection:
-            return {row[0] for row in connection.execute("SELECT task FROM tasks").fetchall()}
-
     # writes ------------------------------------------------------------------------------------------
 
     def upsert_tasks(self, tasks: pd.DataFrame) -> UpsertCounts:
         with self.transaction() as connection:
             counts = _upsert(connection, "tasks", tasks, key=("task",), keep_existing_when_null=False)
             if counts.written:
-                self.bump_generation(connection)
+                self._bump_generation(connection)
             return counts
 
     def upsert_models(self, models: pd.DataFrame) -> UpsertCounts:
         with self.transaction() as connection:
             counts = _upsert(connection, "models", models, key=("model",), keep_existing_when_null=True)
             if counts.written:
-                self.bump_generation(connection)
+                self._bump_generation(connection)
             return counts
 
     def upsert_scores(self, scores: pd.DataFrame, models: pd.DataFrame | None = None) -> UpsertCounts:
         """Write score rows (and optionally their models' metadata) in one transaction."""
         with self.transaction() as connection:
-            counts = write_scores(connection, scores, models)
+            counts = _write_scores(connection, scores, models)
             if counts.written:
-                self.bump_generation(connection)
+                self._bump_generation(connection)
             return counts
 
 
-def write_scores(
+def _write_scores(
     connection: duckdb.DuckDBPyConnection, scores: pd.DataFrame, models: pd.DataFrame | None = None
 ) -> UpsertCounts:
     """Upsert score rows inside an open transaction; NaN values are stored as NULL."""

@@ -1,7 +1,21 @@
-"""Names shared by every package: provenance labels, families, metric keys.
+"""Names shared by every package: provenance labels, and the benchmark's names from `patenteb.catalogue`.
 
 Plain constants only, so that leaderboard/, explorer/ and evaluator/ can import them without touching SQL.
 """
+
+from patenteb.catalogue import FAMILIES, METRIC_KEYS, PATENTEB, REPORTED_OVERALL_TASK
+
+__all__ = [
+    "DEFAULT_SUBSET",
+    "FAMILIES",
+    "METRIC_KEYS",
+    "PATENTEB",
+    "PROVENANCE_DESCRIPTIONS",
+    "PROVENANCE_PREFERENCE",
+    "REFERENCE_PROVENANCE",
+    "REPORTED_OVERALL_TASK",
+    "reference_provenance",
+]
 
 PROVENANCE_PREFERENCE = ("paper", "authors-readme", "paper-secondary", "mteb-results", "evaluated")
 """When one cell has values from several sources, the first provenance in this order is shown."""
@@ -21,21 +35,6 @@ REFERENCE_PROVENANCE = {
 }
 """Labels used in results/seeds/reference/*.csv; any label starting with 'secondary' is 'paper-secondary'."""
 
-METRIC_KEYS = {
-    "NDCG@10": "ndcg_at_10",
-    "NDCG@100": "ndcg_at_100",
-    "Macro-F1": "f1",
-    "V-measure": "v_measure",
-    "Pearson r": "cosine_pearson",
-    "Accuracy": "accuracy",
-    "PatenTEB overall score": "overall",
-}
-"""Metric labels of the papers and dataset cards -> the metric keys mteb writes in result files."""
-
-PATENTEB = "PatenTEB"
-FAMILIES = ("retrieval", "classification", "clustering", "paraphrase")
-BENCHMARKS = (PATENTEB, "external", "demo", "aggregate")
-REPORTED_OVERALL_TASK = "PatenTEB-overall-reported"
 DEFAULT_SUBSET = "default"
 
 

@@ -12,7 +12,6 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
-SHARED = REPO.parent / "shared"
 sys.path.insert(0, str(REPO))
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
@@ -25,13 +24,6 @@ _TEST_CACHES = Path(tempfile.mkdtemp(prefix="patenteb-test-caches-"))
 atexit.register(shutil.rmtree, _TEST_CACHES, ignore_errors=True)
 os.environ["MTEB_CACHE"] = str(_TEST_CACHES / "mteb")
 os.environ["HF_HOME"] = str(_TEST_CACHES / "hf")
-
-
-@pytest.fixture(scope="session")
-def shared_dir() -> Path:
-    if not SHARED.is_dir():
-        pytest.skip("../shared is not beside the checkout")
-    return SHARED
 
 
 @pytest.fixture(scope="session")
@@ -65,7 +57,7 @@ def empty_store(tmp_path):
 @pytest.fixture(scope="session")
 def tiny_model_path(tmp_path_factory) -> Path:
     """A 2-layer random BERT sentence-transformers model with a vocabulary from real patent abstracts."""
-    from tests.support.tiny_models import build_tiny_model
-    from tests.support.corpus_sample import patent_abstracts
+    from patenteb.shipped import patent_abstracts
+    from patenteb.tiny_model import build_tiny_model
 
     return build_tiny_model(tmp_path_factory.mktemp("models") / "tiny-bert", patent_abstracts(500))

@@ -9,7 +9,7 @@ import pytest
 
 from evaluator.tasks import (
     DEMO_TASKS,
-    HF_COLUMNS,
+    PATENTEB,
     PATENTEB_TASKS,
     DataFormatError,
     DataUnavailable,
@@ -21,15 +21,17 @@ from evaluator.tasks import (
 from evaluator.tasks.data import DataSource
 from evaluator.tasks.prompts import DOCUMENT, QUERY, SINGLE_TEXT, Prompt, prompt_record, resolve_prompt
 from evaluator.tasks.retrieval import asymmetric_split, symmetric_split, text_id
+from patenteb.catalogue import TASKS
+from patenteb.fixtures import patenteb_frames, write_patenteb_fixtures
 from results.vocabulary import METRIC_KEYS
-from tests.support.patenteb_fixtures import patenteb_frames, write_patenteb_fixtures
 
-MTEB_TYPE = {"retrieval": "Retrieval", "classification": "Classification", "clustering": "Clustering", "paraphrase": "STS"}
+PAPER_FAMILY_SIZES = {"retrieval": 8, "classification": 3, "clustering": 2, "paraphrase": 2}
+"""The paper's 15 tasks by family."""
 
 
 @pytest.fixture(scope="module")
-def task_list(shared_dir) -> pd.DataFrame:
-    return pd.read_csv(shared_dir / "reference" / "patenteb_tasks.csv", dtype=str, keep_default_na=False)
+def task_list() -> list:
+    return [task for task in TASKS if task.benchmark == PATENTEB]
 
 
 @pytest.fixture(scope="module")
@@ -39,13 +41,14 @@ def fixture_frames():
 
 def test_one_class_per_task_named_as_the_task_with_the_papers_family_and_metric(task_list):
     classes = task_classes()
-    assert list(PATENTEB_TASKS) == task_list["task_id"].tolist()
-    for row in task_list.itertuples(index=False):
-        task_class = classes[row.task_id]
-        assert task_class.__name__ == row.task_id
-        assert task_class.metadata.name == row.task_id
-        assert task_class.metadata.type == MTEB_TYPE[row.family]
-        assert task_class.metadata.main_score == METRIC_KEYS[row.main_metric]
+    assert list(PATENTEB_TASKS) == [task.name for task in task_list]
+    assert {family: sum(task.family == family for task in task_list) for family in PAPER_FAMILY_SIZES} == PAPER_FAMILY_SIZES
+    for task in task_list:
+        task_class = classes[task.name]
+        assert task_class.__name__ == task.name
+        assert task_class.metadata.name == task.name
+        assert task_class.metadata.type == task.mteb_type
+        assert task_class.metadata.main_score == METRIC_KEYS[task.metric.label]
 
 
 def test_the_benchmark_groups_the_fifteen_tasks():
@@ -54,18 +57,13 @@ def test_the_benchmark_groups_the_fifteen_tasks():
     assert [task.metadata.name for task in benchmark.tasks] == list(PATENTEB_TASKS)
 
 
-def test_catalogue_columns_are_the_dataset_card_columns(task_list):
-    for row in task_list.itertuples(index=False):
-        assert HF_COLUMNS[row.task_id] == tuple(row.hf_columns.split(";"))
-
-
 def test_fixtures_have_exactly_the_dataset_card_columns_and_the_needed_splits(fixture_frames, task_list):
-    for row in task_list.itertuples(index=False):
-        splits = fixture_frames[row.task_id]
-        expected_splits = {"train", "test"} if row.family == "classification" else {"test"}
+    for task in task_list:
+        splits = fixture_frames[task.name]
+        expected_splits = {"train", "test"} if task.family == "classification" else {"test"}
         assert set(splits) == expected_splits
         for frame in splits.values():
-            assert list(frame.columns) == row.hf_columns.split(";")
+            assert list(frame.columns) == list(task.columns)
             assert len(frame) >= 20
 
 
@@ -192,7 +190,7 @@ def test_the_prompt_record_is_json_of_the_roles_that_had_one():
 
 
 def test_demo_tasks_are_deterministic_disjoint_and_balanced():
-    from evaluator.tasks.demo import SECTIONS, demo_frames, demo_task_rows
+    from evaluator.tasks.demo import SECTIONS, demo_frames
 
     first = demo_frames()
     demo_frames.cache_clear()
@@ -208,6 +206,24 @@ def test_demo_tasks_are_deterministic_disjoint_and_balanced():
     assert classification["test"]["label"].value_counts().nunique() == 1
     retrieval = first["demo_uspto_retrieval"]["test"]
     assert all(sentence not in rest and len(rest) >= 150 for sentence, rest in zip(retrieval["first_sentence"], retrieval["rest"]))
-    rows = demo_task_rows()
-    assert set(rows["benchmark"]) == {"demo"} and rows["display_order"].min() >= 300
-    assert all(row.startswith("DEMO, not PatenTEB") for row in rows["description"])
+    rows = [task for task in TASKS if task.name in DEMO_TASKS]
+    assert {task.benchmark for task in rows} == {"demo"} and min(task.display_order for task in rows) >= 300
+    assert all(task.description.startswith("DEMO, not PatenTEB") for task in rows)
+
+
+def test_the_demo_catalogue_entries_state_the_sizes_the_demo_builds():
+    from evaluator.tasks import demo
+
+    frames = demo.demo_frames()
+    described = {task.name: task for task in TASKS if task.name in DEMO_TASKS}
+    for name in DEMO_TASKS:
+        assert described[name].test_size == len(frames[name]["test"])
+    sections = len(demo.SECTIONS)
+    assert f"rests of {demo.RETRIEVAL_QUERIES} abstracts" in described["demo_uspto_retrieval"].description
+    assert f"Cluster {demo.CLUSTERING_PER_SECTION} USPTO abstracts from each of {sections} CPC sections" in (
+        described["demo_uspto_clustering"].description
+    )
+    classification = described["demo_uspto_classification"].description
+    assert f"fitted on {demo.TRAIN_PER_SECTION} train abstracts per section" in classification
+    assert f"{demo.TEST_PER_SECTION} test abstracts per section" in classification
+    assert len(frames["demo_uspto_classification"]["train"]) == demo.TRAIN_PER_SECTION * sections

@@ -12,8 +12,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from patenteb.catalogue import TASKS
+from results import cli
 from results.importer import import_mteb_results
-from results.seed import MTEB_SAMPLE, MTEB_SAMPLE_LABEL, seed
+from results.seed import MTEB_SAMPLE, MTEB_SAMPLE_LABEL, REFERENCE, seed
 from results.store import Store
 from tests.conftest import REPO
 
@@ -50,8 +52,8 @@ def _stored_rows(store: Store, provenance: str = "mteb-results") -> dict[tuple, 
     }
 
 
-def test_every_score_of_the_shared_sample_matches_its_json_file(shared_dir, seeded_store):
-    sample = shared_dir / "data" / "mteb_results"
+def test_every_score_of_the_shipped_sample_matches_its_json_file(seeded_store):
+    sample = MTEB_SAMPLE
     report = import_mteb_results(seeded_store, [sample], source_label=MTEB_SAMPLE_LABEL)
     assert report.ok, report.skipped
     expected = _expected_rows(sample / "results")
@@ -84,7 +86,6 @@ def _sample_copy(tmp_path: Path) -> Path:
 
 
 def test_bad_files_are_reported_by_path_and_the_rest_lands(tmp_path, empty_store):
-    seed_catalogue_only(empty_store)
     checkout = _sample_copy(tmp_path)
     folder = checkout / "results" / "sentence-transformers__all-MiniLM-L6-v2" / "8b3219a92973c328a8e22fadcfa821b5dc75636a"
     truncated = folder / "BigPatentClustering.v2.json"
@@ -109,15 +110,16 @@ def test_bad_files_are_reported_by_path_and_the_rest_lands(tmp_path, empty_store
     assert not any(key[2] == "BigPatentClustering.v2" and key[0] == "sentence-transformers/all-MiniLM-L6-v2" for key in stored)
 
 
-def seed_catalogue_only(store: Store) -> None:
-    from results.seed import model_catalogue, task_catalogue
-
-    store.upsert_tasks(task_catalogue())
-    store.upsert_models(model_catalogue())
+def test_import_into_a_store_that_was_never_seeded_takes_every_file(tmp_path, capsys):
+    store = tmp_path / "new.duckdb"
+    status = cli.main(["import-mteb", str(MTEB_SAMPLE), "--store", str(store)])
+    output = capsys.readouterr()
+    assert status == 0, output.err
+    assert "45 of 45 result files imported; 0 skipped" in output.out
+    assert _stored_rows(Store(store)) == _expected_rows(MTEB_SAMPLE / "results")
 
 
 def test_bare_nan_and_an_old_dict_layout_are_accepted(tmp_path, empty_store):
-    seed_catalogue_only(empty_store)
     folder = tmp_path / "org__tiny" / "abc123"
     folder.mkdir(parents=True)
     (folder / "BigPatentClustering.v2.json").write_text(
@@ -159,9 +161,9 @@ def test_seeding_twice_changes_nothing(seeded_store):
     pd.testing.assert_frame_equal(before, seeded_store.all_scores())
 
 
-def test_reference_scores_keep_their_provenance_and_source(seeded_store, shared_dir):
+def test_reference_scores_keep_their_provenance_and_source(seeded_store):
     scores = seeded_store.all_scores()
-    reference = pd.read_csv(shared_dir / "reference" / "patenteb_results.csv")
+    reference = pd.read_csv(REFERENCE / "patenteb_results.csv")
     paper_rows = scores[scores["provenance"].isin(["paper", "authors-readme", "paper-secondary"])]
     for row in reference.itertuples(index=False):
         task = "PatenTEB-overall-reported" if row.is_aggregate == "yes" else row.task_id
@@ -199,7 +201,7 @@ def test_cli_seed_import_export_stats(tmp_path):
 
     stats = _cli("stats", "--json", "--store", store)
     counts = json.loads(stats.stdout)
-    assert counts["tasks"] == 22
+    assert counts["tasks"] == len(TASKS) == 25
     assert counts["scores_by_provenance"]["mteb-results"] == 95
 
     for fmt in ("csv", "parquet"):

@@ -1,26 +1,16 @@
-"""PatenTEB as mteb 2.x tasks: one class per task (named as the task), the demo tasks, and their benchmarks.
+"""PatenTEB as mteb 2.x tasks: one class per task (named as the task), the demo tasks, and the benchmark.
 
-Importing this package loads only names; the task classes (and mteb) load on first use of `build_task`,
-`task_classes` or the benchmark functions.
+Which tasks exist, and their facts, come from `patenteb.catalogue`. Importing this package loads only names;
+the task classes (and mteb) load on first use of `build_task`, `task_classes` or `patenteb_benchmark`.
 """
 
 from __future__ import annotations
 
 import os
 
-from evaluator.tasks.catalogue import (
-    DEMO,
-    DEMO_TASKS,
-    EXTERNAL,
-    EXTERNAL_TASKS,
-    GROUPS,
-    HF_COLUMNS,
-    PATENTEB,
-    PATENTEB_TASKS,
-    evaluation_note,
-    reconstruction_note,
-)
 from evaluator.tasks.data import DataFormatError, DataUnavailable
+from evaluator.tasks.notes import evaluation_note, reconstruction_note
+from patenteb.catalogue import DEMO, DEMO_TASKS, EXTERNAL, EXTERNAL_TASKS, GROUPS, PATENTEB, PATENTEB_TASKS
 
 __all__ = [
     "DEMO",
@@ -28,13 +18,11 @@ __all__ = [
     "EXTERNAL",
     "EXTERNAL_TASKS",
     "GROUPS",
-    "HF_COLUMNS",
     "PATENTEB",
     "PATENTEB_TASKS",
     "DataFormatError",
     "DataUnavailable",
     "build_task",
-    "demo_benchmark",
     "evaluation_note",
     "patenteb_benchmark",
     "reconstruction_note",
@@ -70,23 +58,12 @@ def patenteb_benchmark(data_dir: str | os.PathLike | None = None, hf_token: str 
     import mteb
 
     from evaluator.tasks.base import CITATION, PAPER
+    from patenteb.catalogue import PATENTEB_DESCRIPTION
 
     return mteb.Benchmark(
         name=PATENTEB,
         tasks=[build_task(name, data_dir, hf_token) for name in PATENTEB_TASKS],
-        description="PatenTEB: 15 patent text-embedding tasks (8 retrieval, 3 classification, 2 clustering, "
-        "2 paraphrase) from Lens.org patent families.",
+        description=PATENTEB_DESCRIPTION,
         reference=PAPER,
         citation=CITATION,
-    )
-
-
-def demo_benchmark():
-    import mteb
-
-    return mteb.Benchmark(
-        name="PatenTEB-demo",
-        tasks=[build_task(name) for name in DEMO_TASKS],
-        description="A demo built from the shipped USPTO 10k sample so that an offline machine can run a real "
-        "evaluation. Not PatenTEB: its scores are never mixed with PatenTEB columns.",
     )

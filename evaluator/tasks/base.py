@@ -7,8 +7,8 @@ import os
 import pandas as pd
 from mteb import TaskMetadata
 
-from evaluator.tasks.catalogue import FAMILY, MAIN_METRIC
-from evaluator.tasks.data import HUB_ORGANISATION, DataSource
+from evaluator.tasks.data import DataSource
+from patenteb.catalogue import task
 
 PAPER = "https://arxiv.org/abs/2510.22264"
 CITATION = """@article{ayaou2025patenteb,
@@ -18,21 +18,26 @@ CITATION = """@article{ayaou2025patenteb,
   year={2025}
 }"""
 
-MTEB_TYPE = {"retrieval": "Retrieval", "classification": "Classification", "clustering": "Clustering", "paraphrase": "STS"}
 
 
-def patenteb_metadata(name: str, description: str) -> TaskMetadata:
-    family = FAMILY[name]
+def category(mteb_type: str) -> str:
+    """mteb's category: text to category for classification and clustering, text to text otherwise."""
+    return "t2c" if mteb_type in ("Classification", "Clustering") else "t2t"
+
+
+def patenteb_metadata(name: str) -> TaskMetadata:
+    """mteb's metadata of a PatenTEB task, from its catalogue entry."""
+    facts = task(name)
     return TaskMetadata(
         name=name,
-        description=description,
-        dataset={"path": f"{HUB_ORGANISATION}/{name}", "revision": "main"},
-        type=MTEB_TYPE[family],
-        category="t2c" if family in ("classification", "clustering") else "t2t",
+        description=facts.description,
+        dataset={"path": facts.dataset, "revision": "main"},
+        type=facts.mteb_type,
+        category=category(facts.mteb_type),
         reference=PAPER,
-        eval_splits=["test"],
+        eval_splits=[facts.eval_split],
         eval_langs=["eng-Latn"],
-        main_score=MAIN_METRIC[family],
+        main_score=facts.metric.key,
         domains=["Legal", "Written"],
         license="cc-by-nc-sa-4.0",
         annotations_creators="derived",

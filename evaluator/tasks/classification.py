@@ -73,18 +73,12 @@ class PatentPairClassification(PatentClassification):
 
 
 class class_bloom(PatentClassification):
-    metadata = patenteb_metadata(
-        "class_bloom",
-        "3-way citation-timing class: early bloomer, late bloomer or normal, from forward citations within its IPC3.",
-    )
+    metadata = patenteb_metadata("class_bloom")
 
 
 class class_nli_oldnew(PatentPairClassification):
-    metadata = patenteb_metadata(
-        "class_nli_oldnew",
-        "Binary label on a citing/cited patent pair: which direction the citation goes (newer vs older).",
-    )
+    metadata = patenteb_metadata("class_nli_oldnew")
 
 
 class class_text2ipc3(PatentClassification):
-    metadata = patenteb_metadata("class_text2ipc3", "Assign a patent family to one of 109 IPC3 technology classes.")
+    metadata = patenteb_metadata("class_text2ipc3")

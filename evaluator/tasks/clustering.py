@@ -34,14 +34,8 @@ def as_clustering_dataset(rows: pd.DataFrame) -> Dataset:
 
 
 class clusters_ext_full_ipc(PatentClustering):
-    metadata = patenteb_metadata(
-        "clusters_ext_full_ipc",
-        "Cluster patent families whose label is their complete IPC code set (clusters of 200-1000 members).",
-    )
+    metadata = patenteb_metadata("clusters_ext_full_ipc")
 
 
 class clusters_inventor(PatentClustering):
-    metadata = patenteb_metadata(
-        "clusters_inventor",
-        "Cluster patent families by inventor identity (clusters of 100-1000 members).",
-    )
+    metadata = patenteb_metadata("clusters_inventor")

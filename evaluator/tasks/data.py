@@ -8,10 +8,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from evaluator.hub import offline_requested
-from evaluator.tasks.catalogue import HF_COLUMNS
-
-HUB_ORGANISATION = "datalyes"
+from patenteb import catalogue
+from patenteb.catalogue import PATENTEB_HUB_ORGANISATION
+from patenteb.hub import offline_requested
 DATA_DIR_VARIABLE = "PATENTEB_DATA_DIR"
 
 
@@ -42,12 +41,12 @@ class DataSource:
     def describe(self, task: str) -> str:
         if self.data_dir is not None:
             return f"local folder {self.data_dir / task}"
-        return f"Hub dataset {HUB_ORGANISATION}/{task}"
+        return f"Hub dataset {PATENTEB_HUB_ORGANISATION}/{task}"
 
     def read(self, task: str, split: str) -> pd.DataFrame:
         """The rows of one split with exactly the dataset card's columns, in the card's order."""
         frame = self._read_local(task, split) if self.data_dir is not None else self._read_hub(task, split)
-        columns = HF_COLUMNS[task]
+        columns = catalogue.task(task).columns
         missing = [column for column in columns if column not in frame.columns]
         if missing:
             raise DataFormatError(
@@ -68,7 +67,7 @@ class DataSource:
     def _read_hub(self, task: str, split: str) -> pd.DataFrame:
         from datasets import load_dataset
 
-        repository = f"{HUB_ORGANISATION}/{task}"
+        repository = f"{PATENTEB_HUB_ORGANISATION}/{task}"
         try:
             dataset = load_dataset(repository, split=split, token=self.hf_token)
         except Exception as error:

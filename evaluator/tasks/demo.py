@@ -9,19 +9,16 @@ from __future__ import annotations
 import hashlib
 import re
 from functools import lru_cache
-from pathlib import Path
 
 import pandas as pd
 from mteb import TaskMetadata
 
-from evaluator.tasks.catalogue import METRIC_LABEL
+from evaluator.tasks.base import category
 from evaluator.tasks.classification import PatentClassification
 from evaluator.tasks.clustering import PatentClustering
 from evaluator.tasks.retrieval import AsymmetricPatentRetrieval
-
-REPO = Path(__file__).resolve().parents[2]
-USPTO_SAMPLE = REPO / "explorer" / "data" / "uspto_random_10000.parquet"
-SOURCE_LABEL = "explorer/data/uspto_random_10000.parquet (USPTO grant abstracts via pyGrams, OGL v3)"
+from patenteb.catalogue import task
+from patenteb.shipped import USPTO_SAMPLE, USPTO_SAMPLE_LABEL
 
 SECTIONS = ("A", "B", "C", "E", "F", "G", "H")
 """CPC sections with enough abstracts in the sample; section D has 37 of 10,000 and is left out."""
@@ -30,6 +27,7 @@ RETRIEVAL_QUERIES = 200
 CLUSTERING_PER_SECTION = 30
 TRAIN_PER_SECTION = 25
 TEST_PER_SECTION = 15
+"""The sizes the catalogue's descriptions and test sizes state (a test checks that they agree)."""
 
 FIRST_SENTENCE = re.compile(r"^(.{40,}?[.;])\s+(\S.{150,})$", re.DOTALL)
 
@@ -75,17 +73,19 @@ def demo_frames() -> dict[str, dict[str, pd.DataFrame]]:
     }
 
 
-def demo_metadata(name: str, task_type: str, main_score: str, description: str) -> TaskMetadata:
+def demo_metadata(name: str) -> TaskMetadata:
+    """mteb's metadata of a demo task, from its catalogue entry."""
+    facts = task(name)
     return TaskMetadata(
         name=name,
-        description=description,
-        dataset={"path": "explorer/data/uspto_random_10000.parquet", "revision": "shipped"},
-        type=task_type,
-        category="t2t" if task_type == "Retrieval" else "t2c",
+        description=facts.description,
+        dataset={"path": facts.dataset, "revision": "shipped"},
+        type=facts.mteb_type,
+        category=category(facts.mteb_type),
         reference="https://github.com/datasciencecampus/pygrams",
-        eval_splits=["test"],
+        eval_splits=[facts.eval_split],
         eval_langs=["eng-Latn"],
-        main_score=main_score,
+        main_score=facts.metric.key,
         domains=["Legal", "Written"],
         license="https://www.nationalarchives.gov.uk/doc/open-government-licence/version/3/",
         annotations_creators="derived",
@@ -100,66 +100,16 @@ class DemoData:
         return demo_frames()[self.metadata.name][split]
 
     def data_origin(self) -> str:
-        return f"built from {SOURCE_LABEL} by evaluator/tasks/demo.py"
+        return f"built from {USPTO_SAMPLE_LABEL} by evaluator/tasks/demo.py"
 
 
 class demo_uspto_retrieval(DemoData, AsymmetricPatentRetrieval):
-    metadata = demo_metadata(
-        "demo_uspto_retrieval",
-        "Retrieval",
-        "ndcg_at_10",
-        f"DEMO, not PatenTEB. The first sentence of a USPTO abstract is the query; the rest of that abstract is "
-        f"its one relevant document, in a corpus of the rests of {RETRIEVAL_QUERIES} abstracts.",
-    )
+    metadata = demo_metadata("demo_uspto_retrieval")
 
 
 class demo_uspto_clustering(DemoData, PatentClustering):
-    metadata = demo_metadata(
-        "demo_uspto_clustering",
-        "Clustering",
-        "v_measure",
-        f"DEMO, not PatenTEB. Cluster {CLUSTERING_PER_SECTION} USPTO abstracts from each of {len(SECTIONS)} CPC "
-        f"sections by the section of their first classification code.",
-    )
+    metadata = demo_metadata("demo_uspto_clustering")
 
 
 class demo_uspto_classification(DemoData, PatentClassification):
-    metadata = demo_metadata(
-        "demo_uspto_classification",
-        "Classification",
-        "f1",
-        f"DEMO, not PatenTEB. Predict the CPC section of a USPTO abstract (macro-F1) with a logistic regression "
-        f"fitted on {TRAIN_PER_SECTION} train abstracts per section; {TEST_PER_SECTION} test abstracts per section.",
-    )
-
-
-FAMILY_OF_TYPE = {"Retrieval": "retrieval", "Clustering": "clustering", "Classification": "classification"}
-DEMO_LABEL = {
-    "demo_uspto_retrieval": "Demo: USPTO first sentence → rest",
-    "demo_uspto_clustering": "Demo: USPTO CPC-section clusters",
-    "demo_uspto_classification": "Demo: USPTO CPC-section classes",
-}
-
-
-def demo_task_rows() -> pd.DataFrame:
-    """Rows for the store's `tasks` table, benchmark 'demo', shown apart from PatenTEB."""
-    rows = []
-    demo_classes = (demo_uspto_retrieval, demo_uspto_clustering, demo_uspto_classification)
-    for order, metadata in enumerate((task_class.metadata for task_class in demo_classes), start=300):
-        rows.append(
-            {
-                "task": metadata.name,
-                "benchmark": "demo",
-                "family": FAMILY_OF_TYPE[metadata.type],
-                "label": DEMO_LABEL[metadata.name],
-                "main_metric": metadata.main_score,
-                "metric_label": METRIC_LABEL[metadata.main_score],
-                "eval_split": "test",
-                "description": metadata.description,
-                "test_size": len(demo_frames()[metadata.name]["test"]),
-                "dataset": "explorer/data/uspto_random_10000.parquet",
-                "source": f"built deterministically by evaluator/tasks/demo.py from {SOURCE_LABEL}",
-                "display_order": order,
-            }
-        )
-    return pd.DataFrame(rows)
+    metadata = demo_metadata("demo_uspto_classification")

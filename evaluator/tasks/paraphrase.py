@@ -28,15 +28,8 @@ class PatentParaphrase(PatenTEBTask, AbsTaskSTS):
 
 
 class para_problem(PatentParaphrase):
-    metadata = patenteb_metadata(
-        "para_problem",
-        "Pairs of problem statements: same-domain citation pairs sharing problem segments (positives, 14 %) "
-        "against cross-domain pairs.",
-    )
+    metadata = patenteb_metadata("para_problem")
 
 
 class para_solution(PatentParaphrase):
-    metadata = patenteb_metadata(
-        "para_solution",
-        "Pairs of solution descriptions, built like para_problem.",
-    )
+    metadata = patenteb_metadata("para_solution")

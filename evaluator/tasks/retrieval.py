@@ -9,7 +9,7 @@ import pandas as pd
 from mteb.abstasks import AbsTaskRetrieval
 
 from evaluator.tasks.base import PatenTEBTask, patenteb_metadata
-from evaluator.tasks.catalogue import ASYMMETRIC_FIELDS
+from patenteb.catalogue import PAIRED_FIELDS
 
 
 @dataclass(frozen=True)
@@ -99,62 +99,37 @@ class SymmetricPatentRetrieval(PatentRetrieval):
 
 class AsymmetricPatentRetrieval(PatentRetrieval):
     def build_split(self, rows: pd.DataFrame) -> RetrievalSplit:
-        query_column, target_column = ASYMMETRIC_FIELDS[self.metadata.name]
+        query_column, target_column = PAIRED_FIELDS[self.metadata.name]
         return asymmetric_split(rows, query_column, target_column)
 
 
 class retrieval_IN(SymmetricPatentRetrieval):
-    metadata = patenteb_metadata(
-        "retrieval_IN",
-        "Prior-art style retrieval: query and relevant (citation-linked) patent share the same IPC3 domain; "
-        "hard negatives come from a mixed-domain category.",
-    )
+    metadata = patenteb_metadata("retrieval_IN")
 
 
 class retrieval_MIXED(SymmetricPatentRetrieval):
-    metadata = patenteb_metadata(
-        "retrieval_MIXED",
-        "Citation-linked patent retrieval where the IPC3 sets of query and target partly overlap.",
-    )
+    metadata = patenteb_metadata("retrieval_MIXED")
 
 
 class retrieval_OUT(SymmetricPatentRetrieval):
-    metadata = patenteb_metadata(
-        "retrieval_OUT",
-        "Citation-linked patent retrieval across disjoint IPC3 domains (cross-domain prior art).",
-    )
+    metadata = patenteb_metadata("retrieval_OUT")
 
 
 class title2full(AsymmetricPatentRetrieval):
-    metadata = patenteb_metadata(
-        "title2full",
-        "A patent title is the query; the target is the patent's full text with the title removed.",
-    )
+    metadata = patenteb_metadata("title2full")
 
 
 class problem2full(AsymmetricPatentRetrieval):
-    metadata = patenteb_metadata(
-        "problem2full",
-        "A technical-problem statement is the query; the target is the full text with that fragment removed.",
-    )
+    metadata = patenteb_metadata("problem2full")
 
 
 class problem2solution(AsymmetricPatentRetrieval):
-    metadata = patenteb_metadata(
-        "problem2solution",
-        "Match a problem description to the solution description of the same patent.",
-    )
+    metadata = patenteb_metadata("problem2solution")
 
 
 class effect2full(AsymmetricPatentRetrieval):
-    metadata = patenteb_metadata(
-        "effect2full",
-        "A technical-effect statement is the query; the target is the full text with the fragment removed.",
-    )
+    metadata = patenteb_metadata("effect2full")
 
 
 class effect2substance(AsymmetricPatentRetrieval):
-    metadata = patenteb_metadata(
-        "effect2substance",
-        "Link a described effect to the substance or material text that produces it.",
-    )
+    metadata = patenteb_metadata("effect2substance")
