@@ -14,7 +14,7 @@ import os
 import sys
 from pathlib import Path
 
-from results import queue as job_queue
+from results import jobs as job_queue
 from results.store import Store, StoreBusy, StoreCorrupt, default_store_path
 
 QUEUE_HEADER = ("id", "status", "model", "revision", "tasks", "attempts", "submitted", "ended", "reason")
@@ -33,7 +33,7 @@ def _store(args: argparse.Namespace) -> Store:
 
 
 def cmd_submit(args: argparse.Namespace) -> int:
-    from evaluator.queue import Submission, SubmissionRefused, submit
+    from evaluator.submissions import Submission, SubmissionRefused, submit
 
     submission = Submission(
         model=args.model,
@@ -109,7 +109,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
 
 def cmd_allow_remote_code(args: argparse.Namespace) -> int:
-    from evaluator.queue import malformed_id_reason
+    from evaluator.submissions import malformed_id_reason
 
     reason = malformed_id_reason(args.model)
     if reason:
@@ -127,7 +127,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         raise CommandError(f"{args.model} is a local path: give the name to store its scores under with --name", 2)
     go_offline_if_hub_unreachable()
 
-    from evaluator.runner import DataUnavailable, ModelLoadError, ModelSpec, evaluate, resolve_tasks
+    from evaluator.runner import DataUnavailable, ModelLoadError, ModelSpec, resolve_tasks, run_evaluation
 
     try:
         tasks = resolve_tasks(args.tasks)
@@ -144,9 +144,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     )
     progress = TaskProgress(model.name)
     try:
-        scores = evaluate(
+        scores = run_evaluation(
             _store(args), model, tasks, data_dir=args.data_dir, hf_token=os.environ.get("HF_TOKEN"), progress=progress
-        )
+        ).scores
     except (ModelLoadError, DataUnavailable) as error:
         raise CommandError(str(error)) from None
     finally:

@@ -22,6 +22,9 @@ from mteb.models.abs_encoder import AbsEncoder
 
 from evaluator.tasks.prompts import DOCUMENT, QUERY, SINGLE_TEXT, Prompt, resolve_prompt
 
+ENCODE_BATCH_SIZE = 32
+"""Texts per model call, unless mteb passes its own batch size."""
+
 
 def text_key(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
@@ -177,7 +180,7 @@ class CachingEncoder(AbsEncoder):
         prompt = self.prompt_for(task_metadata, role)
         self.prompts_used.setdefault(task_metadata.name, {})[role] = prompt
         prompt_text = prompt.text if prompt else ""
-        batch_size = kwargs.get("batch_size", 32)
+        batch_size = kwargs.get("batch_size", ENCODE_BATCH_SIZE)
 
         def encode_missing(missing: list[str]) -> np.ndarray:
             encode = {QUERY: self.model.encode_query, DOCUMENT: self.model.encode_document}.get(role, self.model.encode)

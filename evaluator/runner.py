@@ -1,10 +1,11 @@
-"""Evaluate one model on a list of tasks with mteb and write its scores into the store, one transaction per task.
+"""Evaluate one model on a list of tasks with mteb and write its scores into the store, one write per task.
 
 Crash safety comes from three layers, checked in this order for every task:
 1. the store: a task whose main score is already stored for (model, revision) is skipped;
-2. mteb's result JSON beside the store (`evaluations/`): a finished task whose rows did not reach the store is
-   written from its JSON without loading the model;
-3. the embedding cache beside the store (`embedding_cache/`): texts encoded before a crash are not re-encoded.
+2. mteb's result JSON beside the store (`Store.evaluations_dir`): a finished task whose rows did not reach the
+   store is written from its JSON without loading the model;
+3. the embedding cache beside the store (`Store.embedding_cache_dir`): texts encoded before a crash are not
+   re-encoded.
 The runner knows no queue; it never holds a store connection while encoding.
 """
 
@@ -23,14 +24,14 @@ from pathlib import Path
 
 import pandas as pd
 
-from evaluator.hub import offline_requested
 from evaluator.tasks import DEMO_TASKS, EXTERNAL_TASKS, GROUPS, PATENTEB_TASKS, DataFormatError, DataUnavailable
-from results.store import Store, write_scores
+from patenteb import catalogue
+from patenteb.hub import offline_requested
+from results.store import Store
 
 log = logging.getLogger(__name__)
 
 PRECISIONS = ("float32", "float16", "bfloat16")
-ENCODE_BATCH_SIZE = 32
 PROVENANCE = "evaluated"
 RUNS_FILE = "evaluated_with.jsonl"
 """Beside mteb's result files: each task's prompt and data origin, so a task restored from its JSON keeps them."""
@@ -41,7 +42,6 @@ __all__ = [
     "EvaluationReport",
     "ModelLoadError",
     "ModelSpec",
-    "evaluate",
     "resolve_tasks",
     "run_evaluation",
 ]
@@ -118,26 +118,6 @@ class EvaluationReport:
     texts_encoded: int = 0
 
 
-def evaluate(
-    store: Store,
-    model: ModelSpec,
-    tasks: str | list[str],
-    *,
-    data_dir: Path | str | None = None,
-    hf_token: str | None = None,
-    progress: ProgressCallback | bool | None = None,
-    model_object=None,
-) -> dict[str, float]:
-    """Evaluate `model` on `tasks`; return {task: main score}. Writes mteb result JSON beside the store and
-    the score rows into the store (provenance 'evaluated'), ONE transaction per task, as each task finishes.
-    Tasks already in the store for (model.name, model.revision) are skipped (returned from the store), so a
-    re-run after a crash recomputes nothing finished. Raises ModelLoadError (clear reason) when the model
-    cannot load, DataUnavailable when a task's data cannot be found (gated dataset without token, offline)."""
-    return run_evaluation(
-        store, model, tasks, data_dir=data_dir, hf_token=hf_token, progress=progress, model_object=model_object
-    ).scores
-
-
 def run_evaluation(
     store: Store,
     model: ModelSpec,
@@ -148,61 +128,112 @@ def run_evaluation(
     progress: ProgressCallback | bool | None = None,
     model_object=None,
 ) -> EvaluationReport:
-    """`evaluate`, returning also what was computed, skipped or restored and how many encodes the cache saved."""
+    """Evaluate `model` on `tasks`: report.scores is {task: main score}.
+
+    Writes mteb result JSON beside the store and the score rows into the store (provenance 'evaluated'), one
+    write per task, as each task finishes. Tasks already in the store for (model.name, model.revision) are
+    skipped (their scores come from the store), so a re-run after a crash recomputes nothing finished. The
+    report also says what was computed, skipped or restored and how many encodes the cache saved. Raises
+    ModelLoadError (clear reason) when the model cannot load, DataUnavailable when a task's data cannot be
+    found (gated dataset without token, offline)."""
+    names = resolve_tasks(tasks)
+    notify = _progress_callback(progress)
+    run = _start_run(store, model, data_dir, hf_token or os.environ.get("HF_TOKEN") or None, model_object)
+    stored = _stored_main_scores(store, model)
+    for done, name in enumerate(names, start=1):
+        if name in stored:
+            run.report.scores[name] = stored[name]
+            run.report.from_store.append(name)
+        else:
+            result_path = _ensure_result_file(run, name)
+            run.report.scores[name] = _store_task_scores(run, name, result_path)
+        notify(name, done, len(names))
+    _count_encodes(run)
+    return run.report
+
+
+@dataclass
+class _Run:
+    """What the steps of one evaluation share."""
+
+    store: Store
+    model: ModelSpec
+    data_dir: Path | str | None
+    hf_token: str | None
+    result_cache: object
+    """mteb.ResultCache over the store's evaluations folder."""
+    embedding_cache: object
+    encoder: "_LazyEncoder"
+    report: EvaluationReport = field(default_factory=EvaluationReport)
+
+
+def _start_run(store: Store, model: ModelSpec, data_dir, hf_token: str | None, model_object) -> _Run:
     import mteb
 
     from evaluator.embedding_cache import EmbeddingCache
+
+    embedding_cache = EmbeddingCache(store.embedding_cache_dir, model.name, model.revision, model.precision)
+    return _Run(
+        store=store,
+        model=model,
+        data_dir=data_dir,
+        hf_token=hf_token,
+        result_cache=mteb.ResultCache(store.evaluations_dir),
+        embedding_cache=embedding_cache,
+        encoder=_LazyEncoder(model, embedding_cache, hf_token, model_object),
+    )
+
+
+def _ensure_result_file(run: _Run, name: str) -> Path:
+    """mteb's result file of task `name`: kept when a finished one exists (a crash after it was written),
+    else computed now."""
     from evaluator.tasks import build_task
 
-    names = resolve_tasks(tasks)
-    notify = _progress_callback(progress)
-    hf_token = hf_token or os.environ.get("HF_TOKEN") or None
-    register_tasks(store, names)
-    task_rows = store.tasks().set_index("task")
-    stored = _stored_main_scores(store, model)
-    result_cache = mteb.ResultCache(store.path.parent / "evaluations")
-    embedding_cache = EmbeddingCache(store.path.parent / "embedding_cache", model.name, model.revision, model.precision)
-    encoder = _LazyEncoder(model, embedding_cache, hf_token, model_object)
-    report = EvaluationReport()
+    model = run.model
+    task = build_task(name, run.data_dir, run.hf_token)
+    result_path = run.result_cache.get_task_result_path(name, model.mteb_name, model.revision)
+    previous = run.result_cache.load_task_result(name, model.mteb_name, model.revision)
+    if previous is not None and not previous.get_missing_evaluations(task):
+        run.report.from_result_files.append(name)
+        return result_path
+    _load_data(task)
+    _evaluate_with_mteb(run, task)
+    _remember_run(result_path, name, prompt=run.encoder.prompt_record(task), data=_data_origin(task))
+    run.report.evaluated.append(name)
+    return result_path
 
-    for done, name in enumerate(names, start=1):
-        if name in stored:
-            report.scores[name] = stored[name]
-            report.from_store.append(name)
-            notify(name, done, len(names))
-            continue
-        task = build_task(name, data_dir, hf_token)
-        result_path = result_cache.get_task_result_path(name, model.mteb_name, model.revision)
-        previous = result_cache.load_task_result(name, model.mteb_name, model.revision)
-        if previous is not None and not previous.get_missing_evaluations(task):
-            report.from_result_files.append(name)
-        else:
-            _load_data(task)
-            mteb.evaluate(
-                encoder.get(),
-                task,
-                cache=result_cache,
-                overwrite_strategy="only-missing",
-                encode_kwargs={"batch_size": ENCODE_BATCH_SIZE, "show_progress_bar": False},
-                show_progress_bar=False,
-                co2_tracker=False,
-            )
-            _remember_run(result_path, name, prompt=encoder.prompt_record(task), data=_data_origin(task))
-            report.evaluated.append(name)
-        main_metric, eval_split = task_rows.at[name, "main_metric"], task_rows.at[name, "eval_split"]
-        rows = _score_rows(result_path, name, main_metric, model, **_recall_run(result_path, name))
-        with store.transaction() as connection:
-            write_scores(connection, rows, encoder.model_row())
-            Store.bump_generation(connection)
-        report.scores[name] = _main_score(rows, main_metric, eval_split)
-        log.info("%s on %s: %s = %s", model.name, name, main_metric, report.scores[name])
-        notify(name, done, len(names))
 
-    report.texts_requested = embedding_cache.stats.requested
-    report.texts_encoded = embedding_cache.stats.encoded
+def _evaluate_with_mteb(run: _Run, task) -> None:
+    import mteb
+
+    from evaluator.embedding_cache import ENCODE_BATCH_SIZE
+
+    mteb.evaluate(
+        run.encoder.get(),
+        task,
+        cache=run.result_cache,
+        overwrite_strategy="only-missing",
+        encode_kwargs={"batch_size": ENCODE_BATCH_SIZE, "show_progress_bar": False},
+        show_progress_bar=False,
+        co2_tracker=False,
+    )
+
+
+def _store_task_scores(run: _Run, name: str, result_path: Path) -> float:
+    """Write every score of the result file (and the model's facts) to the store; return the main score."""
+    facts = catalogue.task(name)
+    rows = _score_rows(result_path, name, facts.metric.key, run.model, **_recall_run(result_path, name))
+    run.store.upsert_scores(rows, run.encoder.model_row())
+    main_score = _main_score(rows, facts.metric.key, facts.eval_split)
+    log.info("%s on %s: %s = %s", run.model.name, name, facts.metric.key, main_score)
+    return main_score
+
+
+def _count_encodes(run: _Run) -> None:
+    stats = run.embedding_cache.stats
+    run.report.texts_requested, run.report.texts_encoded = stats.requested, stats.encoded
     log.info("embedding cache: %d texts requested, %d encoded, %d encodes saved",
-             report.texts_requested, report.texts_encoded, embedding_cache.stats.saved)
-    return report
+             stats.requested, stats.encoded, stats.saved)
 
 
 class _LazyEncoder:
@@ -317,21 +348,6 @@ def _data_origin(task) -> str:
     if hasattr(task, "data_origin"):
         return task.data_origin()
     return f"Hub dataset {task.metadata.dataset['path']} (mteb task definition)"
-
-
-def register_tasks(store: Store, names: list[str]) -> None:
-    """Demo task rows are ours and always upserted; catalogue rows are added only when the store lacks them."""
-    from results.seed import task_catalogue
-
-    if any(name in DEMO_TASKS for name in names):
-        from evaluator.tasks.demo import demo_task_rows
-
-        store.upsert_tasks(demo_task_rows())
-    known = store.known_tasks()
-    missing = [name for name in names if name not in DEMO_TASKS and name not in known]
-    if missing:
-        catalogue = task_catalogue()
-        store.upsert_tasks(catalogue[catalogue["task"].isin(missing)])
 
 
 def _stored_main_scores(store: Store, model: ModelSpec) -> dict[str, float]:

@@ -21,8 +21,8 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from evaluator.queue import hub_is_reachable
-from results import queue
+from patenteb.hub import hub_is_reachable
+from results import jobs
 from results.store import Store, StoreBusy
 
 DEFAULT_LEASE_S = 300.0
@@ -39,7 +39,7 @@ class StopRequested(BaseException):
 
 @dataclass(frozen=True)
 class StepOutcome:
-    job: queue.Job
+    job: jobs.Job
     status: str
     """finished, failed, or lost (the lease had expired and another worker owned the job)."""
     scores: dict[str, float] = field(default_factory=dict)
@@ -92,7 +92,7 @@ class TaskProgress:
 class LeaseKeeper(threading.Thread):
     """Renews a job's lease every third of its length until stopped, or until the lease is found lost."""
 
-    def __init__(self, store: Store, job: queue.Job, lease_s: float):
+    def __init__(self, store: Store, job: jobs.Job, lease_s: float):
         super().__init__(name=f"lease-job-{job.id}", daemon=True)
         self.store, self.job, self.lease_s = store, job, lease_s
         self._stopped = threading.Event()
@@ -100,7 +100,7 @@ class LeaseKeeper(threading.Thread):
     def run(self) -> None:
         while not self._stopped.wait(self.lease_s / 3):
             try:
-                if not queue.renew_lease(self.store, self.job.id, self.job.lease_token, self.lease_s):
+                if not jobs.renew_lease(self.store, self.job.id, self.job.lease_token, self.lease_s):
                     log.warning("job #%s: lease lost; another worker may have taken the job", self.job.id)
                     return
             except StoreBusy as error:
@@ -133,12 +133,12 @@ class Worker:
 
     def step(self) -> StepOutcome | None:
         """Claim the oldest claimable job and see it through; None when the queue has nothing to do."""
-        job = queue.claim(self.store, self.name, self.lease_s)
+        job = jobs.claim(self.store, self.name, self.lease_s)
         if job is None:
             return None
         log.info(
             "job #%s: %s @ %s on %d tasks (attempt %d of %d)",
-            job.id, job.model, job.revision, len(job.tasks), job.attempts, queue.MAX_ATTEMPTS,
+            job.id, job.model, job.revision, len(job.tasks), job.attempts, jobs.MAX_ATTEMPTS,
         )
         started = time.monotonic()
         keeper = LeaseKeeper(self.store, job, self.lease_s)
@@ -146,37 +146,38 @@ class Worker:
         try:
             scores = self._evaluate(job)
         except StopRequested:
-            queue.release(self.store, job.id, job.lease_token)
+            jobs.release(self.store, job.id, job.lease_token)
             log.info("job #%s: stopped and handed back to the queue", job.id)
             raise
         except Exception as error:
             summary = error_summary(error)
-            recorded = queue.fail(self.store, job.id, job.lease_token, summary)
+            recorded = jobs.fail(self.store, job.id, job.lease_token, summary)
             log.error("job #%s: failed: %s", job.id, summary)
             return StepOutcome(job, "failed" if recorded else "lost", error=summary, seconds=time.monotonic() - started)
         finally:
             keeper.stop()
-        recorded = queue.finish(self.store, job.id, job.lease_token, scores)
+        recorded = jobs.finish(self.store, job.id, job.lease_token, scores)
         seconds = time.monotonic() - started
         log.info("job #%s: %s in %.1f s", job.id, "finished" if recorded else "done, but its lease was lost", seconds)
         return StepOutcome(job, "finished" if recorded else "lost", scores=scores, seconds=seconds)
 
-    def _evaluate(self, job: queue.Job) -> dict[str, float]:
+    def _evaluate(self, job: jobs.Job) -> dict[str, float]:
         progress = TaskProgress(f"job #{job.id}") if self.show_progress else None
         self._evaluating = True
         try:
-            from evaluator.runner import ModelSpec, evaluate
+            from evaluator.runner import ModelSpec, run_evaluation
 
             model = ModelSpec(
                 name=job.model,
                 load_from=job.load_from,
                 revision=job.revision,
-                trust_remote_code=queue.remote_code_allowed(self.store, job.model),
+                trust_remote_code=jobs.remote_code_allowed(self.store, job.model),
                 precision=job.precision,
             )
-            return evaluate(
+            report = run_evaluation(
                 self.store, model, list(job.tasks), data_dir=self.data_dir, hf_token=self.hf_token, progress=progress
             )
+            return report.scores
         finally:
             self._evaluating = False
             if progress is not None:
@@ -186,10 +187,6 @@ class Worker:
         """Process jobs until stopped (or one step with `once`); returns how many jobs it processed."""
         processed = 0
         log.info("worker %s: watching %s", self.name, self.store.path)
-        from evaluator.runner import register_tasks
-        from evaluator.tasks import DEMO_TASKS
-
-        register_tasks(self.store, list(DEMO_TASKS))
         try:
             while not self._stop.is_set():
                 try:

@@ -19,10 +19,10 @@ from sklearn.cluster import MiniBatchKMeans
 from sklearn.metrics import v_measure_score
 
 from evaluator.embedding_cache import EmbeddingCache
-from evaluator.runner import DataUnavailable, ModelLoadError, ModelSpec, evaluate, resolve_tasks, run_evaluation
+from evaluator.runner import DataUnavailable, ModelLoadError, ModelSpec, resolve_tasks, run_evaluation
 from evaluator.tasks import PATENTEB_TASKS
 from results.store import Store
-from tests.support.patenteb_fixtures import write_patenteb_fixtures
+from patenteb.fixtures import write_patenteb_fixtures
 
 TINY = "test/tiny-bert"
 REVISION = "r1"
@@ -61,7 +61,7 @@ def main_score(store: Store, task: str) -> float:
 
 
 def embeddings(store: Store, texts) -> np.ndarray:
-    return EmbeddingCache(store.path.parent / "embedding_cache", TINY, REVISION).lookup(list(texts))
+    return EmbeddingCache(store.embedding_cache_dir, TINY, REVISION).lookup(list(texts))
 
 
 def test_the_whole_benchmark_writes_fifteen_main_scores_and_every_metric(benchmark_run):
@@ -91,7 +91,7 @@ def test_the_whole_benchmark_writes_fifteen_main_scores_and_every_metric(benchma
 
     model_row = store.models().set_index("model").loc[TINY]
     assert model_row["embedding_dim"] == 32 and model_row["max_tokens"] == 128 and not model_row["uses_prompts"]
-    result_folder = store.path.parent / "evaluations" / "results" / "test__tiny-bert" / REVISION
+    result_folder = store.evaluations_dir / "results" / "test__tiny-bert" / REVISION
     result_files = [path.stem for path in result_folder.glob("*.json") if path.name != "model_meta.json"]
     assert sorted(result_files) == sorted(PATENTEB_TASKS)
 
@@ -183,7 +183,7 @@ def test_a_task_whose_rows_missed_the_store_is_restored_from_its_result_file(ben
 
 def test_texts_encoded_before_a_crash_are_not_encoded_again(benchmark_run, tiny_model_path, data_dir):
     store, report, _ = benchmark_run
-    result_file = store.path.parent / "evaluations" / "results" / "test__tiny-bert" / REVISION / "title2full.json"
+    result_file = store.evaluations_dir / "results" / "test__tiny-bert" / REVISION / "title2full.json"
     result_file.rename(result_file.with_suffix(".lost"))
     fresh = Store(store.path.parent / "second-crash.duckdb")
     rerun = run_evaluation(fresh, ModelSpec(TINY, str(tiny_model_path), REVISION), ["title2full"], data_dir=data_dir)
@@ -195,8 +195,8 @@ def test_texts_encoded_before_a_crash_are_not_encoded_again(benchmark_run, tiny_
 def test_the_models_own_prompts_run_and_are_recorded(empty_store, data_dir, tmp_path):
     from sentence_transformers import SentenceTransformer
 
-    from tests.support.corpus_sample import patent_abstracts
-    from tests.support.tiny_models import build_tiny_model
+    from patenteb.shipped import patent_abstracts
+    from patenteb.tiny_model import build_tiny_model
 
     query_prompt, document_prompt = "encode query for same document retrieval: ", "encode document for same retrieval: "
     path = build_tiny_model(
@@ -205,7 +205,7 @@ def test_the_models_own_prompts_run_and_are_recorded(empty_store, data_dir, tmp_
         prompts={"retrieval_IN": {"q_text": query_prompt, "pos_text": document_prompt}, "class_bloom": "timing: "},
     )
     tasks = ["retrieval_IN", "class_bloom", "para_problem"]
-    evaluate(empty_store, ModelSpec("test/prompted", str(path), "p1"), tasks, data_dir=data_dir)
+    run_evaluation(empty_store, ModelSpec("test/prompted", str(path), "p1"), tasks, data_dir=data_dir)
 
     recorded = evaluated_rows(empty_store, "test/prompted").groupby("task")["prompt"].unique()
     assert json.loads(recorded["retrieval_IN"][0]) == {"query": query_prompt, "document": document_prompt}
@@ -214,7 +214,7 @@ def test_the_models_own_prompts_run_and_are_recorded(empty_store, data_dir, tmp_
     assert bool(empty_store.models().set_index("model").loc["test/prompted", "uses_prompts"])
 
     query = pd.read_parquet(data_dir / "retrieval_IN" / "test" / "data.parquet")["q_text"].iloc[0]
-    cache = EmbeddingCache(empty_store.path.parent / "embedding_cache", "test/prompted", "p1")
+    cache = EmbeddingCache(empty_store.embedding_cache_dir, "test/prompted", "p1")
     model = SentenceTransformer(str(path), device="cpu")
     cached = cache.lookup([query], prompt=query_prompt)
     np.testing.assert_allclose(cached, model.encode([query_prompt + query]), atol=1e-5)
@@ -223,19 +223,19 @@ def test_the_models_own_prompts_run_and_are_recorded(empty_store, data_dir, tmp_
 
 def test_missing_data_fails_before_the_model_is_loaded(empty_store, tmp_path):
     with pytest.raises(DataUnavailable, match="retrieval_IN/test/data.parquet"):
-        evaluate(empty_store, ModelSpec("test/x", NOT_A_MODEL, "r"), ["retrieval_IN"], data_dir=tmp_path)
+        run_evaluation(empty_store, ModelSpec("test/x", NOT_A_MODEL, "r"), ["retrieval_IN"], data_dir=tmp_path)
     assert empty_store.score_count() == 0
 
 
 def test_external_tasks_come_from_mteb_and_need_the_hub(empty_store):
     with pytest.raises(DataUnavailable, match=r"BigPatentClustering.v2 \(mteb/big-patent\) from the Hub"):
-        evaluate(empty_store, ModelSpec("test/x", NOT_A_MODEL, "r"), ["BigPatentClustering.v2"])
-    assert "BigPatentClustering.v2" in empty_store.known_tasks()
+        run_evaluation(empty_store, ModelSpec("test/x", NOT_A_MODEL, "r"), ["BigPatentClustering.v2"])
+    assert "BigPatentClustering.v2" in set(empty_store.tasks()["task"])
 
 
 def test_a_model_that_cannot_load_is_a_model_load_error(empty_store, data_dir):
     with pytest.raises(ModelLoadError, match="cannot load Hub model '/nonexistent/model-folder'"):
-        evaluate(empty_store, ModelSpec("test/x", NOT_A_MODEL, "r"), ["para_solution"], data_dir=data_dir)
+        run_evaluation(empty_store, ModelSpec("test/x", NOT_A_MODEL, "r"), ["para_solution"], data_dir=data_dir)
 
 
 def test_task_selections_resolve_or_fail_clearly():
