@@ -7,7 +7,7 @@ model over the size limit. When the Hub is reachable the revision is resolved to
 is not, the submission is queued unchecked and says so.
 
 The decisions are pure functions (`facts_from_model_info`, `hub_error_reason`, `refusal_reason`); only
-`fetch_model_info` and `evaluator.hub.hub_is_reachable` talk to the network. huggingface_hub is imported lazily: the
+`fetch_model_info` and `patenteb.hub.hub_is_reachable` talk to the network. huggingface_hub is imported lazily: the
 worker must decide on offline mode before that package reads its settings.
 """
 
@@ -22,9 +22,9 @@ from datetime import datetime
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
 
-from evaluator.hub import HUB_TIMEOUT_S, hub_is_reachable
 from evaluator.runner import PRECISIONS, resolve_tasks
-from results import queue
+from patenteb.hub import HUB_TIMEOUT_S, hub_is_reachable
+from results import jobs
 from results.store import Store
 
 if TYPE_CHECKING:
@@ -198,7 +198,7 @@ def submit(
     parameter_limit: int | None = None,
     hf_token: str | None = None,
     now: datetime | None = None,
-) -> queue.Job:
+) -> jobs.Job:
     """Validate and enqueue; raises SubmissionRefused with the reason."""
     model = submission.model.strip()
     requested_revision = submission.revision.strip() or "main"
@@ -210,19 +210,19 @@ def submit(
     selection = submission.tasks.strip()
     if not selection.strip(", "):
         raise SubmissionRefused("select the tasks to evaluate, such as PatenTEB or demo")
-    reason = queue.active_job_reason(store, model, requested_revision)
+    reason = jobs.active_job_reason(store, model, requested_revision)
     if reason:
         raise SubmissionRefused(reason)
 
     load_from = str(Path(submission.load_from).expanduser().resolve()) if submission.load_from else None
     facts, note = _model_facts(model, requested_revision, load_from, hub_reachable, hf_token)
     limit = parameter_limit if parameter_limit is not None else max_parameters()
-    reason = refusal_reason(model, facts, queue.remote_code_allowed(store, model), limit)
+    reason = refusal_reason(model, facts, jobs.remote_code_allowed(store, model), limit)
     if reason:
         raise SubmissionRefused(reason)
 
     tasks = _resolve(selection)
-    job = queue.NewJob(
+    job = jobs.NewJob(
         model=model,
         load_from=load_from or model,
         revision=facts.revision or requested_revision,
@@ -234,8 +234,8 @@ def submit(
         note=note,
     )
     try:
-        return queue.enqueue(store, job, now=now)
-    except queue.DuplicateSubmission as error:
+        return jobs.enqueue(store, job, now=now)
+    except jobs.DuplicateSubmission as error:
         raise SubmissionRefused(str(error)) from None
 
 

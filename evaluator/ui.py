@@ -8,9 +8,9 @@ from collections import Counter
 import gradio as gr
 import pandas as pd
 
-from evaluator.queue import Submission, SubmissionRefused, submit
+from evaluator.submissions import Submission, SubmissionRefused, submit
 from evaluator.runner import PRECISIONS
-from results import queue
+from results import jobs as queue
 from results.store import Store, StoreBusy, StoreCorrupt
 
 REFRESH_SECONDS = 5

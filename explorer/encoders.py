@@ -12,9 +12,9 @@ from typing import Callable
 
 import numpy as np
 
-from evaluator.hub import hub_is_reachable
 from explorer.errors import ExplorerError, ModelUnavailable
 from explorer.registry import ModelSpec, Registry
+from patenteb.hub import hub_is_reachable
 
 BM25_PARAMETERS = {"method": "lucene", "k1": 1.5, "b": 0.75, "stopwords": "en", "stemmer": None}
 MAX_BM25_QUERY_TERMS = 1024

@@ -9,8 +9,8 @@ import sys
 
 import pytest
 
-from evaluator.queue import facts_from_folder, human_count
-from results import queue
+from evaluator.submissions import facts_from_folder, human_count
+from results import jobs
 from tests.conftest import REPO
 
 
@@ -42,10 +42,10 @@ def test_an_empty_queue(empty_store):
 
 
 def test_queue_lists_jobs_as_a_table_and_as_json(empty_store):
-    queue.enqueue(empty_store, queue.NewJob("org/first", "main", ("task_a",), "task_a", submitter="ada"))
-    second = queue.enqueue(empty_store, queue.NewJob("org/second", "v2", ("task_a", "task_b"), "demo"))
-    claimed = queue.claim(empty_store, "host:1", lease_s=60)
-    queue.fail(empty_store, claimed.id, claimed.lease_token, "ModelLoadError: org/first is not on the Hub")
+    jobs.enqueue(empty_store, jobs.NewJob("org/first", "main", ("task_a",), "task_a", submitter="ada"))
+    second = jobs.enqueue(empty_store, jobs.NewJob("org/second", "v2", ("task_a", "task_b"), "demo"))
+    claimed = jobs.claim(empty_store, "host:1", lease_s=60)
+    jobs.fail(empty_store, claimed.id, claimed.lease_token, "ModelLoadError: org/first is not on the Hub")
 
     table = evaluator("queue", store=empty_store)
     assert table.returncode == 0
@@ -70,11 +70,11 @@ def test_submit_refusals_are_one_line_errors(empty_store, tiny_model_path):
     assert too_big.returncode == 1
     parameters = human_count(facts_from_folder(tiny_model_path).parameters)
     assert error_line(too_big).endswith(f"local/tiny has {parameters} parameters, over this leaderboard's limit of 1K")
-    assert queue.list_jobs(empty_store) == []
+    assert jobs.list_jobs(empty_store) == []
 
 
 def test_submit_refuses_a_model_already_queued(empty_store):
-    queue.enqueue(empty_store, queue.NewJob("org/model", "main", ("task_a",), "task_a"))
+    jobs.enqueue(empty_store, jobs.NewJob("org/model", "main", ("task_a",), "task_a"))
     result = evaluator("submit", "org/model", "--tasks", "demo", store=empty_store, env={"HF_HUB_OFFLINE": "1"})
     assert result.returncode == 1
     assert error_line(result) == "error: refused: org/model at revision main is already in the queue (job #1, pending)"
@@ -85,7 +85,7 @@ def test_allow_remote_code(empty_store):
     assert (first.returncode, first.stdout.strip()) == (0, "org/custom may now run its own code in the worker")
     again = evaluator("allow-remote-code", "org/custom", store=empty_store)
     assert again.stdout.strip() == "org/custom was already allowed to run its own code in the worker"
-    assert queue.remote_code_allowed(empty_store, "org/custom")
+    assert jobs.remote_code_allowed(empty_store, "org/custom")
     malformed = evaluator("allow-remote-code", "org/a/b", store=empty_store)
     assert malformed.returncode == 2 and "is not a Hub model id" in error_line(malformed)
 

@@ -19,7 +19,7 @@ import pytest
 from huggingface_hub import ModelInfo
 from huggingface_hub.errors import GatedRepoError, HfHubHTTPError, RepositoryNotFoundError, RevisionNotFoundError
 
-from evaluator.queue import (
+from evaluator.submissions import (
     ModelFacts,
     Submission,
     SubmissionRefused,
@@ -30,7 +30,7 @@ from evaluator.queue import (
     refusal_reason,
     submit,
 )
-from results import queue
+from results import jobs
 from tests.conftest import REPO
 
 
@@ -38,8 +38,8 @@ T0 = datetime(2026, 1, 5, 9, 0, 0)
 MINILM_SHA = "c9745ed1d9f207416be6d2e6f8de32d1f16199bf"
 
 
-def new_job(model="org/model", revision="abc123", tasks=("task_a", "task_b"), **extra) -> queue.NewJob:
-    return queue.NewJob(model=model, revision=revision, tasks=tuple(tasks), selection="test", **extra)
+def new_job(model="org/model", revision="abc123", tasks=("task_a", "task_b"), **extra) -> jobs.NewJob:
+    return jobs.NewJob(model=model, revision=revision, tasks=tuple(tasks), selection="test", **extra)
 
 
 def evaluated_rows(model: str, revision: str, tasks: list[str]) -> pd.DataFrame:
@@ -56,140 +56,140 @@ def evaluated_rows(model: str, revision: str, tasks: list[str]) -> pd.DataFrame:
 
 
 def test_enqueue_creates_a_pending_job_with_what_was_submitted(empty_store):
-    job = queue.enqueue(empty_store, new_job(precision="float16", submitter="ada", requested_revision="main"), now=T0)
+    job = jobs.enqueue(empty_store, new_job(precision="float16", submitter="ada", requested_revision="main"), now=T0)
     assert (job.status, job.attempts, job.precision, job.submitter) == ("pending", 0, "float16", "ada")
     assert (job.revision, job.requested_revision, job.load_from) == ("abc123", "main", "org/model")
     assert job.tasks == ("task_a", "task_b") and job.submitted_at == T0
-    assert queue.get_job(empty_store, job.id) == job
-    assert [listed.id for listed in queue.list_jobs(empty_store)] == [job.id]
+    assert jobs.get_job(empty_store, job.id) == job
+    assert [listed.id for listed in jobs.list_jobs(empty_store)] == [job.id]
 
 
 @pytest.mark.parametrize("status", ["pending", "running"])
 def test_an_active_job_blocks_any_new_job_for_the_same_model_and_revision(empty_store, status):
-    queue.enqueue(empty_store, new_job(), now=T0)
+    jobs.enqueue(empty_store, new_job(), now=T0)
     if status == "running":
-        queue.claim(empty_store, "w", lease_s=60, now=T0)
-    with pytest.raises(queue.DuplicateSubmission, match=f"already in the queue .*{status}"):
-        queue.enqueue(empty_store, new_job(tasks=("task_c",)))
-    queue.enqueue(empty_store, new_job(revision="other"))
-    queue.enqueue(empty_store, new_job(model="org/other"))
+        jobs.claim(empty_store, "w", lease_s=60, now=T0)
+    with pytest.raises(jobs.DuplicateSubmission, match=f"already in the queue .*{status}"):
+        jobs.enqueue(empty_store, new_job(tasks=("task_c",)))
+    jobs.enqueue(empty_store, new_job(revision="other"))
+    jobs.enqueue(empty_store, new_job(model="org/other"))
 
 
 def test_a_finished_job_blocks_its_tasks_but_not_new_ones(empty_store):
-    queue.enqueue(empty_store, new_job(), now=T0)
-    job = queue.claim(empty_store, "w", lease_s=60, now=T0)
-    assert queue.finish(empty_store, job.id, job.lease_token, {"task_a": 0.1, "task_b": 0.2})
-    with pytest.raises(queue.DuplicateSubmission, match="already evaluated on these tasks"):
-        queue.enqueue(empty_store, new_job(tasks=("task_b",)))
-    assert queue.enqueue(empty_store, new_job(tasks=("task_b", "task_c"))).status == "pending"
+    jobs.enqueue(empty_store, new_job(), now=T0)
+    job = jobs.claim(empty_store, "w", lease_s=60, now=T0)
+    assert jobs.finish(empty_store, job.id, job.lease_token, {"task_a": 0.1, "task_b": 0.2})
+    with pytest.raises(jobs.DuplicateSubmission, match="already evaluated on these tasks"):
+        jobs.enqueue(empty_store, new_job(tasks=("task_b",)))
+    assert jobs.enqueue(empty_store, new_job(tasks=("task_b", "task_c"))).status == "pending"
 
 
 def test_a_failed_job_can_be_submitted_again(empty_store):
-    queue.enqueue(empty_store, new_job(), now=T0)
-    job = queue.claim(empty_store, "w", lease_s=60, now=T0)
-    assert queue.fail(empty_store, job.id, job.lease_token, "ModelLoadError: no such model")
-    assert queue.enqueue(empty_store, new_job()).id != job.id
+    jobs.enqueue(empty_store, new_job(), now=T0)
+    job = jobs.claim(empty_store, "w", lease_s=60, now=T0)
+    assert jobs.fail(empty_store, job.id, job.lease_token, "ModelLoadError: no such model")
+    assert jobs.enqueue(empty_store, new_job()).id != job.id
 
 
 def test_evaluated_scores_for_every_selected_task_block_a_submission(empty_store):
     empty_store.upsert_scores(evaluated_rows("org/model", "abc123", ["task_a"]))
-    assert queue.enqueue(empty_store, new_job(), now=T0).status == "pending"
+    assert jobs.enqueue(empty_store, new_job(), now=T0).status == "pending"
 
     empty_store.upsert_scores(evaluated_rows("org/solo", "abc123", ["task_a", "task_b"]))
-    with pytest.raises(queue.DuplicateSubmission, match="already has evaluated scores for all 2"):
-        queue.enqueue(empty_store, new_job(model="org/solo"))
+    with pytest.raises(jobs.DuplicateSubmission, match="already has evaluated scores for all 2"):
+        jobs.enqueue(empty_store, new_job(model="org/solo"))
 
 
 def test_scores_of_another_provenance_do_not_block(empty_store):
     rows = evaluated_rows("org/model", "abc123", ["task_a", "task_b"]).assign(provenance="mteb-results")
     empty_store.upsert_scores(rows)
-    assert queue.enqueue(empty_store, new_job()).status == "pending"
+    assert jobs.enqueue(empty_store, new_job()).status == "pending"
 
 
 # claim, lease, attempts ------------------------------------------------------------------------------
 
 
 def test_claim_takes_the_oldest_pending_job_first(empty_store):
-    ids = [queue.enqueue(empty_store, new_job(model=f"org/m{i}"), now=T0 + timedelta(seconds=i)).id for i in (2, 0, 1)]
-    claimed = [queue.claim(empty_store, "w", lease_s=60, now=T0 + timedelta(minutes=1)).id for _ in ids]
+    ids = [jobs.enqueue(empty_store, new_job(model=f"org/m{i}"), now=T0 + timedelta(seconds=i)).id for i in (2, 0, 1)]
+    claimed = [jobs.claim(empty_store, "w", lease_s=60, now=T0 + timedelta(minutes=1)).id for _ in ids]
     assert claimed == [ids[1], ids[2], ids[0]]
-    assert queue.claim(empty_store, "w", lease_s=60, now=T0 + timedelta(minutes=1)) is None
+    assert jobs.claim(empty_store, "w", lease_s=60, now=T0 + timedelta(minutes=1)) is None
 
 
 def test_a_claim_leases_the_job_to_its_worker(empty_store):
-    queue.enqueue(empty_store, new_job(), now=T0)
-    job = queue.claim(empty_store, "worker-1", lease_s=30, now=T0)
+    jobs.enqueue(empty_store, new_job(), now=T0)
+    job = jobs.claim(empty_store, "worker-1", lease_s=30, now=T0)
     assert (job.status, job.attempts, job.worker, job.started_at) == ("running", 1, "worker-1", T0)
     assert job.lease_expires_at == T0 + timedelta(seconds=30) and job.lease_token
-    assert queue.claim(empty_store, "worker-2", lease_s=30, now=T0 + timedelta(seconds=29)) is None
+    assert jobs.claim(empty_store, "worker-2", lease_s=30, now=T0 + timedelta(seconds=29)) is None
 
 
 def test_an_expired_lease_is_claimed_again_and_the_old_holder_is_locked_out(empty_store):
-    queue.enqueue(empty_store, new_job(), now=T0)
-    first = queue.claim(empty_store, "worker-1", lease_s=30, now=T0)
-    second = queue.claim(empty_store, "worker-2", lease_s=30, now=T0 + timedelta(seconds=31))
+    jobs.enqueue(empty_store, new_job(), now=T0)
+    first = jobs.claim(empty_store, "worker-1", lease_s=30, now=T0)
+    second = jobs.claim(empty_store, "worker-2", lease_s=30, now=T0 + timedelta(seconds=31))
     assert (second.id, second.attempts, second.worker) == (first.id, 2, "worker-2")
     assert second.lease_token != first.lease_token
     assert second.error == "attempt 1 (worker-1) stopped renewing its lease"
-    assert not queue.renew_lease(empty_store, first.id, first.lease_token, 30)
-    assert not queue.finish(empty_store, first.id, first.lease_token, {"task_a": 1.0})
-    assert not queue.fail(empty_store, first.id, first.lease_token, "late")
-    assert not queue.release(empty_store, first.id, first.lease_token)
-    assert queue.finish(empty_store, second.id, second.lease_token, {"task_a": 1.0, "task_b": float("nan")})
-    done = queue.get_job(empty_store, first.id)
+    assert not jobs.renew_lease(empty_store, first.id, first.lease_token, 30)
+    assert not jobs.finish(empty_store, first.id, first.lease_token, {"task_a": 1.0})
+    assert not jobs.fail(empty_store, first.id, first.lease_token, "late")
+    assert not jobs.release(empty_store, first.id, first.lease_token)
+    assert jobs.finish(empty_store, second.id, second.lease_token, {"task_a": 1.0, "task_b": float("nan")})
+    done = jobs.get_job(empty_store, first.id)
     assert (done.status, done.attempts, done.error) == ("finished", 2, None)
     assert done.result == {"task_a": 1.0, "task_b": None}
 
 
 def test_renewing_keeps_the_job(empty_store):
-    queue.enqueue(empty_store, new_job(), now=T0)
-    job = queue.claim(empty_store, "worker-1", lease_s=30, now=T0)
-    assert queue.renew_lease(empty_store, job.id, job.lease_token, 30, now=T0 + timedelta(seconds=20))
-    assert queue.claim(empty_store, "worker-2", lease_s=30, now=T0 + timedelta(seconds=45)) is None
-    assert queue.get_job(empty_store, job.id).lease_expires_at == T0 + timedelta(seconds=50)
+    jobs.enqueue(empty_store, new_job(), now=T0)
+    job = jobs.claim(empty_store, "worker-1", lease_s=30, now=T0)
+    assert jobs.renew_lease(empty_store, job.id, job.lease_token, 30, now=T0 + timedelta(seconds=20))
+    assert jobs.claim(empty_store, "worker-2", lease_s=30, now=T0 + timedelta(seconds=45)) is None
+    assert jobs.get_job(empty_store, job.id).lease_expires_at == T0 + timedelta(seconds=50)
 
 
 def test_after_three_lost_leases_the_job_fails_with_the_reason(empty_store):
-    queue.enqueue(empty_store, new_job(), now=T0)
+    jobs.enqueue(empty_store, new_job(), now=T0)
     for attempt in (1, 2, 3):
-        job = queue.claim(empty_store, f"worker-{attempt}", lease_s=10, now=T0 + timedelta(seconds=20 * attempt))
+        job = jobs.claim(empty_store, f"worker-{attempt}", lease_s=10, now=T0 + timedelta(seconds=20 * attempt))
         assert job.attempts == attempt
-    assert queue.claim(empty_store, "worker-4", lease_s=10, now=T0 + timedelta(seconds=80)) is None
-    failed = queue.get_job(empty_store, job.id)
+    assert jobs.claim(empty_store, "worker-4", lease_s=10, now=T0 + timedelta(seconds=80)) is None
+    failed = jobs.get_job(empty_store, job.id)
     assert (failed.status, failed.attempts, failed.finished_at) == ("failed", 3, T0 + timedelta(seconds=80))
     assert failed.error == "gave up after 3 attempts: the last worker (worker-3) stopped renewing its lease"
 
 
 def test_a_released_job_goes_back_to_pending_without_using_an_attempt(empty_store):
-    queue.enqueue(empty_store, new_job(), now=T0)
-    job = queue.claim(empty_store, "worker-1", lease_s=30, now=T0)
-    assert queue.release(empty_store, job.id, job.lease_token)
-    released = queue.get_job(empty_store, job.id)
+    jobs.enqueue(empty_store, new_job(), now=T0)
+    job = jobs.claim(empty_store, "worker-1", lease_s=30, now=T0)
+    assert jobs.release(empty_store, job.id, job.lease_token)
+    released = jobs.get_job(empty_store, job.id)
     assert (released.status, released.attempts, released.worker, released.lease_token) == ("pending", 0, None, None)
-    assert queue.claim(empty_store, "worker-2", lease_s=30, now=T0).attempts == 1
+    assert jobs.claim(empty_store, "worker-2", lease_s=30, now=T0).attempts == 1
 
 
 def test_a_job_is_closed_only_once(empty_store):
-    queue.enqueue(empty_store, new_job(), now=T0)
-    job = queue.claim(empty_store, "w", lease_s=30, now=T0)
-    assert queue.fail(empty_store, job.id, job.lease_token, "DataUnavailable: no data for task_a")
-    assert not queue.finish(empty_store, job.id, job.lease_token, {})
-    failed = queue.get_job(empty_store, job.id)
+    jobs.enqueue(empty_store, new_job(), now=T0)
+    job = jobs.claim(empty_store, "w", lease_s=30, now=T0)
+    assert jobs.fail(empty_store, job.id, job.lease_token, "DataUnavailable: no data for task_a")
+    assert not jobs.finish(empty_store, job.id, job.lease_token, {})
+    failed = jobs.get_job(empty_store, job.id)
     assert (failed.status, failed.error, failed.result) == ("failed", "DataUnavailable: no data for task_a", None)
 
 
 def test_list_jobs_filters_by_status_newest_first(empty_store):
     for i in range(3):
-        queue.enqueue(empty_store, new_job(model=f"org/m{i}"), now=T0 + timedelta(seconds=i))
-    queue.claim(empty_store, "w", lease_s=30, now=T0)
-    assert [job.model for job in queue.list_jobs(empty_store)] == ["org/m2", "org/m1", "org/m0"]
-    assert [job.model for job in queue.list_jobs(empty_store, statuses=["running"])] == ["org/m0"]
+        jobs.enqueue(empty_store, new_job(model=f"org/m{i}"), now=T0 + timedelta(seconds=i))
+    jobs.claim(empty_store, "w", lease_s=30, now=T0)
+    assert [job.model for job in jobs.list_jobs(empty_store)] == ["org/m2", "org/m1", "org/m0"]
+    assert [job.model for job in jobs.list_jobs(empty_store, statuses=["running"])] == ["org/m0"]
 
 
 CLAIMER = """
 import sys, time
 from pathlib import Path
-from results.queue import claim
+from results.jobs import claim
 from results.store import Store
 store, name, start = Store(sys.argv[1]), sys.argv[2], Path(sys.argv[3])
 while not start.exists():
@@ -205,7 +205,7 @@ while True:
 
 def test_processes_racing_to_claim_each_get_distinct_jobs(empty_store, tmp_path):
     for i in range(24):
-        queue.enqueue(empty_store, new_job(model=f"org/m{i}"))
+        jobs.enqueue(empty_store, new_job(model=f"org/m{i}"))
     start = tmp_path / "start"
     claimers = [
         subprocess.Popen([sys.executable, "-c", CLAIMER, str(empty_store.path), f"claimer-{n}", str(start)],
@@ -217,20 +217,20 @@ def test_processes_racing_to_claim_each_get_distinct_jobs(empty_store, tmp_path)
     claimed_by = [[int(line) for line in process.communicate(timeout=120)[0].split()] for process in claimers]
     assert all(process.returncode == 0 for process in claimers)
     claimed = [job_id for ids in claimed_by for job_id in ids]
-    assert sorted(claimed) == sorted(job.id for job in queue.list_jobs(empty_store))
+    assert sorted(claimed) == sorted(job.id for job in jobs.list_jobs(empty_store))
     assert sum(1 for ids in claimed_by if ids) >= 2
-    assert {job.attempts for job in queue.list_jobs(empty_store)} == {1}
+    assert {job.attempts for job in jobs.list_jobs(empty_store)} == {1}
 
 
 # the remote-code allow-list --------------------------------------------------------------------------
 
 
 def test_allow_list(empty_store):
-    assert not queue.remote_code_allowed(empty_store, "org/custom")
-    assert queue.allow_remote_code(empty_store, "org/custom", allowed_by="maintainer")
-    assert not queue.allow_remote_code(empty_store, "org/custom")
-    assert queue.remote_code_allowed(empty_store, "org/custom")
-    assert not queue.remote_code_allowed(empty_store, "org/other")
+    assert not jobs.remote_code_allowed(empty_store, "org/custom")
+    assert jobs.allow_remote_code(empty_store, "org/custom", allowed_by="maintainer")
+    assert not jobs.allow_remote_code(empty_store, "org/custom")
+    assert jobs.remote_code_allowed(empty_store, "org/custom")
+    assert not jobs.remote_code_allowed(empty_store, "org/other")
 
 
 # submission checks that need no Hub ------------------------------------------------------------------
@@ -261,7 +261,7 @@ def test_an_empty_task_selection_is_refused(empty_store):
 
 
 def test_a_submission_repeating_a_queued_job_is_refused(empty_store):
-    queue.enqueue(empty_store, new_job(revision="main"))
+    jobs.enqueue(empty_store, new_job(revision="main"))
     with pytest.raises(SubmissionRefused, match=r"already in the queue \(job #1, pending\)"):
         submit(empty_store, Submission(model="org/model", revision="main"), hub_reachable=False)
 
@@ -291,8 +291,8 @@ def test_a_model_with_its_own_code_is_refused_unless_allowed(empty_store, tiny_m
     assert facts.needs_remote_code
     with pytest.raises(SubmissionRefused, match="needs trust_remote_code .* allow-remote-code local/custom"):
         submit(empty_store, Submission(model="local/custom", load_from=str(folder)))
-    queue.allow_remote_code(empty_store, "local/custom")
-    assert refusal_reason("local/custom", facts, queue.remote_code_allowed(empty_store, "local/custom"), 10**9) is None
+    jobs.allow_remote_code(empty_store, "local/custom")
+    assert refusal_reason("local/custom", facts, jobs.remote_code_allowed(empty_store, "local/custom"), 10**9) is None
 
 
 def test_a_custom_sentence_transformers_module_needs_remote_code(tiny_model_path, tmp_path):
@@ -337,7 +337,7 @@ def test_an_allowed_local_model_with_its_own_code_is_queued(empty_store, tiny_mo
     folder = shutil.copytree(tiny_model_path, tmp_path / "custom")
     config = json.loads((folder / "config.json").read_text())
     (folder / "config.json").write_text(json.dumps({**config, "auto_map": {"AutoModel": "custom.Model"}}))
-    queue.allow_remote_code(empty_store, "local/custom")
+    jobs.allow_remote_code(empty_store, "local/custom")
     job = submit(empty_store, Submission(model="local/custom", load_from=str(folder), tasks="demo"))
     assert (job.load_from, job.note) == (str(folder.resolve()), None)
 

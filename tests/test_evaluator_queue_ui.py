@@ -9,7 +9,7 @@ import gradio as gr
 import pytest
 
 from evaluator import ui
-from results import queue
+from results import jobs as queue
 from tests.browser import chromium_page, free_port
 
 T0 = datetime(2026, 1, 5, 9, 0, 0)

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from evaluator.queue import Submission, submit
+from evaluator.submissions import Submission, submit
 from evaluator.worker import Worker
-from results import queue
+from results import jobs
 from results.mteb_files import read_result_file
 from results.store import SCORE_KEY
 from tests.conftest import REPO
@@ -24,8 +24,8 @@ RETRIEVAL, CLUSTERING, CLASSIFICATION = "demo_uspto_retrieval", "demo_uspto_clus
 WORKER_ENV = {"OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
 
 
-def local_job(store, model_path: Path, name: str, tasks: tuple[str, ...]) -> queue.Job:
-    return queue.enqueue(store, queue.NewJob(name, "local", tasks, ",".join(tasks), load_from=str(model_path)))
+def local_job(store, model_path: Path, name: str, tasks: tuple[str, ...]) -> jobs.Job:
+    return jobs.enqueue(store, jobs.NewJob(name, "local", tasks, ",".join(tasks), load_from=str(model_path)))
 
 
 def start_worker(store, name: str, *options: str, log: Path) -> subprocess.Popen:
@@ -55,7 +55,7 @@ def test_a_step_evaluates_the_job_and_records_its_scores(empty_store, tiny_model
     job = local_job(empty_store, tiny_model_path, "local/tiny-step", (CLASSIFICATION,))
     outcome = Worker(empty_store, name="in-process", lease_s=30).step()
     assert (outcome.job.id, outcome.status, outcome.error) == (job.id, "finished", None)
-    finished = queue.get_job(empty_store, job.id)
+    finished = jobs.get_job(empty_store, job.id)
     assert (finished.status, finished.attempts, finished.worker) == ("finished", 1, "in-process")
     main = empty_store.main_scores().query("model == 'local/tiny-step'")
     assert main[["task", "revision", "provenance"]].values.tolist() == [[CLASSIFICATION, "local", "evaluated"]]
@@ -68,7 +68,7 @@ def test_offline_a_hub_model_fails_fast_with_the_reason(empty_store):
     started = time.monotonic()
     outcome = Worker(empty_store, name="offline", lease_s=30).step()
     assert time.monotonic() - started < 30
-    failed = queue.get_job(empty_store, job.id)
+    failed = jobs.get_job(empty_store, job.id)
     assert (outcome.status, failed.status, failed.attempts) == ("failed", "failed", 1)
     assert failed.error.startswith("cannot load Hub model 'org/not-downloaded' at revision 'main' (the Hub is off")
     assert failed.error == outcome.error
@@ -88,18 +88,18 @@ def test_offline_a_hub_model_in_the_local_hugging_face_cache_is_evaluated(empty_
         env={**os.environ, **WORKER_ENV, "HF_HOME": str(tmp_path / "hf")},
     )
     assert worker.returncode == 0, worker.stderr
-    assert queue.get_job(empty_store, job.id).status == "finished"
+    assert jobs.get_job(empty_store, job.id).status == "finished"
     main = empty_store.main_scores().query("model == 'cached-org/tiny-bert'")
     assert main[["task", "revision"]].values.tolist() == [[CLASSIFICATION, "main"]]
 
 
 def test_two_workers_racing_over_three_jobs_run_each_once(empty_store, tiny_model_path, tmp_path):
-    jobs = [local_job(empty_store, tiny_model_path, f"local/tiny-{n}", (CLASSIFICATION,)) for n in "abc"]
+    submitted = [local_job(empty_store, tiny_model_path, f"local/tiny-{n}", (CLASSIFICATION,)) for n in "abc"]
     logs = [tmp_path / f"worker-{n}.log" for n in (1, 2)]
     workers = [start_worker(empty_store, f"racer-{n}", "--poll", "0.2", "--lease", "30", log=log)
                for n, log in zip((1, 2), logs)]
     try:
-        wait_for(lambda: all(job.status == "finished" for job in queue.list_jobs(empty_store)), 150, "three finished jobs",
+        wait_for(lambda: all(job.status == "finished" for job in jobs.list_jobs(empty_store)), 150, "three finished jobs",
                  poll_s=0.5)
     finally:
         for worker in workers:
@@ -107,12 +107,12 @@ def test_two_workers_racing_over_three_jobs_run_each_once(empty_store, tiny_mode
         exit_codes = [worker.wait(timeout=60) for worker in workers]
     assert exit_codes == [0, 0]
     claims = [int(found) for log in logs for found in re.findall(r"job #(\d+): local/", log.read_text())]
-    assert sorted(claims) == sorted(job.id for job in jobs)
-    done = queue.list_jobs(empty_store)
+    assert sorted(claims) == sorted(job.id for job in submitted)
+    done = jobs.list_jobs(empty_store)
     assert {(job.status, job.attempts) for job in done} == {("finished", 1)}
     assert {job.worker for job in done} <= {"racer-1", "racer-2"}
     with empty_store.connect() as connection:
-        for job in jobs:
+        for job in submitted:
             assert evaluated_rows(connection, job.model)["task"].unique().tolist() == [CLASSIFICATION]
 
 
@@ -137,18 +137,18 @@ def test_a_killed_worker_loses_nothing(empty_store, tiny_model_path, tmp_path):
     assert victim.returncode == -signal.SIGKILL and finished_before < set(tasks)
     result_files = {
         path: path.stat().st_mtime_ns
-        for path in (empty_store.path.parent / "evaluations").rglob("*.json") if path.stem in finished_before
+        for path in (empty_store.evaluations_dir).rglob("*.json") if path.stem in finished_before
     }
     assert len(result_files) == len(finished_before)
 
     rescuer = start_worker(empty_store, "rescuer", "--poll", "0.5", "--lease", "30", log=tmp_path / "rescuer.log")
     try:
-        wait_for(lambda: queue.get_job(empty_store, job.id).status == "finished", 150, "the rescued job", poll_s=0.5)
+        wait_for(lambda: jobs.get_job(empty_store, job.id).status == "finished", 150, "the rescued job", poll_s=0.5)
     finally:
         rescuer.send_signal(signal.SIGTERM)
         assert rescuer.wait(timeout=60) == 0
 
-    rescued = queue.get_job(empty_store, job.id)
+    rescued = jobs.get_job(empty_store, job.id)
     assert (rescued.attempts, rescued.worker) == (2, "rescuer")
     assert set(rescued.result) == set(tasks)
     with empty_store.connect() as connection:
@@ -160,7 +160,7 @@ def test_a_killed_worker_loses_nothing(empty_store, tiny_model_path, tmp_path):
         assert path.stat().st_mtime_ns == mtime, f"{path.name} was recomputed"
     main_metrics = empty_store.tasks().set_index("task")["main_metric"].to_dict()
     for task in tasks:
-        result_file = next((empty_store.path.parent / "evaluations").rglob(f"{task}.json"))
+        result_file = next((empty_store.evaluations_dir).rglob(f"{task}.json"))
         expected = {(s.split, s.subset, s.metric) for s in read_result_file(result_file, main_metrics).scores}
         stored = after[after["task"] == task]
         assert set(zip(stored["split"], stored["subset"], stored["metric"])) == expected, f"{task} is half-written"
@@ -169,10 +169,10 @@ def test_a_killed_worker_loses_nothing(empty_store, tiny_model_path, tmp_path):
 def test_sigterm_mid_job_hands_the_job_back(empty_store, tiny_model_path, tmp_path):
     job = local_job(empty_store, tiny_model_path, "local/tiny-stopped", (RETRIEVAL, CLUSTERING))
     worker = start_worker(empty_store, "stopped", "--lease", "30", log=tmp_path / "stopped.log")
-    wait_for(lambda: queue.get_job(empty_store, job.id).status == "running", 120, "the claim")
+    wait_for(lambda: jobs.get_job(empty_store, job.id).status == "running", 120, "the claim")
     time.sleep(0.5)
     worker.send_signal(signal.SIGTERM)
     assert worker.wait(timeout=60) == 0
-    handed_back = queue.get_job(empty_store, job.id)
+    handed_back = jobs.get_job(empty_store, job.id)
     assert (handed_back.status, handed_back.attempts, handed_back.lease_token) == ("pending", 0, None)
     assert "handed back to the queue" in (tmp_path / "stopped.log").read_text()

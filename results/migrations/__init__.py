@@ -4,7 +4,7 @@ Each area keeps its DDL in its own module; a migration is (version, description,
 once it has shipped: change the schema by appending a new version.
 """
 
-from results.migrations import core, explorer, queue
+from results.migrations import core, explorer, jobs
 
-MIGRATIONS: list[tuple[int, str, str]] = sorted(core.MIGRATIONS + queue.MIGRATIONS + explorer.MIGRATIONS)
+MIGRATIONS: list[tuple[int, str, str]] = sorted(core.MIGRATIONS + jobs.MIGRATIONS + explorer.MIGRATIONS)
 LATEST_VERSION = MIGRATIONS[-1][0]
