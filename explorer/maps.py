@@ -109,10 +109,10 @@ def map_points(corpus_frame: pd.DataFrame, positions: np.ndarray, coordinates: n
 
 
 def message_figure(message: str):
-    return plots.message_figure(message, **MESSAGE_LAYOUT)
+    return plots.message_figure(message, layout=MESSAGE_LAYOUT)
 
 
-@plots.fail_safe(prefix="Cannot draw this map", **MESSAGE_LAYOUT)
+@plots.fail_safe(prefix="Cannot draw this map", layout=MESSAGE_LAYOUT)
 def map_figure(points: pd.DataFrame, colour_by: str = "section", title: str = "", top_n: int = TOP_CLASSES):
     """A WebGL scatter, one trace per colour label (unlabelled and other in grey, drawn first)."""
     import plotly.graph_objects as go

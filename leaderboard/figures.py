@@ -20,12 +20,14 @@ LAYOUT = dict(
     template="none", paper_bgcolor="white", plot_bgcolor="white", font=dict(family="sans-serif", size=12),
     margin=dict(l=60, r=20, t=60, b=50), height=420, xaxis=GRID, yaxis=GRID,
 )
+BASE_LAYOUT = go.Layout(**LAYOUT)
+"""LAYOUT validated once; every figure starts from a copy of it instead of validating LAYOUT again."""
 MOST_LINES = 12
 MOST_LABELS = 25
 
 
 def message_figure(title: str, message: str) -> go.Figure:
-    return plots.message_figure(message, title, **LAYOUT)
+    return plots.message_figure(message, title, BASE_LAYOUT)
 
 
 def _names(models: pd.DataFrame) -> dict[str, str]:
@@ -49,7 +51,7 @@ def _headline(table: LeaderboardTable) -> tuple[str | None, str]:
     return None, ""
 
 
-@plots.fail_safe("Score vs model size", **LAYOUT)
+@plots.fail_safe("Score vs model size", layout=BASE_LAYOUT)
 def score_vs_params(table: LeaderboardTable, models: pd.DataFrame) -> go.Figure:
     title = "Score vs model size"
     column, label = _headline(table)
@@ -61,19 +63,20 @@ def score_vs_params(table: LeaderboardTable, models: pd.DataFrame) -> go.Figure:
         return message_figure(title, f"No model with a {label.lower()} has a known parameter count.")
     names = _names(models)
     figure = go.Figure(
-        go.Scatter(
+        layout=BASE_LAYOUT,
+        data=go.Scatter(
             x=points[v.PARAMS], y=points[column], mode="markers+text" if len(points) <= MOST_LABELS else "markers",
             text=[names.get(m, m) for m in points[v.MODEL]], textposition="top center", cliponaxis=False,
             marker=dict(size=10), hovertemplate="%{text}<br>%{x:,.0f}M parameters<br>%{y:.2f}<extra></extra>",
         )
     )
     figure.update_layout(title=f"{label} vs parameters", xaxis_title="parameters (millions, log scale)",
-                         yaxis_title=label, **LAYOUT)
+                         yaxis_title=label)
     figure.update_xaxes(type="log")
     return figure
 
 
-@plots.fail_safe("Family profile", **LAYOUT)
+@plots.fail_safe("Family profile", layout=BASE_LAYOUT)
 def family_radar(family_means: pd.DataFrame, chosen_models: list[str], models: pd.DataFrame) -> go.Figure:
     title = "Family profile (family means ×100)"
     rows = family_means.reindex([m for m in chosen_models if m in family_means.index]).dropna(how="all")
@@ -81,7 +84,7 @@ def family_radar(family_means: pd.DataFrame, chosen_models: list[str], models: p
         return message_figure(title, "None of these models has a complete PatenTEB family yet.")
     names = _names(models)
     axes = list(RADAR_AXES)
-    figure = go.Figure()
+    figure = go.Figure(layout=BASE_LAYOUT)
     for model, row in rows.iterrows():
         values = [row.get(axis) for axis in axes]
         values = [None if value is None or (isinstance(value, float) and math.isnan(value)) else value for value in values]
@@ -89,11 +92,11 @@ def family_radar(family_means: pd.DataFrame, chosen_models: list[str], models: p
                                          mode="lines+markers", connectgaps=False))
     missing = sum(1 for axis in axes if rows[axis].isna().all()) if set(axes) <= set(rows.columns) else len(axes)
     subtitle = f" — {missing} of {len(axes)} families have no complete scores yet" if missing else ""
-    figure.update_layout(title=title + subtitle, polar=dict(radialaxis=dict(visible=True)), **LAYOUT)
+    figure.update_layout(title=title + subtitle, polar=dict(radialaxis=dict(visible=True)))
     return figure
 
 
-@plots.fail_safe("IN → MIXED → OUT", **LAYOUT)
+@plots.fail_safe("IN → MIXED → OUT", layout=BASE_LAYOUT)
 def domain_drop(cells: pd.DataFrame, models: pd.DataFrame, chosen_models: list[str] | None = None) -> go.Figure:
     title = "Symmetric retrieval: IN → MIXED → OUT (NDCG@10 ×100)"
     subset = cells[cells["task"].isin(SYMMETRIC_RETRIEVAL) & (cells["subset"] == DEFAULT_SUBSET)]
@@ -107,24 +110,24 @@ def domain_drop(cells: pd.DataFrame, models: pd.DataFrame, chosen_models: list[s
         title += f" — top {MOST_LINES} of {len(wide)} by mean; pick models above to compare others"
         wide = wide.loc[wide.mean(axis=1).nlargest(MOST_LINES).index]
     names = _names(models)
-    figure = go.Figure()
+    figure = go.Figure(layout=BASE_LAYOUT)
     for model, row in wide.sort_values("retrieval_IN", ascending=False).iterrows():
         figure.add_trace(go.Scatter(
             x=["IN", "MIXED", "OUT"], y=row.values, mode="lines+markers", name=names.get(model, model),
             hovertemplate=f"{names.get(model, model)}<br>%{{x}}: %{{y:.2f}}<br>OUT/IN = {row.iloc[2] / row.iloc[0]:.2f}<extra></extra>",
         ))
     figure.update_layout(title=title, xaxis_title="domain regime of query and positive",
-                         yaxis_title="NDCG@10 ×100", **LAYOUT)
+                         yaxis_title="NDCG@10 ×100")
     return figure
 
 
-@plots.fail_safe("PatenTEB vs BigPatentClustering.v2", **LAYOUT)
+@plots.fail_safe("PatenTEB vs BigPatentClustering.v2", layout=BASE_LAYOUT)
 def patenteb_vs_bigpatent(overall: LeaderboardTable, cells: pd.DataFrame, models: pd.DataFrame) -> go.Figure:
     title = "PatenTEB score vs BigPatentClustering.v2"
     bigpatent = cells[(cells["task"] == BIGPATENT) & (cells["subset"] == DEFAULT_SUBSET)].set_index("model")["value"] * 100
     frame = overall.frame.set_index(v.MODEL)
     names = _names(models)
-    figure = go.Figure()
+    figure = go.Figure(layout=BASE_LAYOUT)
     for column, label, symbol in ((v.OVERALL, "computed here (mean of family means)", "circle"),
                                   (v.REPORTED, "as reported by the authors", "diamond")):
         both = pd.concat([frame[column].rename("y"), bigpatent.rename("x")], axis=1, join="inner").dropna()
@@ -139,5 +142,5 @@ def patenteb_vs_bigpatent(overall: LeaderboardTable, cells: pd.DataFrame, models
         return message_figure(title, "No model has both a PatenTEB overall score and a BigPatentClustering.v2 score.")
     figure.update_layout(title=title, xaxis_title="BigPatentClustering.v2 V-measure ×100",
                          yaxis_title="PatenTEB overall ×100", showlegend=True,
-                         legend=dict(orientation="h", y=-0.25), **LAYOUT)
+                         legend=dict(orientation="h", y=-0.25))
     return figure

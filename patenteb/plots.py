@@ -17,19 +17,21 @@ log = logging.getLogger(__name__)
 FAILURE_ANNOTATION = "fail-safe failure"
 
 
-def message_figure(message: str, title: str = "", *, annotation_name: str | None = None, **layout) -> go.Figure:
+def message_figure(
+    message: str, title: str = "", layout: go.Layout | dict | None = None, *, annotation_name: str | None = None
+) -> go.Figure:
     """An empty figure with `message` in its middle; `layout` styles it like the figures around it."""
-    figure = go.Figure()
+    figure = go.Figure(layout=layout)
     figure.add_annotation(
         text=message, x=0.5, y=0.5, xref="paper", yref="paper", showarrow=False, font={"size": 14}, align="center",
         name=annotation_name,
     )
-    figure.update_layout(title=title, xaxis_visible=False, yaxis_visible=False, **layout)
+    figure.update_layout(title=title, xaxis_visible=False, yaxis_visible=False)
     return figure
 
 
 def fail_safe(
-    title: str = "", prefix: str = "This plot could not be drawn", **layout
+    title: str = "", prefix: str = "This plot could not be drawn", layout: go.Layout | dict | None = None
 ) -> Callable[[Callable[..., go.Figure]], Callable[..., go.Figure]]:
     """Decorate a figure builder: on any exception, log it and return "<prefix>: <error>" drawn as a figure."""
 
@@ -41,7 +43,7 @@ def fail_safe(
             except Exception as error:
                 log.exception("figure %s failed; drawing a message instead", builder.__qualname__)
                 return message_figure(
-                    f"{prefix}: {type(error).__name__}: {error}", title, annotation_name=FAILURE_ANNOTATION, **layout
+                    f"{prefix}: {type(error).__name__}: {error}", title, layout, annotation_name=FAILURE_ANNOTATION
                 )
 
         return build
