@@ -12,6 +12,7 @@ import duckdb
 import pandas as pd
 import pytest
 
+from patenteb.catalogue import TASKS
 from results.migrations import LATEST_VERSION, MIGRATIONS
 from results.store import Store, StoreBusy, StoreCorrupt
 from tests.conftest import REPO
@@ -35,6 +36,19 @@ def test_a_new_file_gets_every_migration_once(empty_store):
     assert reopened.schema_version() == LATEST_VERSION
     with reopened.connect() as connection:
         assert connection.execute("SELECT count(*) FROM schema_migrations").fetchone()[0] == len(MIGRATIONS)
+
+
+def test_the_catalogue_is_written_with_the_schema_and_kept_in_step(empty_store):
+    assert empty_store.generation() == 0
+    assert len(empty_store.tasks()) == len(TASKS)
+    with duckdb.connect(str(empty_store.path)) as connection:
+        connection.execute("UPDATE tasks SET label = 'stale' WHERE task = 'retrieval_IN'")
+        connection.execute("DELETE FROM tasks WHERE task = 'para_solution'")
+    reopened = Store(empty_store.path)
+    tasks = reopened.tasks().set_index("task")
+    assert tasks.loc["retrieval_IN", "label"] == "retrieval_IN" and "para_solution" in tasks.index
+    assert reopened.generation() == 1
+    assert Store(empty_store.path).generation() == 1
 
 
 def test_upsert_counts_new_changed_unchanged_and_stores_nan_as_null(empty_store):
