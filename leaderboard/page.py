@@ -32,6 +32,25 @@ def styled_table(snapshot: Snapshot, board: Board, view_key: str, filters: Filte
     return table, styling.gradio_value(table, board.model_names)
 
 
+def view_figures(snapshot: Snapshot, table: LeaderboardTable) -> dict[str, go.Figure]:
+    """The figure that follows the table shown."""
+    return {"params": figures.score_vs_params(table, snapshot.models)}
+
+
+def filter_figures(
+    snapshot: Snapshot, board: Board, filters: Filters, overall: LeaderboardTable | None = None
+) -> dict[str, go.Figure]:
+    """The figures that follow only the filters: the same whichever table is shown."""
+    if overall is None:
+        overall = build_table(board, "overall", model_subset=matching_models(snapshot.models, filters))
+    radar_models = list(filters.models) or overall.frame[MODEL].head(RADAR_DEFAULT_COUNT).tolist()
+    return {
+        "radar": figures.family_radar(family_means(board), radar_models, snapshot.models),
+        "drop": figures.domain_drop(board.cells, snapshot.models, list(filters.models) or None),
+        "bigpatent": figures.patenteb_vs_bigpatent(overall, board.cells, snapshot.models),
+    }
+
+
 def build_page(
     snapshot: Snapshot, board: Board, view_key: str, filters: Filters, with_figures: bool = True
 ) -> Page:
@@ -45,16 +64,8 @@ def build_page(
     )
     page_figures = {}
     if with_figures:
-        overall = table if view_key == "overall" else build_table(
-            board, "overall", model_subset=matching_models(snapshot.models, filters)
-        )
-        radar_models = list(filters.models) or overall.frame[MODEL].head(RADAR_DEFAULT_COUNT).tolist()
-        page_figures = {
-            "params": figures.score_vs_params(table, snapshot.models),
-            "radar": figures.family_radar(family_means(board), radar_models, snapshot.models),
-            "drop": figures.domain_drop(board.cells, snapshot.models, list(filters.models) or None),
-            "bigpatent": figures.patenteb_vs_bigpatent(overall, board.cells, snapshot.models),
-        }
+        overall = table if view_key == "overall" else None
+        page_figures = {**view_figures(snapshot, table), **filter_figures(snapshot, board, filters, overall)}
     return Page(
         table=table,
         value=value,

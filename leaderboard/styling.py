@@ -141,3 +141,7 @@ def csv_frame(table: LeaderboardTable) -> pd.DataFrame:
     for column in table.score_columns:
         frame.insert(frame.columns.get_loc(column) + 1, f"{column} source", table.provenance[column].values)
     return frame
+
+
+def csv_text(table: LeaderboardTable) -> str:
+    return csv_frame(table).to_csv(index=False)

@@ -1,18 +1,21 @@
-"""The Leaderboard and Task information tabs: layout and event wiring over leaderboard.page."""
+"""The Leaderboard and Task information tabs: layout and event wiring over leaderboard.page.
+
+A table switch sends what `SentViews` kept for the same (store generation, view, filters) when it can: the
+table, status, share link and figures already in the form Gradio sends (events run with postprocess=False).
+"""
 
 from __future__ import annotations
 
-import hashlib
-import tempfile
-import threading
-import uuid
-from pathlib import Path
-from typing import Callable
+import os
+from dataclasses import dataclass
+from typing import Any, Callable
 
 import gradio as gr
 import pandas as pd
+from gradio.data_classes import GradioModel, GradioRootModel
 
 from leaderboard import styling
+from leaderboard.downloads import DownloadFolder
 from leaderboard.filters import (
     DIM_CHOICES,
     PARAM_CHOICES,
@@ -21,14 +24,18 @@ from leaderboard.filters import (
     Filters,
     parse_share_query,
 )
-from leaderboard.page import Page, build_page
+from leaderboard.lru import LruCache
+from leaderboard.page import build_page, filter_figures, view_figures
 from leaderboard.tables import Board, choose_cells, prepare_board
 from leaderboard.views import AGGREGATION_RULE, VIEWS
 from results.store import Snapshot, Store, StoreBusy, StoreCorrupt
 from results.vocabulary import PROVENANCE_DESCRIPTIONS, PROVENANCE_PREFERENCE
 
 REFRESH_SECONDS = 10
-CSV_FOLDER = Path(tempfile.gettempdir()) / "patenteb-leaderboard-csv"
+MAX_BOARDS = 16
+MAX_SENT_VIEWS = 32
+MAX_FILTER_FIGURES = 16
+FIGURE_NAMES = ("params", "radar", "drop", "bigpatent")
 SHOW_URL_JS = """
 (query) => {
     const url = window.location.origin + window.location.pathname + query;
@@ -38,92 +45,157 @@ SHOW_URL_JS = """
 """
 
 
+@dataclass(frozen=True)
+class TableOutputs:
+    """The components one render fills; a render returns a dict keyed by them."""
+
+    table: gr.Dataframe
+    download: gr.DownloadButton
+    share_query: gr.Textbox
+    status: gr.Markdown
+    plots: dict[str, gr.Plot]
+    shown_generation: gr.State
+
+    def components(self) -> list[gr.components.Component]:
+        return [self.table, self.download, self.share_query, self.status, *self.plots.values(), self.shown_generation]
+
+
+@dataclass(frozen=True)
+class SentView:
+    """One view as Gradio sends it (values already postprocessed), plus the CSV its download button offers."""
+
+    table: dict
+    datatypes: list[str]
+    share_query: str
+    status: str
+    plots: dict[str, dict]
+    csv_text: str
+    csv_name: str
+
+
 class BoardCache:
-    """Chosen cells per (store generation, provenance choice): a table switch never recomputes them."""
+    """Chosen cells per (store generation, provenance choice), at most MAX_BOARDS: a switch never recomputes them."""
 
-    def __init__(self, store: Store):
-        self.store = store
-        self._boards: dict[tuple, Board] = {}
-        self._lock = threading.Lock()
+    def __init__(self):
+        self._boards: LruCache[Board] = LruCache(MAX_BOARDS)
 
-    def get(self, provenances: tuple[str, ...]) -> tuple[Snapshot, Board]:
-        snapshot = self.store.snapshot()
-        key = (snapshot.generation, provenances)
-        with self._lock:
-            board = self._boards.get(key)
-        if board is None:
-            board = prepare_board(choose_cells(snapshot.scores, provenances), snapshot.tasks, snapshot.models)
-            with self._lock:
-                if len(self._boards) > 16:
-                    self._boards.clear()
-                self._boards[key] = board
-        return snapshot, board
+    def get(self, snapshot: Snapshot, provenances: tuple[str, ...]) -> Board:
+        return self._boards.get(
+            (snapshot.generation, provenances),
+            lambda: prepare_board(choose_cells(snapshot.scores, provenances), snapshot.tasks, snapshot.models),
+        )
+
+
+def sent_form(component: gr.components.Component, value: Any) -> Any:
+    """`value` as Gradio would send it for `component` (what its postprocess step makes of it)."""
+    processed = component.postprocess(value)
+    return processed.model_dump() if isinstance(processed, (GradioModel, GradioRootModel)) else processed
+
+
+class SentViews:
+    """What a table switch sends, kept per (store generation, view, filters) so that a repeat is a lookup.
+
+    Bounds: at most MAX_SENT_VIEWS (32) views and MAX_FILTER_FIGURES (16) sets of the figures that follow only
+    the filters, least recently used dropped first, plus MAX_BOARDS (16) boards. Measured at 1,000 models: about
+    1.6 MB per view with its figures, so under ~60 MB in all; a few MB for today's leaderboard. A new store
+    generation makes new keys, and the old entries age out.
+    """
+
+    def __init__(self, outputs: TableOutputs):
+        self.outputs = outputs
+        self.boards = BoardCache()
+        self.views: LruCache[SentView] = LruCache(MAX_SENT_VIEWS)
+        self.filter_plots: LruCache[dict[str, dict]] = LruCache(MAX_FILTER_FIGURES)
+
+    def get(self, snapshot: Snapshot, view_key: str, filters: Filters) -> SentView:
+        return self.views.get((snapshot.generation, view_key, filters), lambda: self._make(snapshot, view_key, filters))
+
+    def _make(self, snapshot: Snapshot, view_key: str, filters: Filters) -> SentView:
+        board = self.boards.get(snapshot, filters.provenances)
+        page = build_page(snapshot, board, view_key, filters, with_figures=False)
+        filter_plots = self.filter_plots.get(
+            (snapshot.generation, filters), lambda: self._plots(filter_figures(snapshot, board, filters))
+        )
+        plots = {**self._plots(view_figures(snapshot, page.table)), **filter_plots}
+        return SentView(
+            table=sent_form(self.outputs.table, page.value),
+            datatypes=page.datatypes,
+            share_query=sent_form(self.outputs.share_query, page.share_query),
+            status=sent_form(self.outputs.status, page.status),
+            plots={name: plots[name] for name in FIGURE_NAMES},
+            csv_text=styling.csv_text(page.table),
+            csv_name=f"patenteb-{view_key}.csv",
+        )
+
+    def _plots(self, figures: dict) -> dict[str, dict]:
+        return {name: sent_form(self.outputs.plots[name], figure) for name, figure in figures.items()}
 
 
 def _filters(search, models, params, dims, tokens, prompts, provenances) -> Filters:
+    """The filters of one request; checkbox choices in a fixed order so that click order makes no new view."""
+
+    def in_order(chosen, choices) -> tuple[str, ...]:
+        return tuple(choice for choice in choices if choice in (chosen or ()))
+
     return Filters(
-        params=tuple(params or ()),
-        dims=tuple(dims or ()),
-        max_tokens=tuple(tokens or ()),
-        prompts=tuple(prompts or ()),
-        provenances=tuple(p for p in PROVENANCE_PREFERENCE if p in (provenances or ())),
+        params=in_order(params, PARAM_CHOICES),
+        dims=in_order(dims, DIM_CHOICES),
+        max_tokens=in_order(tokens, TOKEN_CHOICES),
+        prompts=in_order(prompts, PROMPT_CHOICES),
+        provenances=in_order(provenances, PROVENANCE_PREFERENCE),
         search=search or "",
         models=tuple(models or ()),
     )
 
 
-def _write_csv(page: Page, view_key: str) -> str:
-    """The shown table as a CSV file, written once per distinct content (a re-render reuses the file)."""
-    text = styling.csv_frame(page.table).to_csv(index=False)
-    folder = CSV_FOLDER / hashlib.sha256(text.encode()).hexdigest()[:20]
-    path = folder / f"patenteb-{view_key}.csv"
-    if not path.exists():
-        folder.mkdir(parents=True, exist_ok=True)
-        partial = folder / f".{uuid.uuid4().hex}.partial"
-        partial.write_text(text, encoding="utf-8")
-        partial.replace(path)
-    return str(path)
+@dataclass
+class LeaderboardTab:
+    """The tab's callbacks over one store: plain methods, so tests can call them without a browser."""
 
+    store: Store
+    outputs: TableOutputs
+    downloads: DownloadFolder
 
-def build(store: Store, demo: gr.Blocks) -> None:
-    boards = BoardCache(store)
+    def __post_init__(self):
+        self.sent = SentViews(self.outputs)
 
-    def render(view_key, search, models, params, dims, tokens, prompts, provenances):
+    def render(self, view_key, search, models, params, dims, tokens, prompts, provenances) -> dict:
         filters = _filters(search, models, params, dims, tokens, prompts, provenances)
         try:
-            snapshot, board = boards.get(filters.provenances)
+            snapshot = self.store.snapshot()
+            view = self.sent.get(snapshot, view_key, filters)
         except (StoreBusy, StoreCorrupt) as error:
             raise gr.Error(f"The results store cannot be read right now: {error}") from error
-        page = build_page(snapshot, board, view_key, filters)
-        return (
-            gr.Dataframe(value=page.value, datatype=page.datatypes),
-            _write_csv(page, view_key),
-            page.share_query,
-            page.status,
-            page.figures["params"],
-            page.figures["radar"],
-            page.figures["drop"],
-            page.figures["bigpatent"],
-            snapshot.generation,
-        )
+        download = self.downloads.file_for(view.csv_text, view.csv_name)
+        return {
+            self.outputs.table: gr.update(value=view.table, datatype=view.datatypes),
+            self.outputs.download: sent_form(self.outputs.download, str(download)),
+            self.outputs.share_query: view.share_query,
+            self.outputs.status: view.status,
+            **{self.outputs.plots[name]: plot for name, plot in view.plots.items()},
+            self.outputs.shown_generation: snapshot.generation,
+        }
 
-    def refresh_if_changed(*values):
+    def refresh_if_changed(self, *values):
         *inputs, shown_generation = values
         try:
-            generation = store.snapshot().generation
+            generation = self.store.snapshot().generation
         except (StoreBusy, StoreCorrupt):
-            return [gr.skip()] * len(outputs)
+            return gr.skip()
         if generation == shown_generation:
-            return [gr.skip()] * len(outputs)
-        return render(*inputs)
+            return gr.skip()
+        return self.render(*inputs)
 
-    def restore(request: gr.Request):
-        models = store.snapshot().models
+    def restore(self, request: gr.Request):
+        models = self.store.snapshot().models
         params = dict(request.query_params) if request is not None else {}
         view_key, chosen = parse_share_query(params, set(models["model"]))
         choices = sorted(models["model"].tolist(), key=str.lower)
         return gr.Radio(value=view_key), gr.Dropdown(choices=choices, value=chosen)
 
+
+def build(store: Store, demo: gr.Blocks, download_folder: str | os.PathLike | None = None) -> LeaderboardTab:
+    """Add the Leaderboard tab's layout to the current Blocks and wire it; CSVs go under `download_folder`."""
     gr.Markdown(
         "# PatenTEB leaderboard\n"
         "Patent text-embedding models on the 15 tasks of [PatenTEB](https://arxiv.org/abs/2510.22264) "
@@ -174,17 +246,25 @@ def build(store: Store, demo: gr.Blocks) -> None:
         plot_bigpatent = gr.Plot(elem_id="lb-plot-bigpatent", show_label=False)
     timer = gr.Timer(REFRESH_SECONDS)
 
+    outputs = TableOutputs(
+        table=table, download=download, share_query=share_query, status=status,
+        plots={"params": plot_params, "radar": plot_radar, "drop": plot_drop, "bigpatent": plot_bigpatent},
+        shown_generation=shown_generation,
+    )
+    tab = LeaderboardTab(store, outputs, DownloadFolder(download_folder))
     inputs = [view, search, chosen, params, dims, tokens, prompts, provenances]
-    outputs = [table, download, share_query, status, plot_params, plot_radar, plot_drop, plot_bigpatent, shown_generation]
+    sent_as_is = dict(postprocess=False)
 
     gr.on(
         [view.input, search.input, chosen.input, params.input, dims.input, tokens.input, prompts.input, provenances.input],
-        render, inputs, outputs, trigger_mode="always_last", show_progress="minimal",
+        tab.render, inputs, outputs.components(), trigger_mode="always_last", show_progress="minimal", **sent_as_is,
     ).then(None, [share_query], [share_link], js=SHOW_URL_JS)
-    demo.load(restore, None, [view, chosen]).then(render, inputs, outputs).then(
+    demo.load(tab.restore, None, [view, chosen]).then(tab.render, inputs, outputs.components(), **sent_as_is).then(
         None, [share_query], [share_link], js=SHOW_URL_JS
     )
-    timer.tick(refresh_if_changed, [*inputs, shown_generation], outputs, show_progress="hidden")
+    timer.tick(tab.refresh_if_changed, [*inputs, shown_generation], outputs.components(), show_progress="hidden",
+               **sent_as_is)
+    return tab
 
 
 TASK_INFO_COLUMNS = {

@@ -9,12 +9,12 @@ import plotly.graph_objects as go
 from patenteb.plots import fail_safe, failure_drawn, message_figure
 
 
-@fail_safe("Scores", height=300)
+@fail_safe("Scores", layout={"height": 300})
 def bar_of(values: list[float]) -> go.Figure:
     return go.Figure(go.Bar(y=values))
 
 
-@fail_safe(prefix="Cannot draw this", height=300)
+@fail_safe(prefix="Cannot draw this", layout={"height": 300})
 def broken(values: list[float]) -> go.Figure:
     return go.Figure(go.Bar(y=[values[10]]))
 
