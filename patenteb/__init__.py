@@ -1,0 +1,1 @@
+"""What every package may import: the benchmark's facts and shared helpers; no SQL, no gradio."""
