@@ -10,8 +10,10 @@ from __future__ import annotations
 import argparse
 import atexit
 import os
+import shutil
 import signal
 import sys
+import tempfile
 from pathlib import Path
 
 THREADS_VARIABLE = "OMP_NUM_THREADS"
@@ -20,6 +22,9 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 os.environ.setdefault(THREADS_VARIABLE, "1")
+if "GRADIO_TEMP_DIR" not in os.environ:
+    os.environ["GRADIO_TEMP_DIR"] = tempfile.mkdtemp(prefix="patenteb-app-")
+    atexit.register(shutil.rmtree, os.environ["GRADIO_TEMP_DIR"], ignore_errors=True)
 
 import gradio as gr  # noqa: E402
 
@@ -33,6 +38,10 @@ from results.store import Store, default_store_path  # noqa: E402
 
 TITLE = "PatenTEB Leaderboard & Explorer"
 REPO_ROOT = Path(__file__).resolve().parent
+MAX_UPLOAD = "64kb"
+"""The app has no upload field; Gradio's upload route stays open, so it takes only small bodies."""
+TEMP_FILE_MAX_AGE_S = 600
+"""Downloads and other files Gradio serves from the app's private temp folder are deleted after this long."""
 CSS = """
 #lb-table table { font-variant-numeric: tabular-nums; }
 footer { display: none !important; }
@@ -40,7 +49,7 @@ footer { display: none !important; }
 
 
 def build_app(store: Store) -> gr.Blocks:
-    with gr.Blocks(title=TITLE, fill_width=True) as demo:
+    with gr.Blocks(title=TITLE, fill_width=True, delete_cache=(TEMP_FILE_MAX_AGE_S, TEMP_FILE_MAX_AGE_S)) as demo:
         with gr.Tabs(elem_id="main-tabs"):
             with gr.Tab("Leaderboard", id="leaderboard", elem_id="tab-leaderboard"):
                 leaderboard_ui.build(store, demo)
@@ -85,7 +94,7 @@ def main(argv: list[str] | None = None) -> None:
     if not args.no_worker:
         start_worker(store)
     demo.queue(default_concurrency_limit=8).launch(
-        server_name=args.host, server_port=args.port, show_error=True, css=CSS
+        server_name=args.host, server_port=args.port, show_error=True, css=CSS, max_file_size=MAX_UPLOAD
     )
 
 
