@@ -17,6 +17,9 @@ from patenteb import plots
 
 UMAP_PARAMETERS = {"n_neighbors": 15, "min_dist": 0.1, "metric": "cosine", "random_state": 42}
 SAMPLE_SEED = 0
+MAP_SAMPLE_LIMITS = (1_000, 10_000)
+MAP_SAMPLE_STEP = 1_000
+DEFAULT_MAP_SAMPLE = 2_000
 MIN_POINTS = 20
 COLOUR_BY = ("section", "class")
 TOP_CLASSES = 10

@@ -20,6 +20,7 @@ from explorer.encoders import Bm25Model, Model, ModelPool
 from explorer.errors import BadQuery, ExplorerError, MissingIndex, ModelUnavailable
 from explorer.index import Bm25Index, DenseIndex, Index, StageProgress, ensure_index, find_usable_index
 from explorer.maps import (
+    MAP_SAMPLE_LIMITS,
     UMAP_PARAMETERS,
     embedding_metrics,
     map_points,
@@ -35,6 +36,7 @@ from results.store import Store
 MAX_QUERY_CHARACTERS = 20_000
 MAX_MODELS = 4
 K_LIMITS = (1, 100)
+DEFAULT_K = 10
 
 
 @dataclass(frozen=True)
@@ -143,7 +145,7 @@ class Explorer:
         self,
         query: str = "",
         models: list[str] | None = None,
-        k: int = 10,
+        k: int = DEFAULT_K,
         patent_id: str | None = None,
         section: str | None = None,
         build_missing: bool = True,
@@ -244,6 +246,17 @@ class Explorer:
         return k
 
     @staticmethod
+    def _checked_sample_size(sample_size) -> int:
+        try:
+            sample_size = int(sample_size)
+        except (TypeError, ValueError):
+            raise BadQuery(f"the map sample must be a whole number, got {sample_size!r}") from None
+        low, high = MAP_SAMPLE_LIMITS
+        if not low <= sample_size <= high:
+            raise BadQuery(f"a map shows between {low:,} and {high:,} patents, got {sample_size:,}")
+        return sample_size
+
+    @staticmethod
     def _checked_section(section: str | None) -> str | None:
         if not section or section.strip().lower() in {"all", "any"}:
             return None
@@ -260,7 +273,7 @@ class Explorer:
         if isinstance(model, Bm25Model):
             raise ExplorerError(f"{model.spec.label} is lexical: it has no embeddings to map; pick a dense model")
         corpus = self.corpus
-        sample, positions = sample_positions(len(corpus), int(sample_size))
+        sample, positions = sample_positions(len(corpus), self._checked_sample_size(sample_size))
         parameters = parameters_key()
         record = find_projection(self.store, model.spec.name, model.revision, corpus.content_hash, sample, parameters)
         from_cache = record is not None

@@ -13,9 +13,16 @@ import pandas as pd
 
 from explorer.corpus import SECTION_TITLES
 from explorer.errors import ExplorerError
-from explorer.maps import map_figure, message_figure, metrics_markdown
+from explorer.maps import (
+    DEFAULT_MAP_SAMPLE,
+    MAP_SAMPLE_LIMITS,
+    MAP_SAMPLE_STEP,
+    map_figure,
+    message_figure,
+    metrics_markdown,
+)
 from explorer.render import model_frame, notes_markdown, overlap_frame, results_html
-from explorer.service import Explorer
+from explorer.service import DEFAULT_K, K_LIMITS, MAX_QUERY_CHARACTERS, Explorer
 from results.store import Store
 
 log = logging.getLogger(__name__)
@@ -57,7 +64,7 @@ def search(explorer: Explorer, mode, query, patent_id, models, k, section, progr
             query="" if prior_art else query,
             patent_id=patent_id if prior_art else None,
             models=models,
-            k=int(k),
+            k=k,
             section=None if section in (None, "", ALL_SECTIONS) else section[0],
             build_missing=True,
             progress=_stage_progress(progress),
@@ -99,7 +106,7 @@ def _one_map(explorer: Explorer, name, sample_size, colour, progress):
     if not name:
         return message_figure("Pick a model for this side."), ""
     try:
-        view = explorer.map_view(name, int(sample_size), progress=_stage_progress(progress))
+        view = explorer.map_view(name, sample_size, progress=_stage_progress(progress))
     except ExplorerError as error:
         return message_figure(str(error)), ""
     except Exception as error:
@@ -170,7 +177,8 @@ def build(store: Store, explorer: Explorer | None = None) -> None:
             )
             mode = gr.Radio([TEXT_MODE, PATENT_MODE], value=TEXT_MODE, label="Query", elem_id="explorer-mode")
             query = gr.Textbox(
-                label="Query text", lines=3, value=EXAMPLE_QUERIES[0], max_length=20_000, elem_id="explorer-query"
+                label="Query text", lines=3, value=EXAMPLE_QUERIES[0], max_length=MAX_QUERY_CHARACTERS,
+                elem_id="explorer-query",
             )
             example = gr.Dropdown(
                 EXAMPLE_QUERIES, value=None, label="Example queries", elem_id="explorer-example"
@@ -186,7 +194,9 @@ def build(store: Store, explorer: Explorer | None = None) -> None:
                     model_choices, value=default_models, label="Models (two to four)", elem_id="explorer-models"
                 )
             with gr.Row():
-                k = gr.Slider(5, 50, value=10, step=1, label="Results per model (k)", elem_id="explorer-k")
+                k = gr.Slider(
+                    *K_LIMITS, value=DEFAULT_K, step=1, label="Results per model (k)", elem_id="explorer-k"
+                )
                 section = gr.Dropdown(
                     section_choices, value=ALL_SECTIONS, label="CPC section filter (first code)",
                     elem_id="explorer-section",
@@ -212,7 +222,8 @@ def build(store: Store, explorer: Explorer | None = None) -> None:
             )
             with gr.Row():
                 sample = gr.Slider(
-                    1000, 10000, value=2000, step=1000, label="Patents in each map", elem_id="explorer-map-sample"
+                    *MAP_SAMPLE_LIMITS, value=DEFAULT_MAP_SAMPLE, step=MAP_SAMPLE_STEP, label="Patents in each map",
+                    elem_id="explorer-map-sample",
                 )
                 colour = gr.Radio(
                     list(COLOUR_CHOICES), value="CPC section", label="Colour by", elem_id="explorer-map-colour"

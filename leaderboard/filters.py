@@ -44,7 +44,7 @@ def buckets_of(values: pd.Series, buckets: dict[str, tuple[float, float]]) -> np
     return names
 
 
-def prompt_labels(values: pd.Series) -> np.ndarray:
+def _prompt_labels(values: pd.Series) -> np.ndarray:
     """'yes' / 'no' per model, 'unknown' where the flag is missing (None, NaN or pandas' NA)."""
     return values.map({True: "yes", False: "no"}).fillna(UNKNOWN).to_numpy(dtype=object)
 
@@ -58,7 +58,7 @@ def matching_models(models: pd.DataFrame, filters: Filters) -> list[str]:
         (filters.params, PARAM_CHOICES, lambda: buckets_of(models["params_m"], PARAM_BUCKETS)),
         (filters.dims, DIM_CHOICES, lambda: buckets_of(models["embedding_dim"], DIM_BUCKETS)),
         (filters.max_tokens, TOKEN_CHOICES, lambda: buckets_of(models["max_tokens"], TOKEN_BUCKETS)),
-        (filters.prompts, PROMPT_CHOICES, lambda: prompt_labels(models["uses_prompts"])),
+        (filters.prompts, PROMPT_CHOICES, lambda: _prompt_labels(models["uses_prompts"])),
     )
     for chosen, every_choice, labels in facets:
         if set(chosen) != set(every_choice):

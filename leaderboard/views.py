@@ -43,7 +43,6 @@ DIM = "Dim"
 MAX_TOKENS = "Max tokens"
 PROMPTS = "Prompts"
 BORDA_POINTS = "Borda points"
-METADATA_COLUMNS = (PARAMS, DIM, MAX_TOKENS, PROMPTS)
 FAMILY_TITLES = {family: family.capitalize() for family in FAMILIES}
 
 AGGREGATION_RULE = (
@@ -69,6 +68,3 @@ def view_tasks(tasks: pd.DataFrame, view: View) -> pd.DataFrame:
             selected = selected[selected["subfamily"] == view.subfamily]
     return selected.sort_values(["display_order", "task"], na_position="last")
 
-
-def patenteb_tasks(tasks: pd.DataFrame) -> list[str]:
-    return view_tasks(tasks, VIEWS_BY_KEY["overall"])["task"].tolist()
