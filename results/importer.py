@@ -78,7 +78,9 @@ def import_mteb_results(
         report.files_imported += 1
 
     if score_rows:
-        report.counts = store.upsert_scores(pd.DataFrame(score_rows), _merge_model_rows(model_rows))
+        report.counts = store.upsert_scores(
+            pd.DataFrame(score_rows), _merge_model_rows(model_rows), keep_sources=True
+        )
     return report
 
 

@@ -317,17 +317,26 @@ class Store:
                 self._bump_generation(connection)
             return counts
 
-    def upsert_scores(self, scores: pd.DataFrame, models: pd.DataFrame | None = None) -> UpsertCounts:
-        """Write score rows (and optionally their models' metadata) in one transaction."""
+    def upsert_scores(
+        self, scores: pd.DataFrame, models: pd.DataFrame | None = None, keep_sources: bool = False
+    ) -> UpsertCounts:
+        """Write score rows (and optionally their models' metadata) in one transaction.
+
+        With `keep_sources`, a row whose figures are already stored keeps the source text it was stored with:
+        re-importing a file that is already in the store (under another path or label) changes nothing.
+        """
         with self.transaction() as connection:
-            counts = _write_scores(connection, scores, models)
+            counts = _write_scores(connection, scores, models, keep_sources)
             if counts.written:
                 self._bump_generation(connection)
             return counts
 
 
 def _write_scores(
-    connection: duckdb.DuckDBPyConnection, scores: pd.DataFrame, models: pd.DataFrame | None = None
+    connection: duckdb.DuckDBPyConnection,
+    scores: pd.DataFrame,
+    models: pd.DataFrame | None = None,
+    keep_sources: bool = False,
 ) -> UpsertCounts:
     """Upsert score rows inside an open transaction; NaN values are stored as NULL."""
     if models is not None and not models.empty:
@@ -339,7 +348,10 @@ def _write_scores(
     if "value" in scores:
         scores["value"] = pd.to_numeric(scores["value"], errors="coerce").astype("float64")
         scores["value"] = scores["value"].astype(object).where(scores["value"].notna(), None)
-    return _upsert(connection, "scores", scores, key=SCORE_KEY, keep_existing_when_null=False)
+    return _upsert(
+        connection, "scores", scores, key=SCORE_KEY, keep_existing_when_null=False,
+        descriptive=("source",) if keep_sources else (),
+    )
 
 
 def _ensure_models_exist(connection: duckdb.DuckDBPyConnection, scores: pd.DataFrame) -> None:
@@ -364,8 +376,12 @@ def _upsert(
     rows: pd.DataFrame,
     key: tuple[str, ...],
     keep_existing_when_null: bool,
+    descriptive: tuple[str, ...] = (),
 ) -> UpsertCounts:
     """Insert new rows, update rows whose values differ, leave identical rows untouched.
+
+    `descriptive` columns (such as a score's source text) are not compared: a row whose other values are
+    unchanged keeps them as stored; a row that changes gets the new ones.
 
     `table` and the column names come from this package's schema, never from user input; values are
     passed through a registered frame, never formatted into SQL.
@@ -380,6 +396,7 @@ def _upsert(
         duplicates = rows[rows.duplicated(list(key), keep=False)].head(4)
         raise ValueError(f"duplicate {table} keys in one write:\n{duplicates[list(key)]}")
     value_columns = [c for c in rows.columns if c not in key]
+    compared_columns = [c for c in value_columns if c not in descriptive]
     connection.register("incoming_frame", rows)
     try:
         connection.execute(f"CREATE OR REPLACE TEMP TABLE incoming AS SELECT * FROM {table} LIMIT 0")
@@ -388,10 +405,10 @@ def _upsert(
         connection.unregister("incoming_frame")
     key_match = " AND ".join(f"t.{c} = i.{c}" for c in key)
     if keep_existing_when_null:
-        differs = " OR ".join(f"(i.{c} IS NOT NULL AND i.{c} IS DISTINCT FROM t.{c})" for c in value_columns)
+        differs = " OR ".join(f"(i.{c} IS NOT NULL AND i.{c} IS DISTINCT FROM t.{c})" for c in compared_columns)
         assignments = ", ".join(f"{c} = coalesce(i.{c}, t.{c})" for c in value_columns)
     else:
-        differs = " OR ".join(f"i.{c} IS DISTINCT FROM t.{c}" for c in value_columns)
+        differs = " OR ".join(f"i.{c} IS DISTINCT FROM t.{c}" for c in compared_columns)
         assignments = ", ".join(f"{c} = i.{c}" for c in value_columns)
     differs = differs or "false"
     total = len(rows)

@@ -226,3 +226,32 @@ def test_cli_reports_a_missing_path_and_a_busy_store(tmp_path):
     assert result.returncode == 2
     assert result.stderr.startswith("error: cannot open the store")
     assert "Traceback" not in result.stderr
+
+
+def test_importing_the_seeded_sample_again_keeps_its_provenance(tmp_path):
+    store = str(tmp_path / "seeded.duckdb")
+    assert _cli("seed", "--store", store).returncode == 0
+    before_scores, before_models = Store(store).all_scores(), Store(store).models()
+    generation = Store(store).generation()
+
+    imported = _cli("import-mteb", str(MTEB_SAMPLE), "--store", store)
+    assert imported.returncode == 0, imported.stderr
+    assert "score rows: 0 new, 0 changed, 95 unchanged" in imported.stdout
+    after = Store(store)
+    pd.testing.assert_frame_equal(before_scores, after.all_scores())
+    pd.testing.assert_frame_equal(before_models, after.models())
+    assert after.generation() == generation
+    sources = set(after.all_scores().query("provenance == 'mteb-results'")["source"])
+    assert len(sources) == 45 and all(source.startswith(MTEB_SAMPLE_LABEL + ": ") for source in sources)
+
+
+def test_a_changed_figure_takes_the_source_of_the_file_it_came_from(tmp_path, seeded_store):
+    checkout = _sample_copy(tmp_path)
+    path = checkout / "results" / "BAAI__bge-base-en-v1.5" / "a5beb1e3e68b9ab74eb54cfd186867f64f240e1a" / "BigPatentClustering.v2.json"
+    document = json.loads(path.read_text())
+    document["scores"]["test"][0]["v_measure"] = 0.123
+    path.write_text(json.dumps(document))
+    report = import_mteb_results(seeded_store, [checkout])
+    assert (report.counts.new, report.counts.changed) == (0, 1)
+    rows = seeded_store.all_scores().query("provenance == 'mteb-results' and metric == 'v_measure' and value == 0.123")
+    assert rows["source"].tolist() == [f"mteb result file: {path.relative_to(checkout / 'results')}"]
