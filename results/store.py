@@ -36,6 +36,8 @@ SCORE_COLUMNS = SCORE_KEY + (
     "notes",
 )
 
+COST_KEY = ("model", "revision", "task")
+
 _process_locks: dict[Path, threading.RLock] = {}
 _process_locks_guard = threading.Lock()
 
@@ -318,18 +320,31 @@ class Store:
             return counts
 
     def upsert_scores(
-        self, scores: pd.DataFrame, models: pd.DataFrame | None = None, keep_sources: bool = False
+        self,
+        scores: pd.DataFrame,
+        models: pd.DataFrame | None = None,
+        keep_sources: bool = False,
+        costs: pd.DataFrame | None = None,
     ) -> UpsertCounts:
         """Write score rows (and optionally their models' metadata) in one transaction.
 
         With `keep_sources`, a row whose figures are already stored keeps the source text it was stored with:
         re-importing a file that is already in the store (under another path or label) changes nothing.
+        `costs`: what evaluating them cost, one `evaluation_costs` row per (model, revision, task), written in
+        the same transaction.
         """
         with self.transaction() as connection:
             counts = _write_scores(connection, scores, models, keep_sources)
+            if costs is not None and not costs.empty:
+                _upsert(connection, "evaluation_costs", costs, key=COST_KEY, keep_existing_when_null=False)
             if counts.written:
                 self._bump_generation(connection)
             return counts
+
+    def evaluation_costs(self) -> pd.DataFrame:
+        """What each evaluated task cost: device, texts/s of encoding, peak memory, wall time (one row per task)."""
+        with self.connect() as connection:
+            return connection.execute(f"SELECT * FROM evaluation_costs ORDER BY {', '.join(COST_KEY)}").df()
 
 
 def _write_scores(
