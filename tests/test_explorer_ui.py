@@ -15,6 +15,7 @@ from explorer.maps import MAP_SAMPLE_LIMITS
 from explorer.service import DEFAULT_K, K_LIMITS, MAX_QUERY_CHARACTERS, Explorer
 from results.store import Store
 
+UNREACHABLE = "patenteb-tests/not-on-this-machine"
 ELEM_IDS = {
     "explorer-tabs", "explorer-tab-compare", "explorer-tab-maps", "explorer-mode", "explorer-query",
     "explorer-example", "explorer-patent-id", "explorer-random-patent", "explorer-models", "explorer-k",
@@ -30,7 +31,8 @@ def explorer(tmp_path_factory, tiny_model_path) -> Explorer:
     corpus = tmp_path_factory.mktemp("corpus") / "patents.parquet"
     pd.read_parquet(SHIPPED_CORPUS).iloc[::50].to_parquet(corpus)
     registry = load_registry().with_models(
-        ModelSpec(name="tiny-bert", kind="sentence-transformers", display_name="tiny BERT", path=str(tiny_model_path))
+        ModelSpec(name="tiny-bert", kind="sentence-transformers", display_name="tiny BERT", path=str(tiny_model_path)),
+        ModelSpec(name=UNREACHABLE, kind="sentence-transformers", display_name="Unreachable", hub_id=UNREACHABLE),
     )
     return Explorer(Store(tmp_path_factory.mktemp("store") / "store.duckdb"), corpus=str(corpus), registry=registry)
 
@@ -71,10 +73,10 @@ def test_prior_art_search_and_an_unloadable_model(explorer):
     patent, mode = ui.random_patent(explorer, seed=1)
     assert mode == ui.PATENT_MODE
     notes, overlap, stats, html = ui.search(
-        explorer, mode, "", patent, ["bm25", "tiny-bert", "mpi-inno-comp/paecter"], 5, "G · Physics"
+        explorer, mode, "", patent, ["bm25", "tiny-bert", UNREACHABLE], 5, "G · Physics"
     )
     assert f"`{patent}`" in notes and "left out of its own results" in notes
-    assert "mpi-inno-comp/paecter cannot be loaded" in notes
+    assert f"{UNREACHABLE} cannot be loaded" in notes
     assert html.count('class="explorer-result-column"') == 2
     assert patent not in re.findall(r"<code>([^<]+)</code>", html)
     assert "share in section" in stats.columns[-1]
@@ -91,7 +93,7 @@ def test_maps_explain_what_cannot_be_drawn(explorer):
 
 
 def test_model_status_lists_indexes_and_failures(explorer):
-    explorer.compare("battery", ["bm25", "mpi-inno-comp/paecter"], k=3)
+    explorer.compare("battery", ["bm25", UNREACHABLE], k=3)
     status = ui.model_status(explorer)
     assert "| BM25 (bm25s) | bm25 | indexed" in status
-    assert "cannot load" in status.split("PaECTER")[1].split("\n")[0]
+    assert "cannot load" in status.split("| Unreachable |")[1].split("\n")[0]
