@@ -46,6 +46,7 @@ class DownloadFolder:
             return path
 
     def _write(self, text: str, name: str) -> Path:
+        self.folder.mkdir(mode=0o700, parents=True, exist_ok=True)
         folder = Path(tempfile.mkdtemp(dir=self.folder))
         path = folder / name
         descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE)
@@ -55,7 +56,7 @@ class DownloadFolder:
 
     def _delete_unused(self) -> None:
         oldest_kept = time.time() - self.lifetime_s
-        for folder in self.folder.iterdir():
+        for folder in self.folder.iterdir() if self.folder.exists() else ():
             try:
                 unused = folder.stat().st_mtime < oldest_kept
             except FileNotFoundError:

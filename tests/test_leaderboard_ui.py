@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import stat
 import time
 
@@ -133,6 +134,9 @@ def test_downloads_are_private_files_reused_while_used_and_deleted_when_unused(t
     assert not first.exists() and other.exists() and newest.exists()
     again = downloads.file_for("Rank,Model\n1,a\n", "patenteb-overall.csv")
     assert again.exists() and again != first
+
+    shutil.rmtree(downloads.folder)
+    assert downloads.file_for("Rank,Model\n1,a\n", "patenteb-overall.csv").read_text() == "Rank,Model\n1,a\n"
 
 
 def test_the_csv_download_is_the_shown_table(tab):
