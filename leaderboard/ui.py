@@ -163,16 +163,16 @@ class LeaderboardTab:
         filters = _filters(search, models, params, dims, tokens, prompts, provenances)
         try:
             snapshot = self.store.snapshot()
-            view = self.sent.get(snapshot, view_key, filters)
+            shown = self.sent.get(snapshot, view_key, filters)
         except (StoreBusy, StoreCorrupt) as error:
             raise gr.Error(f"The results store cannot be read right now: {error}") from error
-        download = self.downloads.file_for(view.csv_text, view.csv_name)
+        download = self.downloads.file_for(shown.csv_text, shown.csv_name)
         return {
-            self.outputs.table: gr.update(value=view.table, datatype=view.datatypes),
+            self.outputs.table: gr.update(value=shown.table, datatype=shown.datatypes),
             self.outputs.download: sent_form(self.outputs.download, str(download)),
-            self.outputs.share_query: view.share_query,
-            self.outputs.status: view.status,
-            **{self.outputs.plots[name]: plot for name, plot in view.plots.items()},
+            self.outputs.share_query: shown.share_query,
+            self.outputs.status: shown.status,
+            **{self.outputs.plots[name]: plot for name, plot in shown.plots.items()},
             self.outputs.shown_generation: snapshot.generation,
         }
 
