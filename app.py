@@ -52,7 +52,7 @@ def build_app(store: Store) -> gr.Blocks:
     with gr.Blocks(title=TITLE, fill_width=True, delete_cache=(TEMP_FILE_MAX_AGE_S, TEMP_FILE_MAX_AGE_S)) as demo:
         with gr.Tabs(elem_id="main-tabs"):
             with gr.Tab("Leaderboard", id="leaderboard", elem_id="tab-leaderboard"):
-                leaderboard_ui.build(store, demo)
+                leaderboard_ui.build(store, demo, download_folder=os.environ["GRADIO_TEMP_DIR"])
             with gr.Tab("Explorer", id="explorer", elem_id="tab-explorer"):
                 explorer_ui.build(store)
             with gr.Tab("Submit", id="submit", elem_id="tab-submit"):
