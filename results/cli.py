@@ -1,4 +1,4 @@
-"""Maintainer CLI: `python -m results seed | import-mteb | export | stats`."""
+"""Maintainer CLI: `python -m results seed | import-mteb | rebuild | export | stats`."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from results.importer import import_mteb_results
+from results.record import RecordError, rebuild
 from results.seed import seed
 from results.store import Store, StoreBusy, StoreCorrupt, default_store_path
 
@@ -38,6 +39,15 @@ def cmd_import(args: argparse.Namespace) -> int:
         print(f"skipped {path}: {reason}", file=sys.stderr)
     print(report.summary())
     return 0 if report.ok else 1
+
+
+def cmd_rebuild(args: argparse.Namespace) -> int:
+    target = Path(args.store) if args.store else default_store_path()
+    report = rebuild(args.source, target, replace=args.replace, show_progress=True)
+    for path, reason in report.evaluations.skipped:
+        print(f"skipped {path}: {reason}", file=sys.stderr)
+    print(f"rebuilt {target}: {report.summary()}")
+    return 0 if report.evaluations.ok else 1
 
 
 def cmd_export(args: argparse.Namespace) -> int:
@@ -87,6 +97,16 @@ def build_parser() -> argparse.ArgumentParser:
         help="label for the imported rows (default: mteb-results)",
     )
 
+    rebuilder = commands.add_parser(
+        "rebuild", parents=[store_option],
+        help="build the store anew: the seed, the worker's result files and (from a record) the queue",
+    )
+    rebuilder.add_argument(
+        "--from", dest="source", required=True, metavar="DIR",
+        help="a record (local folder or hf://datasets/<org>/<name>) or a folder of the worker's result files",
+    )
+    rebuilder.add_argument("--replace", action="store_true", help="replace the store if it exists")
+
     exporter = commands.add_parser("export", parents=[store_option], help="write every score row to a file")
     exporter.add_argument("--format", choices=["csv", "parquet"], required=True)
     exporter.add_argument("--out", required=True, metavar="FILE")
@@ -96,13 +116,19 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-COMMANDS = {"seed": cmd_seed, "import-mteb": cmd_import, "export": cmd_export, "stats": cmd_stats}
+COMMANDS = {
+    "seed": cmd_seed,
+    "import-mteb": cmd_import,
+    "rebuild": cmd_rebuild,
+    "export": cmd_export,
+    "stats": cmd_stats,
+}
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return COMMANDS[args.command](args)
-    except (StoreBusy, StoreCorrupt) as error:
+    except (StoreBusy, StoreCorrupt, RecordError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

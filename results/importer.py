@@ -3,13 +3,25 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from importlib.metadata import version
 from pathlib import Path
 
 import pandas as pd
 from tqdm import tqdm
 
-from results.mteb_files import ResultFileError, find_result_files, model_metadata, read_result_file
+from results.mteb_files import (
+    ResultFile,
+    ResultFileError,
+    find_result_files,
+    last_run,
+    model_metadata,
+    read_result_file,
+)
 from results.store import Store, UpsertCounts
+
+EVALUATED = "evaluated"
+DEFAULT_PRECISION = "float32"
 
 
 @dataclass
@@ -82,6 +94,79 @@ def import_mteb_results(
             pd.DataFrame(score_rows), _merge_model_rows(model_rows), keep_sources=True
         )
     return report
+
+
+def evaluated_score_rows(
+    result: ResultFile, model: str, precision: str, prompt: str | None = None, data: str | None = None
+) -> pd.DataFrame:
+    """The store rows of one of the worker's result files (provenance 'evaluated'): one definition for the
+    worker, which writes them as each task ends, and for a store rebuilt from the files."""
+    mteb_version = result.mteb_version or version("mteb")
+    evaluated_at = result.evaluated_at or datetime.now(timezone.utc).replace(tzinfo=None)
+    return pd.DataFrame(
+        [
+            {
+                "model": model,
+                "revision": result.revision,
+                "task": result.task,
+                "split": score.split,
+                "subset": score.subset,
+                "metric": score.metric,
+                "provenance": EVALUATED,
+                "value": score.value,
+                "source": f"evaluated by the PatenTEB worker with mteb {mteb_version}",
+                "prompt": prompt,
+                "mteb_version": result.mteb_version,
+                "evaluated_at": evaluated_at,
+                "evaluation_time_s": result.evaluation_time_s,
+                "notes": f"data: {data or 'unknown'}; precision: {precision}",
+            }
+            for score in result.scores
+        ]
+    )
+
+
+def import_evaluations(
+    store: Store,
+    folder: Path,
+    job_models: dict[tuple[str, str], tuple[str, str]] | None = None,
+    show_progress: bool = False,
+) -> ImportReport:
+    """Import the worker's result files (an mteb ResultCache folder) with the rows the worker wrote.
+
+    The store's model name and the precision come from the worker's notes beside each file; files written
+    before the notes named them fall back to `job_models` ({(mteb model name, revision): (model, precision)},
+    from the queue), then to the name mteb filed the result under and float32.
+    """
+    main_metric_by_task = _main_metrics(store)
+    report = ImportReport()
+    frames: list[pd.DataFrame] = []
+    model_rows: dict[str, list[dict]] = {}
+    for path, _root in tqdm(_unique_files([folder], report), desc="import", unit="file", disable=not show_progress):
+        report.files_seen += 1
+        try:
+            result = read_result_file(path, main_metric_by_task)
+        except ResultFileError as error:
+            report.skipped.append((path, str(error)))
+            continue
+        run = last_run(path, result.task)
+        known_model, known_precision = (job_models or {}).get((result.model, result.revision), (None, None))
+        model = _text(run.get("model")) or known_model or result.model
+        precision = _text(run.get("precision")) or known_precision or DEFAULT_PRECISION
+        prompt = run.get("prompt") if isinstance(run.get("prompt"), str) else None
+        frames.append(evaluated_score_rows(result, model, precision, prompt, _text(run.get("data"))))
+        model_rows.setdefault(model, []).append(model_metadata(model, result.model_meta))
+        report.files_imported += 1
+    if frames:
+        scores = pd.concat(frames, ignore_index=True).drop_duplicates(
+            ["model", "revision", "task", "split", "subset", "metric", "provenance"], keep="last"
+        )
+        report.counts = store.upsert_scores(scores, _merge_model_rows(model_rows))
+    return report
+
+
+def _text(value) -> str | None:
+    return value if isinstance(value, str) and value else None
 
 
 def _main_metrics(store: Store) -> dict[str, str]:

@@ -15,6 +15,9 @@ from typing import Iterator
 from results.vocabulary import DEFAULT_SUBSET
 
 MODEL_META_FILE = "model_meta.json"
+RUNS_FILE = "evaluated_with.jsonl"
+"""The worker's notes beside mteb's result files: one JSON line per task run (task, prompt, data origin, and
+the store's model name and precision), so that a store rebuilt from the files gets the same rows."""
 NOT_METRICS = {"main_score", "evaluation_time", "kg_co2_emissions", "hf_subset", "languages"}
 LEGACY_SPLITS = {"test", "dev", "validation", "train", "test_full", "default"}
 
@@ -57,6 +60,30 @@ def find_result_files(root: Path) -> Iterator[Path]:
     for path in sorted(base.rglob("*.json")):
         if path.name != MODEL_META_FILE:
             yield path
+
+
+def read_runs(result_path: Path) -> list[dict]:
+    """The worker's notes beside a result file (RUNS_FILE), oldest first; unreadable lines are left out."""
+    path = result_path.parent / RUNS_FILE
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError):
+        return []
+    runs = []
+    for line in lines:
+        try:
+            run = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if isinstance(run, dict):
+            runs.append(run)
+    return runs
+
+
+def last_run(result_path: Path, task: str) -> dict:
+    """The worker's note of the last run of `task` beside `result_path`; {} when there is none."""
+    runs = [run for run in read_runs(result_path) if run.get("task") == task]
+    return runs[-1] if runs else {}
 
 
 def read_model_meta(result_path: Path) -> dict:

@@ -19,6 +19,7 @@ from typing import Iterator
 import duckdb
 import pandas as pd
 
+from patenteb import settings
 from results.migrations import MIGRATIONS
 from results.task_table import task_catalogue
 
@@ -35,6 +36,9 @@ SCORE_COLUMNS = SCORE_KEY + (
     "evaluation_time_s",
     "notes",
 )
+
+RECORD_FROM_SETTINGS = "from settings"
+"""`Store(record=...)` default: the durable record named by $PATENTEB_RECORD_REPO, if any."""
 
 COST_KEY = ("model", "revision", "task")
 
@@ -86,7 +90,15 @@ def _is_lock_conflict(error: duckdb.Error) -> bool:
 
 
 class Store:
-    def __init__(self, path: str | os.PathLike | None = None, lock_timeout_s: float | None = None):
+    def __init__(
+        self,
+        path: str | os.PathLike | None = None,
+        lock_timeout_s: float | None = None,
+        record: str | None = RECORD_FROM_SETTINGS,
+    ):
+        """`record`: where the durable record lives (`results.record`), None for none; every queue change
+        and every closed job is pushed there."""
+        self.record = settings.record_location() if record == RECORD_FROM_SETTINGS else record
         self.path = Path(path) if path is not None else default_store_path()
         self.path = self.path.expanduser().resolve()
         self.lock_timeout_s = (
@@ -116,6 +128,19 @@ class Store:
     def index_dir(self) -> Path:
         """The explorer's corpus index files (their rows are in the store's `explorer_indexes`)."""
         return self.path.parent / "explorer"
+
+    # the durable record ------------------------------------------------------------------------------
+
+    def queue_changed(self, job_closed: bool = False) -> None:
+        """Called by `results.jobs` after each committed change of the queue: push it to the record.
+
+        A closed job also pushes any result file of the evaluations folder that the record lacks. A failed
+        push is logged, never raised: the queue goes on, and the next change pushes the whole state again.
+        """
+        if self.record:
+            from results.record import push_after_queue_change
+
+            push_after_queue_change(self, job_closed)
 
     # connections -------------------------------------------------------------------------------------
 

@@ -70,7 +70,7 @@ def test_an_active_job_blocks_any_new_job_for_the_same_model_and_revision(empty_
     if status == "running":
         jobs.claim(empty_store, "w", lease_s=60, now=T0)
     with pytest.raises(jobs.DuplicateSubmission, match=f"already in the queue .*{status}"):
-        jobs.enqueue(empty_store, new_job(tasks=("task_c",)))
+        jobs.enqueue(empty_store, new_job(tasks=("task_c",)), now=T0 + timedelta(seconds=59))
     jobs.enqueue(empty_store, new_job(revision="other"))
     jobs.enqueue(empty_store, new_job(model="org/other"))
 
@@ -182,8 +182,8 @@ def test_list_jobs_filters_by_status_newest_first(empty_store):
     for i in range(3):
         jobs.enqueue(empty_store, new_job(model=f"org/m{i}"), now=T0 + timedelta(seconds=i))
     jobs.claim(empty_store, "w", lease_s=30, now=T0)
-    assert [job.model for job in jobs.list_jobs(empty_store)] == ["org/m2", "org/m1", "org/m0"]
-    assert [job.model for job in jobs.list_jobs(empty_store, statuses=["running"])] == ["org/m0"]
+    assert [job.model for job in jobs.list_jobs(empty_store, now=T0)] == ["org/m2", "org/m1", "org/m0"]
+    assert [job.model for job in jobs.list_jobs(empty_store, statuses=["running"], now=T0)] == ["org/m0"]
 
 
 CLAIMER = """
@@ -457,3 +457,100 @@ def test_reachability_is_any_http_answer_within_the_timeout(monkeypatch):
         closed.bind(("127.0.0.1", 0))
         monkeypatch.setenv("HF_ENDPOINT", f"http://127.0.0.1:{closed.getsockname()[1]}")
         assert not hub_is_reachable(timeout_s=2)
+
+
+# expired leases and dead workers ---------------------------------------------------------------------
+
+
+def test_a_job_whose_lease_expired_is_read_as_pending_then_failed(empty_store):
+    jobs.enqueue(empty_store, new_job(), now=T0)
+    job = jobs.claim(empty_store, "host:41", lease_s=30, now=T0)
+    assert [j.status for j in jobs.list_jobs(empty_store, now=T0 + timedelta(seconds=29))] == ["running"]
+    late = T0 + timedelta(seconds=31)
+    seen = jobs.list_jobs(empty_store, now=late)
+    assert [(j.id, j.status) for j in seen] == [(job.id, "pending")]
+    assert seen[0].error == "attempt 1 (host:41) stopped renewing its lease; it will be retried (attempt 2 of 3)"
+    assert jobs.list_jobs(empty_store, statuses=["running"], now=late) == []
+    assert jobs.get_job(empty_store, job.id).as_of(late) == seen[0]
+
+    for attempt in (2, 3):
+        jobs.claim(empty_store, f"host:{attempt}", lease_s=30, now=T0 + timedelta(minutes=attempt))
+    exhausted = jobs.list_jobs(empty_store, now=T0 + timedelta(minutes=4))
+    assert [(j.status, j.error) for j in exhausted] == [
+        ("failed", "gave up after 3 attempts: the last worker (host:3) stopped renewing its lease")]
+
+
+def test_resubmitting_a_job_whose_lease_expired_is_explained_or_accepted(empty_store):
+    jobs.enqueue(empty_store, new_job(), now=T0)
+    jobs.claim(empty_store, "host:41", lease_s=30, now=T0)
+    with pytest.raises(jobs.DuplicateSubmission, match=r"already in the queue \(job #1\): attempt 1 \(host:41\) "
+                       r"stopped renewing its lease; it will be retried \(attempt 2 of 3\)"):
+        jobs.enqueue(empty_store, new_job(), now=T0 + timedelta(seconds=31))
+
+    for attempt in (2, 3):
+        jobs.claim(empty_store, f"host:{attempt}", lease_s=30, now=T0 + timedelta(minutes=attempt))
+    again = jobs.enqueue(empty_store, new_job(), now=T0 + timedelta(minutes=4))
+    assert again.id == 2 and again.status == "pending"
+    old = jobs.get_job(empty_store, 1)
+    assert (old.status, old.finished_at) == ("failed", T0 + timedelta(minutes=4))
+
+
+def test_a_dead_workers_jobs_are_handed_back_at_once(empty_store):
+    for model in ("org/a", "org/b"):
+        jobs.enqueue(empty_store, new_job(model=model), now=T0)
+    mine = jobs.claim(empty_store, "host:41", lease_s=300, now=T0)
+    other = jobs.claim(empty_store, "host:42", lease_s=300, now=T0)
+
+    assert jobs.release_worker_jobs(empty_store, "host:41", "killed by SIGKILL", now=T0) == [mine.id]
+    assert jobs.release_worker_jobs(empty_store, "host:41", "killed by SIGKILL", now=T0) == []
+    released = jobs.get_job(empty_store, mine.id)
+    assert (released.status, released.attempts, released.lease_token) == ("pending", 1, None)
+    assert released.error == "attempt 1 (host:41) ended: killed by SIGKILL; it will be retried (attempt 2 of 3)"
+    assert jobs.get_job(empty_store, other.id).status == "running"
+    assert not jobs.finish(empty_store, mine.id, mine.lease_token, {"task_a": 1.0})
+
+    retried = jobs.claim(empty_store, "host:43", lease_s=300, now=T0)
+    assert (retried.id, retried.attempts) == (mine.id, 2)
+    jobs.release_worker_jobs(empty_store, "host:43", "exited with code 1", now=T0)
+    jobs.claim(empty_store, "host:44", lease_s=300, now=T0)
+    assert jobs.release_worker_jobs(empty_store, "host:44", "killed by SIGKILL", now=T0 + timedelta(seconds=5)) == [mine.id]
+    failed = jobs.get_job(empty_store, mine.id)
+    assert (failed.status, failed.finished_at) == ("failed", T0 + timedelta(seconds=5))
+    assert failed.error == "gave up after 3 attempts: the last one (host:44) ended: killed by SIGKILL"
+
+
+# limits ----------------------------------------------------------------------------------------------
+
+LIMITS = jobs.QueueLimits(submissions_per_day=3, pending_per_submitter=2, queue_size=4)
+
+
+def test_pending_jobs_per_submitter_are_limited_without_regard_to_case(empty_store):
+    for i in range(2):
+        jobs.enqueue(empty_store, new_job(model=f"org/m{i}", submitter="Ada"), now=T0, limits=LIMITS)
+    with pytest.raises(jobs.LimitReached, match=r"'ada' already has 2 jobs waiting or running \(at most 2\)"):
+        jobs.enqueue(empty_store, new_job(model="org/m9", submitter="ada "), now=T0, limits=LIMITS)
+    job = jobs.claim(empty_store, "w", lease_s=60, now=T0)
+    jobs.finish(empty_store, job.id, job.lease_token, {"task_a": 0.5}, now=T0)
+    assert jobs.enqueue(empty_store, new_job(model="org/m9", submitter="ADA"), now=T0, limits=LIMITS).id == 3
+
+
+def test_submissions_per_day_are_limited_and_the_refusal_says_when_it_frees(empty_store):
+    for i in range(3):
+        job = jobs.enqueue(empty_store, new_job(model=f"org/m{i}", submitter="ada"),
+                           now=T0 + timedelta(hours=i), limits=LIMITS)
+        claimed = jobs.claim(empty_store, "w", lease_s=60, now=T0 + timedelta(hours=i))
+        jobs.fail(empty_store, claimed.id, claimed.lease_token, "x", now=T0 + timedelta(hours=i))
+    with pytest.raises(jobs.LimitReached, match=r"'ada' submitted 3 models in the last 24 hours \(at most 3\); "
+                       r"the next submission is possible after 2026-01-06 09:00 UTC"):
+        jobs.enqueue(empty_store, new_job(model="org/next", submitter="ada"), now=T0 + timedelta(hours=23),
+                     limits=LIMITS)
+    assert jobs.enqueue(empty_store, new_job(model="org/next", submitter="ada"), now=T0 + timedelta(hours=24, seconds=1),
+                        limits=LIMITS).status == "pending"
+
+
+def test_the_queue_size_is_limited_for_everyone(empty_store):
+    for i in range(4):
+        jobs.enqueue(empty_store, new_job(model=f"org/m{i}", submitter=f"user{i}"), now=T0, limits=LIMITS)
+    with pytest.raises(jobs.LimitReached, match=r"the queue is full \(4 jobs waiting or running, the limit is 4\)"):
+        jobs.enqueue(empty_store, new_job(model="org/late", submitter="grace"), now=T0, limits=LIMITS)
+    assert len(jobs.list_jobs(empty_store)) == 4

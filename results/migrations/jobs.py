@@ -37,4 +37,11 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         );
         """,
     ),
+    (
+        101,
+        "jobs: whether the submitter's name was verified by a Hub sign-in",
+        """
+        ALTER TABLE jobs ADD COLUMN submitter_verified BOOLEAN NOT NULL DEFAULT false;
+        """,
+    ),
 ]
