@@ -35,6 +35,7 @@ from explorer import ui as explorer_ui  # noqa: E402
 from leaderboard import ui as leaderboard_ui  # noqa: E402
 from results.seed import is_seeded, seed  # noqa: E402
 from results.store import Store, default_store_path  # noqa: E402
+from webapi import PublicApi, add_gradio_endpoints, hide_unlisted_events, http_routes  # noqa: E402
 
 TITLE = "PatenTEB Leaderboard & Explorer"
 REPO_ROOT = Path(__file__).resolve().parent
@@ -48,17 +49,21 @@ footer { display: none !important; }
 """
 
 
-def build_app(store: Store) -> gr.Blocks:
+def build_app(store: Store, api: PublicApi | None = None) -> gr.Blocks:
+    """The tabs, plus the named API endpoints over `api` (which shares the tabs' explorer and leaderboard boards)."""
+    api = api or PublicApi(store)
     with gr.Blocks(title=TITLE, fill_width=True, delete_cache=(TEMP_FILE_MAX_AGE_S, TEMP_FILE_MAX_AGE_S)) as demo:
         with gr.Tabs(elem_id="main-tabs"):
             with gr.Tab("Leaderboard", id="leaderboard", elem_id="tab-leaderboard"):
-                leaderboard_ui.build(store, demo, download_folder=os.environ["GRADIO_TEMP_DIR"])
+                leaderboard_ui.build(store, demo, download_folder=os.environ["GRADIO_TEMP_DIR"], boards=api.boards)
             with gr.Tab("Explorer", id="explorer", elem_id="tab-explorer"):
-                explorer_ui.build(store)
+                explorer_ui.build(store, api.explorer)
             with gr.Tab("Submit", id="submit", elem_id="tab-submit"):
                 evaluator_ui.build(store)
             with gr.Tab("Tasks", id="tasks", elem_id="tab-tasks"):
                 leaderboard_ui.build_task_info(store, evaluation_note)
+        add_gradio_endpoints(api)
+    hide_unlisted_events(demo)
     return demo
 
 
@@ -90,11 +95,13 @@ def main(argv: list[str] | None = None) -> None:
     store = Store(args.store or default_store_path())
     if not is_seeded(store):
         seed(store)
-    demo = build_app(store)
+    api = PublicApi(store)
+    demo = build_app(store, api)
     if not args.no_worker:
         start_worker(store)
     demo.queue(default_concurrency_limit=8).launch(
-        server_name=args.host, server_port=args.port, show_error=True, css=CSS, max_file_size=MAX_UPLOAD
+        server_name=args.host, server_port=args.port, show_error=True, css=CSS, max_file_size=MAX_UPLOAD,
+        app_kwargs={"routes": http_routes(api)},
     )
 
 

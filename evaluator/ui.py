@@ -143,7 +143,7 @@ def build(store: Store) -> None:
     timer = gr.Timer(REFRESH_SECONDS)
 
     submit_button.click(
-        on_submit, [model, revision, precision, submitter, tasks, statuses], [status, table, summary]
+        on_submit, [model, revision, precision, submitter, tasks, statuses], [status, table, summary], api_name="submit"
     )
     gr.on([refresh_button.click, statuses.change, timer.tick], on_refresh, [statuses], [table, summary],
-          show_progress="hidden")
+          show_progress="hidden", api_name="queue")

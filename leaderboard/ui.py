@@ -101,9 +101,9 @@ class SentViews:
     generation makes new keys, and the old entries age out.
     """
 
-    def __init__(self, outputs: TableOutputs):
+    def __init__(self, outputs: TableOutputs, boards: BoardCache | None = None):
         self.outputs = outputs
-        self.boards = BoardCache()
+        self.boards = boards or BoardCache()
         self.views: LruCache[SentView] = LruCache(MAX_SENT_VIEWS)
         self.filter_plots: LruCache[dict[str, dict]] = LruCache(MAX_FILTER_FIGURES)
 
@@ -155,9 +155,10 @@ class LeaderboardTab:
     store: Store
     outputs: TableOutputs
     downloads: DownloadFolder
+    boards: BoardCache | None = None
 
     def __post_init__(self):
-        self.sent = SentViews(self.outputs)
+        self.sent = SentViews(self.outputs, self.boards)
 
     def render(self, view_key, search, models, params, dims, tokens, prompts, provenances) -> dict:
         filters = _filters(search, models, params, dims, tokens, prompts, provenances)
@@ -194,8 +195,13 @@ class LeaderboardTab:
         return gr.Radio(value=view_key), gr.Dropdown(choices=choices, value=chosen)
 
 
-def build(store: Store, demo: gr.Blocks, download_folder: str | os.PathLike | None = None) -> LeaderboardTab:
-    """Add the Leaderboard tab's layout to the current Blocks and wire it; CSVs go under `download_folder`."""
+def build(
+    store: Store, demo: gr.Blocks, download_folder: str | os.PathLike | None = None, boards: BoardCache | None = None
+) -> LeaderboardTab:
+    """Add the Leaderboard tab's layout to the current Blocks and wire it; CSVs go under `download_folder`.
+
+    `boards` lets the tab share its per-generation boards with another reader (the public API).
+    """
     gr.Markdown(
         "# PatenTEB leaderboard\n"
         "Patent text-embedding models on the 15 tasks of [PatenTEB](https://arxiv.org/abs/2510.22264) "
@@ -251,7 +257,7 @@ def build(store: Store, demo: gr.Blocks, download_folder: str | os.PathLike | No
         plots={"params": plot_params, "radar": plot_radar, "drop": plot_drop, "bigpatent": plot_bigpatent},
         shown_generation=shown_generation,
     )
-    tab = LeaderboardTab(store, outputs, DownloadFolder(download_folder))
+    tab = LeaderboardTab(store, outputs, DownloadFolder(download_folder), boards)
     inputs = [view, search, chosen, params, dims, tokens, prompts, provenances]
     sent_as_is = dict(postprocess=False)
 

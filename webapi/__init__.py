@@ -1,0 +1,7 @@
+"""The public API: named Gradio endpoints and plain HTTP under /api/v1, both over `PublicApi`."""
+
+from webapi.core import BadRequest, PublicApi
+from webapi.gradio_endpoints import PUBLIC_ENDPOINTS, add_gradio_endpoints, hide_unlisted_events
+from webapi.routes import http_routes
+
+__all__ = ["PUBLIC_ENDPOINTS", "BadRequest", "PublicApi", "add_gradio_endpoints", "hide_unlisted_events", "http_routes"]

@@ -1,0 +1,294 @@
+"""The public API's answers, shared by the HTTP routes and the Gradio endpoints. No HTTP and no gradio here.
+
+Every request is checked first (a bad value raises `BadRequest` with a message for the caller), then answered
+from the leaderboard's pure core or the explorer's service. Leaderboard answers are kept per (store
+generation, view, filters, format) in bounded LRU caches, so a repeat costs a lookup.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import pandas as pd
+
+from explorer.errors import ExplorerError
+from explorer.service import K_LIMITS, MAX_MODELS, MAX_QUERY_CHARACTERS, Explorer
+from leaderboard import styling
+from leaderboard.filters import DIM_CHOICES, PARAM_CHOICES, PROMPT_CHOICES, TOKEN_CHOICES, Filters, matching_models
+from leaderboard.lru import LruCache
+from leaderboard.tables import build_table
+from leaderboard.ui import BoardCache
+from leaderboard.views import VIEWS, VIEWS_BY_KEY
+from results.store import Snapshot, Store, StoreBusy, StoreCorrupt
+from results.vocabulary import PROVENANCE_PREFERENCE
+
+API_VERSION = "v1"
+FORMATS = {
+    "json": "application/json",
+    "csv": "text/csv; charset=utf-8",
+    "parquet": "application/vnd.apache.parquet",
+}
+DEFAULT_VIEW = "overall"
+DEFAULT_FORMAT = "json"
+FILTER_CHOICES: dict[str, tuple[str, ...]] = {
+    "params": PARAM_CHOICES,
+    "dims": DIM_CHOICES,
+    "max_tokens": TOKEN_CHOICES,
+    "prompts": PROMPT_CHOICES,
+    "sources": PROVENANCE_PREFERENCE,
+}
+"""The leaderboard's checkbox filters by API parameter name; leaving one out keeps every choice."""
+MAX_NAME_FILTER_CHARACTERS = 500
+MAX_CACHED_TABLES = 32
+MAX_CACHED_BODIES = 64
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+
+
+class BadRequest(ValueError):
+    """A request the caller can fix; the message says what is wrong and what is accepted."""
+
+
+class Unavailable(RuntimeError):
+    """The store cannot be read right now (locked by a writer, or damaged); retrying later may work."""
+
+
+@dataclass(frozen=True)
+class LeaderboardQuery:
+    """A checked leaderboard request: the store snapshot it reads and the normalised view and filters."""
+
+    snapshot: Snapshot
+    view: str
+    filters: Filters
+
+    @property
+    def key(self) -> tuple:
+        return self.snapshot.generation, self.view, self.filters
+
+
+@dataclass(frozen=True)
+class SearchQuery:
+    query: str
+    models: tuple[str, ...]
+    k: int
+    generation: int
+
+
+def entity_tag(*parts) -> str:
+    """A strong HTTP entity tag for an answer made from `parts` (the store generation comes first)."""
+    digest = hashlib.sha256(json.dumps([API_VERSION, *parts], default=str).encode()).hexdigest()[:20]
+    return f'"{parts[0]}-{digest}"'
+
+
+def table_json(frame: pd.DataFrame, **about) -> dict:
+    """A frame as a JSON-friendly table: what it is, its column names, and one object per row (NaN → null)."""
+    return {**about, "columns": [str(column) for column in frame.columns], "rows": json.loads(frame.to_json(orient="records"))}
+
+
+def encoded(frame: pd.DataFrame, format: str, **about) -> bytes:
+    if format == "json":
+        return json.dumps(table_json(frame, **about), ensure_ascii=False).encode()
+    if format == "csv":
+        return frame.to_csv(index=False).encode()
+    buffer = io.BytesIO()
+    frame.to_parquet(buffer, index=False)
+    return buffer.getvalue()
+
+
+def checked_format(format: str | None) -> str:
+    format = (format or DEFAULT_FORMAT).strip().lower()
+    if format not in FORMATS:
+        raise BadRequest(f"unknown format {format!r}; use one of {', '.join(FORMATS)}")
+    return format
+
+
+def checked_text(name: str, value: str | None, limit: int, required: bool = False) -> str:
+    text = (value or "").strip()
+    if CONTROL_CHARACTERS.search(text):
+        character = CONTROL_CHARACTERS.search(text).group()
+        raise BadRequest(f"{name} contains a control character (U+{ord(character):04X}); remove it")
+    if required and not text:
+        raise BadRequest(f"{name} is empty; give 1 to {limit:,} characters")
+    if len(text) > limit:
+        raise BadRequest(f"{name} is {len(text):,} characters long; at most {limit:,} are accepted")
+    return text
+
+
+def checked_choices(name: str, chosen: Iterable[str] | None, choices: Sequence[str]) -> tuple[str, ...]:
+    """The chosen values in the choices' own order (so the same set is the same cache key); None keeps all."""
+    if chosen is None:
+        return tuple(choices)
+    chosen = [value.strip() for value in chosen if value is not None]
+    unknown = [value for value in chosen if value not in choices]
+    if unknown:
+        raise BadRequest(f"unknown {name} value {unknown[0]!r}; use any of {', '.join(repr(c) for c in choices)}")
+    return tuple(choice for choice in choices if choice in chosen)
+
+
+def checked_k(k) -> int:
+    low, high = K_LIMITS
+    if isinstance(k, bool) or (isinstance(k, float) and not k.is_integer()):
+        raise BadRequest(f"k must be a whole number from {low} to {high}, got {k!r}")
+    try:
+        k = int(k)
+    except (TypeError, ValueError):
+        raise BadRequest(f"k must be a whole number from {low} to {high}, got {k!r}") from None
+    if not low <= k <= high:
+        raise BadRequest(f"k must be from {low} to {high}, got {k}")
+    return k
+
+
+class PublicApi:
+    """The leaderboard, its models and tasks, and the explorer's search, for scripts and notebooks."""
+
+    def __init__(self, store: Store, explorer: Explorer | None = None, boards: BoardCache | None = None):
+        self.store = store
+        self.explorer = explorer or Explorer(store)
+        self.boards = boards or BoardCache()
+        self._tables: LruCache[tuple[pd.DataFrame, dict]] = LruCache(MAX_CACHED_TABLES)
+        self._bodies: LruCache[bytes] = LruCache(MAX_CACHED_BODIES)
+
+    def snapshot(self) -> Snapshot:
+        try:
+            return self.store.snapshot()
+        except (StoreBusy, StoreCorrupt) as error:
+            raise Unavailable(f"the results store cannot be read right now: {error}") from error
+
+    # leaderboard ---------------------------------------------------------------------------------
+
+    def leaderboard_query(
+        self,
+        view: str | None = DEFAULT_VIEW,
+        search: str | None = "",
+        models: Iterable[str] | None = None,
+        **facets: Iterable[str] | None,
+    ) -> LeaderboardQuery:
+        """Check a leaderboard request; `facets` are FILTER_CHOICES names (params, dims, max_tokens, prompts, sources)."""
+        view = (view or DEFAULT_VIEW).strip()
+        if view not in VIEWS_BY_KEY:
+            raise BadRequest(f"unknown view {view!r}; use one of {', '.join(VIEWS_BY_KEY)}")
+        unknown_facets = set(facets) - set(FILTER_CHOICES)
+        if unknown_facets:
+            raise BadRequest(f"unknown filter {sorted(unknown_facets)[0]!r}; filters: {', '.join(FILTER_CHOICES)}")
+        snapshot = self.snapshot()
+        chosen = tuple(dict.fromkeys(name.strip() for name in (models or ()) if name and name.strip()))
+        known = set(snapshot.models["model"])
+        unknown_models = [name for name in chosen if name not in known]
+        if unknown_models:
+            raise BadRequest(f"unknown model {unknown_models[0]!r}; GET /api/{API_VERSION}/models lists them")
+        choices = {name: checked_choices(name, facets.get(name), every) for name, every in FILTER_CHOICES.items()}
+        filters = Filters(
+            params=choices["params"],
+            dims=choices["dims"],
+            max_tokens=choices["max_tokens"],
+            prompts=choices["prompts"],
+            provenances=choices["sources"],
+            search=checked_text("search", search, MAX_NAME_FILTER_CHARACTERS),
+            models=chosen,
+        )
+        return LeaderboardQuery(snapshot, view, filters)
+
+    def leaderboard_tag(self, query: LeaderboardQuery, format: str) -> str:
+        return entity_tag(*query.key, format)
+
+    def leaderboard_table(self, query: LeaderboardQuery) -> tuple[pd.DataFrame, dict]:
+        """(the table as its CSV download has it, what it is) for a checked query."""
+        return self._tables.get(query.key, lambda: self._make_table(query))
+
+    def leaderboard_rows(self, query: LeaderboardQuery) -> dict:
+        frame, about = self.leaderboard_table(query)
+        return table_json(frame, **about)
+
+    def leaderboard_body(self, query: LeaderboardQuery, format: str) -> bytes:
+        def make() -> bytes:
+            frame, about = self.leaderboard_table(query)
+            return encoded(frame, format, **about)
+
+        return self._bodies.get(("leaderboard", *query.key, format), make)
+
+    def _make_table(self, query: LeaderboardQuery) -> tuple[pd.DataFrame, dict]:
+        snapshot, filters = query.snapshot, query.filters
+        board = self.boards.get(snapshot, filters.provenances)
+        table = build_table(board, query.view, model_subset=matching_models(snapshot.models, filters))
+        about = {"view": query.view, "title": VIEWS_BY_KEY[query.view].title, "generation": snapshot.generation}
+        return styling.csv_frame(table), about
+
+    @staticmethod
+    def views() -> list[dict]:
+        return [{"key": view.key, "title": view.title} for view in VIEWS]
+
+    # models and tasks ----------------------------------------------------------------------------
+
+    def catalogue_body(self, snapshot: Snapshot, name: str, format: str) -> bytes:
+        """The store's `models` or `tasks` table in `format`."""
+        frame = {"models": snapshot.models, "tasks": snapshot.tasks}[name]
+        return self._bodies.get(
+            (name, snapshot.generation, format), lambda: encoded(frame, format, generation=snapshot.generation)
+        )
+
+    # search --------------------------------------------------------------------------------------
+
+    def search_models(self) -> list[dict]:
+        registry = self.explorer.registry
+        return [
+            {
+                "name": spec.name,
+                "label": spec.label,
+                "kind": spec.kind,
+                "default": spec.default,
+                "unavailable": self.explorer.models.failure(spec.name),
+            }
+            for spec in registry
+        ]
+
+    def search_query(self, query: str | None, models: Iterable[str] | None, k) -> SearchQuery:
+        text = checked_text("the query", query, MAX_QUERY_CHARACTERS, required=True)
+        names = tuple(dict.fromkeys(name.strip() for name in (models or ()) if name and name.strip()))
+        registry = self.explorer.registry
+        if not names:
+            names = tuple(spec.name for spec in registry.defaults())[:MAX_MODELS]
+        if len(names) > MAX_MODELS:
+            raise BadRequest(f"at most {MAX_MODELS} models at once, got {len(names)}")
+        unknown = [name for name in names if name not in registry]
+        if unknown:
+            raise BadRequest(f"unknown model {unknown[0]!r}; known: {', '.join(registry.names())}")
+        return SearchQuery(query=text, models=names, k=checked_k(k), generation=self.snapshot().generation)
+
+    @staticmethod
+    def search_tag(query: SearchQuery) -> str:
+        return entity_tag(query.generation, "search", query.query, query.models, query.k)
+
+    def search(self, query: SearchQuery) -> dict:
+        """Hits per model; models that cannot answer are listed under `errors`. None can answer → BadRequest."""
+        try:
+            comparison = self.explorer.compare(query=query.query, models=list(query.models), k=query.k)
+        except ExplorerError as error:
+            raise BadRequest(str(error)) from error
+        if not comparison.results:
+            reasons = "; ".join(comparison.unavailable.values()) or "no model answered"
+            raise BadRequest(f"none of the models can search here: {reasons}")
+        corpus = self.explorer.corpus
+        return {
+            "query": comparison.query,
+            "k": comparison.k,
+            "generation": query.generation,
+            "results": {
+                result.name: [
+                    {
+                        "rank": hit.rank,
+                        "id": hit.id,
+                        "score": round(hit.score, 6),
+                        "section": corpus.sections[hit.position] or None,
+                        "text": corpus.texts[hit.position],
+                    }
+                    for hit in result.hits
+                ]
+                for result in comparison.results
+            },
+            "errors": dict(comparison.unavailable),
+            "notes": list(comparison.notes),
+        }
