@@ -16,7 +16,8 @@ Measured from outside the evaluator:
                        small launcher that times that library method; the evaluator is not changed)
   texts_requested, texts_encoded   the embedding cache's counts (its log line); texts_encoded_by_model counts what
                        reached the model; cache_files what the cache wrote (chunks, rows, distinct keys)
-  distinct_texts       distinct texts in the workload (workload.json): one encode each is the ideal
+  distinct_texts       distinct texts in the workload (workload.json): one encode each is the ideal (with --tasks,
+                       the sum over the chosen tasks, which counts a text shared by two tasks twice)
 
 Last line, one JSON object; besides the runs:
   full_scale_peak_rss_gib     tiny model at scale 1.0 (goal <= 6)
@@ -26,7 +27,7 @@ Last line, one JSON object; besides the runs:
                               without prompts, as both here)
 
     python bench/evaluator_scale.py [--scales 0.25,0.5,1.0] [--minilm-scale 0.05] [--skip-minilm] [--skip-tiny]
-                                    [--threads 1] [--timeout 3600] [--profile] [--keep]
+                                    [--tasks PatenTEB] [--threads 1] [--timeout 3600] [--profile] [--keep]
 
 One thread by default: on this shared 2-core machine torch's default two threads made the tiny model's encoding
 ~8x slower (1,000 abstracts: 18 s with 2 threads, 2.4 s with 1, at load average 13).
@@ -157,7 +158,7 @@ def run_evaluator(model: Path, name: str, data_dir: Path, folder: Path, options:
     if options.profile:
         environment[PROFILE_VARIABLE] = str(folder / "evaluator.prof")
     command = [
-        sys.executable, "-c", LAUNCHER, "run", "--model", str(model), "--name", name, "--tasks", "PatenTEB",
+        sys.executable, "-c", LAUNCHER, "run", "--model", str(model), "--name", name, "--tasks", options.tasks,
         "--data-dir", str(data_dir), "--store", str(folder / "store.duckdb"),
     ]
     samples: list[tuple[float, int]] = []
@@ -222,7 +223,7 @@ def peak_between(samples: list[tuple[float, int]], start: float, end: float) -> 
 
 def measure(model: Path, name: str, scale: float, workload: Path, folder: Path, options: argparse.Namespace) -> dict:
     summary = json.loads((workload / "workload.json").read_text())
-    tasks = list(summary["tasks"])
+    tasks = list(summary["tasks"]) if options.tasks == "PatenTEB" else options.tasks.split(",")
     families = task_families()
     outcome = run_evaluator(model, name, workload, folder, options)
     calls = encode_calls(folder)
@@ -251,15 +252,18 @@ def measure(model: Path, name: str, scale: float, workload: Path, folder: Path, 
     cache_counts = CACHE_LOG.findall(outcome["stderr"])
     wall_s = outcome["ended"] - outcome["started"]
     encode_s = sum(stop - begin for begin, stop, _ in calls)
-    examples = summary["test_rows"] + summary["train_rows"]
+    examples = sum(sum(summary["tasks"][task]["rows"].values()) for task in tasks)
+    per_task_distinct = sum(summary["tasks"][task]["distinct_texts"] for task in tasks)
     return {
         "model": name,
         "scale": scale,
+        "tasks": options.tasks,
         "exit_code": outcome["exit_code"],
         "timed_out": outcome["timed_out"],
+        "tasks_planned": len(tasks),
         "tasks_finished": len(finished),
         "examples": examples,
-        "distinct_texts": summary["distinct_texts"],
+        "distinct_texts": summary["distinct_texts"] if options.tasks == "PatenTEB" else per_task_distinct,
         "wall_s": round(wall_s, 1),
         "wall_s_per_1k_examples": round(1000 * wall_s / examples, 3),
         "tasks_eval_s": round(sum(task["eval_s"] for task in per_task.values()), 1),
@@ -288,8 +292,9 @@ def by_family(per_task: dict) -> dict:
 
 
 def headline(runs: list[dict]) -> dict:
-    tiny = {run["scale"]: run for run in runs if run["model"] == "tiny" and run["exit_code"] == 0}
-    minilm = [run for run in runs if run["model"] == "minilm" and run["exit_code"] == 0]
+    complete = [run for run in runs if run["exit_code"] == 0 and run["tasks"] == "PatenTEB"]
+    tiny = {run["scale"]: run for run in complete if run["model"] == "tiny"}
+    minilm = [run for run in complete if run["model"] == "minilm"]
 
     def per_example_ratio(key: str):
         if 1.0 in tiny and 0.25 in tiny:
@@ -314,6 +319,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--scales", default="0.25,0.5,1.0", help="tiny-model scales, comma-separated")
     parser.add_argument("--minilm-scale", type=float, default=0.05)
     parser.add_argument("--skip-minilm", action="store_true")
+    parser.add_argument(
+        "--tasks", default="PatenTEB",
+        help="PatenTEB (default) or task names, comma-separated; the headline keys need whole-PatenTEB runs",
+    )
     parser.add_argument("--skip-tiny", action="store_true")
     parser.add_argument("--timeout", type=float, default=3600, help="seconds one evaluator run may take")
     parser.add_argument(
@@ -343,7 +352,7 @@ def main(argv: list[str] | None = None) -> int:
             run = measure(models[name], name, scale, workloads[scale], scratch / f"run-{name}-{scale}", args)
             runs.append(run)
             print(
-                f"{name} at scale {scale}: exit {run['exit_code']}, {run['tasks_finished']}/15 tasks, "
+                f"{name} at scale {scale}: exit {run['exit_code']}, {run['tasks_finished']}/{run['tasks_planned']} tasks, "
                 f"{run['wall_s']} s wall, {run['encode_s']} s encoding, peak {run['peak_rss_gib']} GiB, "
                 f"{run['texts_encoded_by_model']} texts encoded for {run['distinct_texts']} distinct",
                 flush=True,
