@@ -12,6 +12,7 @@ Measured from outside the evaluator:
   per_task             from mteb's result files: eval_s (mteb's evaluation_time) and its phases; wall_s between
                        consecutive result files (data loading, scoring, store write; the first includes start-up);
                        encode_s and peak_rss_gib inside that window
+  first_encode_after_s process start to the first encode: imports, model load, the first task's data (fixed cost)
   encode_s             time inside SentenceTransformer.encode (the child runs the evaluator's own CLI through a
                        small launcher that times that library method; the evaluator is not changed)
   texts_requested, texts_encoded   the embedding cache's counts (its log line); texts_encoded_by_model counts what
@@ -63,10 +64,11 @@ PROFILE_VARIABLE = "SCALE_BENCH_PROFILE"
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
 
 LAUNCHER = f"""
-import atexit, json, os, runpy, sys, time
+import atexit, os, runpy, sys, time
 from sentence_transformers import SentenceTransformer
 
-calls, depth, original = [], [0], SentenceTransformer.encode
+encode_log = open(os.environ["{ENCODE_LOG_VARIABLE}"], "a", buffering=1)
+depth, original = [0], SentenceTransformer.encode
 
 def timed_encode(self, inputs, *args, **kwargs):
     if depth[0]:
@@ -77,15 +79,10 @@ def timed_encode(self, inputs, *args, **kwargs):
         return original(self, inputs, *args, **kwargs)
     finally:
         depth[0] -= 1
-        calls.append((started, time.time(), 1 if isinstance(inputs, str) else len(inputs)))
+        texts = 1 if isinstance(inputs, str) else len(inputs)
+        encode_log.write(f"[{{started}}, {{time.time()}}, {{texts}}]\\n")
 
 SentenceTransformer.encode = timed_encode
-
-def save_calls():
-    with open(os.environ["{ENCODE_LOG_VARIABLE}"], "w") as handle:
-        json.dump(calls, handle)
-
-atexit.register(save_calls)
 if os.environ.get("{PROFILE_VARIABLE}"):
     import cProfile
     profiler = cProfile.Profile()
@@ -94,7 +91,8 @@ if os.environ.get("{PROFILE_VARIABLE}"):
 sys.argv = ["python -m evaluator", *sys.argv[1:]]
 runpy.run_module("evaluator", run_name="__main__", alter_sys=True)
 """
-"""Runs `python -m evaluator` unchanged, timing every SentenceTransformer.encode call (and profiling on request)."""
+"""Runs `python -m evaluator` unchanged, logging every SentenceTransformer.encode call as it ends (a line per call,
+so a run killed at the time limit keeps them) and profiling on request."""
 
 
 def build_tiny_model(folder: Path) -> Path:
@@ -153,7 +151,7 @@ def run_evaluator(model: Path, name: str, data_dir: Path, folder: Path, options:
         "TOKENIZERS_PARALLELISM": "false",
         "MTEB_CACHE": str(folder / "mteb"),
         "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
-        ENCODE_LOG_VARIABLE: str(folder / "encode_calls.json"),
+        ENCODE_LOG_VARIABLE: str(folder / "encode_calls.jsonl"),
     }
     if options.profile:
         environment[PROFILE_VARIABLE] = str(folder / "evaluator.prof")
@@ -205,8 +203,9 @@ def cache_file_counts(folder: Path) -> dict:
 
 
 def encode_calls(folder: Path) -> list[tuple[float, float, int]]:
-    path = folder / "encode_calls.json"
-    return [tuple(call) for call in json.loads(path.read_text())] if path.is_file() else []
+    path = folder / "encode_calls.jsonl"
+    lines = path.read_text().splitlines() if path.is_file() else []
+    return [tuple(json.loads(line)) for line in lines if line.strip()]
 
 
 def inside(calls: list[tuple[float, float, int]], start: float, end: float) -> tuple[float, int]:
@@ -268,6 +267,7 @@ def measure(model: Path, name: str, scale: float, workload: Path, folder: Path, 
         "wall_s_per_1k_examples": round(1000 * wall_s / examples, 3),
         "tasks_eval_s": round(sum(task["eval_s"] for task in per_task.values()), 1),
         "encode_s": round(encode_s, 1),
+        "first_encode_after_s": round(min(begin for begin, _, _ in calls) - outcome["started"], 1) if calls else None,
         "outside_encode_share": round((wall_s - encode_s) / wall_s, 3),
         "texts_requested": int(cache_counts[-1][0]) if cache_counts else None,
         "texts_encoded": int(cache_counts[-1][1]) if cache_counts else None,
