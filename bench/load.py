@@ -13,7 +13,8 @@ What it does, every step bounded by time and every process it starts stopped at 
   3. For each level (10, then 50 visitors): every visitor opens the page, then, for --seconds, repeats one
      action after another without pause: table switches, filter changes, share-link opens (a new tab with the
      last share query: page, API info, heartbeat, load events), searches with bm25 + all-MiniLM-L6-v2 and CSV
-     downloads, plus the page's refresh timer when it is due. A visitor whose page failed opens a fresh one.
+     downloads; beside them each open tab's refresh timer ticks as in a browser (every 10 s, never two at
+     once). A visitor whose page failed opens a fresh one.
      Beside each level `python -m results import-mteb results/seeds/mteb_results` runs and, unless one is
      still queued or running, a demo job is submitted for the app's worker (all-MiniLM-L6-v2 from its offline
      package, under a new name).
@@ -30,7 +31,8 @@ errors, the CPU used by the app, its worker, this client and everything else, an
 JSON object:
   rps_10, rps_50           requests/s under the mixed load
   p95_switch_ms_50, p95_search_ms_50 (and p50/p95/p99 of every kind at every level under "levels")
-  errors                   failed actions in the app's levels (messages under "error_messages")
+  errors                   failed actions in the app's levels, first page opens included (messages under
+                           "error_messages"; the warm-up's own failures are counted apart, warmup_errors)
   switch_rps_50            table switches/s, 50 visitors doing only that
   floor_rps_50             the floor's requests/s, 50 visitors;  switch_vs_floor = switch_rps_50 / floor_rps_50
   peak_rss_gib             the app process's peak RSS (its worker separately: worker_peak_rss_gib)
@@ -77,6 +79,8 @@ GIB = 1024**3
 MIXED_WEIGHTS = {"switch": 40, "filter": 20, "open": 10, "search": 15, "csv": 15}
 SWITCH_ONLY = {"switch": 1}
 FAILED_OPEN_PAUSE_S = 0.5
+CLIENT_KEEPALIVE_S = 3
+"""Under uvicorn's 5 s: a pooled connection the server already closed is never reused (a browser retries those)."""
 FALLBACK_QUERIES = ["A rechargeable battery whose electrode coating reduces capacity loss over many charge cycles."]
 QUERY_WORDS = ["method", "device", "system", "layer", "signal", "sensor", "housing", "circuit", "composition", "vehicle"]
 
@@ -154,11 +158,15 @@ def tail(path: Path, lines: int = 15) -> str:
         return "(no log)"
 
 
-def child_env(store_dir: Path) -> dict:
+def child_env(scratch: Path) -> dict:
+    """Offline, and every temporary file under this run's scratch folder (removed at the end, untouched by others)."""
+    temporary = scratch / "tmp"
+    temporary.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ)
     env.update(
         GRADIO_ANALYTICS_ENABLED="False", HF_HUB_OFFLINE="1", HF_DATASETS_OFFLINE="1", TRANSFORMERS_OFFLINE="1",
-        TOKENIZERS_PARALLELISM="false", MTEB_CACHE=str(store_dir / "mteb-cache"), PYTHONUNBUFFERED="1",
+        TOKENIZERS_PARALLELISM="false", MTEB_CACHE=str(scratch / "mteb-cache"), PYTHONUNBUFFERED="1",
+        TMPDIR=str(temporary), GRADIO_TEMP_DIR=str(scratch / "gradio"),
     )
     return env
 
@@ -352,6 +360,8 @@ class Handles:
 
 
 class Visitor:
+    """One person with one open tab: actions one after another, and the page's refresh timer beside them."""
+
     def __init__(self, http, app: AppConfig, handles: Handles, recorder: Recorder, seed: int, timeout_s: float,
                  weights: dict[str, int], ticks: bool):
         self.http, self.app, self.handles, self.recorder = http, app, handles, recorder
@@ -360,46 +370,68 @@ class Visitor:
         self.kinds, self.weights = list(weights), list(weights.values())
         self.ticks = ticks and handles.tick is not None
         self.page: Page | None = None
-        self.next_tick = 0.0
         self.share_query = ""
+        self.acting = False
+        self._timer: asyncio.Task | None = None
 
     async def load_page(self, query: str = "") -> None:
-        if self.page is not None:
-            self.recorder.requests += self.page.requests
-            await self.page.close()
+        await self.close()
         self.page = Page(self.http, self.app, query=query, request_timeout_s=self.timeout_s)
-        self.next_tick = time.perf_counter() + self.handles.tick_seconds
         try:
             await self.page.open()
         except BaseException:
             await self.close()
             raise
         self._remember_share_query()
+        if self.ticks:
+            self._timer = asyncio.create_task(self._run_timer(self.page))
 
     async def close(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            await asyncio.gather(self._timer, return_exceptions=True)
+            self._timer = None
         if self.page is not None:
             self.recorder.requests += self.page.requests
             await self.page.close()
             self.page = None
 
     async def visit(self, deadline: float, max_actions: int) -> None:
-        for _ in range(max_actions):
-            if time.perf_counter() >= deadline:
-                break
-            if self.page is None:
-                await self._reopen(deadline)
-                continue
-            if self.ticks and time.perf_counter() >= self.next_tick:
-                kind = "refresh"
-            else:
+        self.acting = True
+        try:
+            for _ in range(max_actions):
+                if time.perf_counter() >= deadline:
+                    break
+                if self.page is None:
+                    await self._reopen(deadline)
+                    continue
                 kind = self.rng.choices(self.kinds, self.weights)[0]
+                started = time.perf_counter()
+                try:
+                    await getattr(self, kind)()
+                    self.recorder.ok(kind, time.perf_counter() - started)
+                except (CallFailed, aiohttp.ClientError, asyncio.TimeoutError, KeyError, ValueError) as error:
+                    self.recorder.failed(kind, f"{type(error).__name__}: {error}")
+                    await self._reopen(deadline)
+        finally:
+            self.acting = False
+
+    async def _run_timer(self, page: Page) -> None:
+        """The browser's gr.Timer: a tick every interval, none while one is pending; counted only while acting."""
+        interval = self.handles.tick_seconds
+        next_tick = time.perf_counter() + interval
+        while True:
+            await asyncio.sleep(max(0.0, next_tick - time.perf_counter()))
+            while next_tick <= time.perf_counter():
+                next_tick += interval
+            if not self.acting:
+                continue
             started = time.perf_counter()
             try:
-                await getattr(self, kind)()
-                self.recorder.ok(kind, time.perf_counter() - started)
+                await page.run([self.handles.tick], trigger_id=self.handles.timer)
+                self.recorder.ok("refresh", time.perf_counter() - started)
             except (CallFailed, aiohttp.ClientError, asyncio.TimeoutError, KeyError, ValueError) as error:
-                self.recorder.failed(kind, f"{type(error).__name__}: {error}")
-                await self._reopen(deadline)
+                self.recorder.failed("refresh", f"{type(error).__name__}: {error}")
 
     async def _reopen(self, deadline: float) -> None:
         """A visitor whose page failed loads a fresh one, as a person would."""
@@ -462,7 +494,6 @@ class Visitor:
             raise CallFailed("the CSV download was empty")
 
     async def refresh(self) -> None:
-        self.next_tick = time.perf_counter() + self.handles.tick_seconds
         await self.page.run([self.handles.tick], trigger_id=self.handles.timer)
 
     async def _render(self, trigger: int) -> None:
@@ -484,7 +515,7 @@ async def run_level(base_url: str, handles_for, visitors: int, seconds: float, w
                     background=None) -> dict:
     """One level: every visitor opens its page, then all act for `seconds`; returns the summary with CPU use."""
     recorder = Recorder()
-    connector = aiohttp.TCPConnector(limit=0, force_close=False)
+    connector = aiohttp.TCPConnector(limit=0, keepalive_timeout=CLIENT_KEEPALIVE_S)
     async with aiohttp.ClientSession(connector=connector) as http:
         app = await AppConfig.fetch(http, base_url)
         handles = handles_for(app)
@@ -514,6 +545,8 @@ async def run_level(base_url: str, handles_for, visitors: int, seconds: float, w
     summary = recorder.summary(elapsed)
     summary["visitors"] = visitors
     summary["setup_errors"] = sum(setup.errors.values())
+    for message, count in setup.messages.items():
+        summary["error_messages"][f"first {message}"] = count
     if late:
         summary["visitors_cut_off"] = len(late)
     if monitor:
@@ -636,7 +669,7 @@ def ensure_index_template(timeout_s: float, run_dir: Path) -> None:
     print(f"building the explorer's default indexes into {TEMPLATE} (once; minutes)", flush=True)
     shutil.rmtree(TEMPLATE, ignore_errors=True)
     TEMPLATE.mkdir(parents=True)
-    env = child_env(TEMPLATE)
+    env = child_env(run_dir)
     result = subprocess.run(
         [sys.executable, "-m", "explorer", "index", "--defaults", "--store", str(TEMPLATE / STORE_NAME)],
         cwd=REPO, env=env, timeout=timeout_s, stdout=(run_dir / "index.log").open("ab"), stderr=subprocess.STDOUT,
@@ -738,7 +771,7 @@ async def bench(args: argparse.Namespace, processes: Processes, run_dir: Path, s
     ensure_index_template(args.index_timeout, run_dir)
     shutil.copytree(TEMPLATE, store_dir, dirs_exist_ok=True)
     store = store_dir / STORE_NAME
-    env = child_env(store_dir)
+    env = child_env(store_dir.parent)
 
     port = free_port()
     base_url = f"http://127.0.0.1:{port}"
@@ -761,7 +794,7 @@ async def bench(args: argparse.Namespace, processes: Processes, run_dir: Path, s
         monitor.sample()
         idle = dict(monitor.last)
         print(f"idle memory GiB: app {gib(idle['app'])}, worker {gib(idle['worker'])}", flush=True)
-        errors = warm["errors"]
+        errors = 0
 
         for visitors in args.levels:
             name = f"mixed_{visitors}"
@@ -833,6 +866,7 @@ async def bench(args: argparse.Namespace, processes: Processes, run_dir: Path, s
         **{f"p95_search_ms_{v}": results["levels"][f"mixed_{v}"]["kinds"].get("search", {}).get("p95_ms")
            for v in args.levels},
         "errors": errors,
+        "warmup_errors": warm["errors"],
         "error_messages": dict(sum((Counter(level.get("error_messages", {})) for level in results["levels"].values()),
                                    Counter()).most_common(6)),
         f"switch_rps_{n}": switch_rps,

@@ -3,8 +3,9 @@
 `AppConfig` reads a running app's `/config` and finds events by the elem_id of the component that triggers
 them, so a load script survives layout changes. `Page` is one open browser tab: a session hash, the values
 its components hold, and the queue protocol (POST `<api>/queue/join`, then the SSE stream
-`<api>/queue/data?session_hash=…` until every joined event has completed). Events chained with `.then` run
-after their parent, wave by wave, as the browser does; JavaScript-only events are skipped.
+`<api>/queue/data?session_hash=…`, one per tab, which carries the results of all its events). Several events
+may be in flight at once, as in a browser (a timer tick beside a click). Events chained with `.then` run as
+soon as their parent completes; JavaScript-only events are skipped.
 """
 
 from __future__ import annotations
@@ -104,7 +105,11 @@ class Page:
         self.values = app.initial_values()
         self.choices = app.initial_choices()
         self.timeout = aiohttp.ClientTimeout(total=request_timeout_s)
+        self._stream_timeout = aiohttp.ClientTimeout(total=None, sock_read=request_timeout_s)
         self.requests = 0
+        self._pending: dict[str, asyncio.Future] = {}
+        self._early: dict[str, dict] = {}
+        self._reader: asyncio.Task | None = None
         self._heartbeat: asyncio.Task | None = None
 
     async def open(self) -> None:
@@ -115,10 +120,11 @@ class Page:
         await self.run(self.app.dependencies_on_event("load"))
 
     async def close(self) -> None:
-        if self._heartbeat is not None:
-            self._heartbeat.cancel()
-            await asyncio.gather(self._heartbeat, return_exceptions=True)
-            self._heartbeat = None
+        for task in (self._reader, self._heartbeat):
+            if task is not None:
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
+        self._reader = self._heartbeat = None
 
     async def get(self, url: str) -> bytes:
         async with self.http.get(url, timeout=self.timeout) as response:
@@ -129,34 +135,46 @@ class Page:
             return body
 
     async def run(self, dependencies: list[dict], trigger_id: int | None = None) -> None:
-        """Join these events together, read their results from one stream, then run what is chained after them."""
-        while dependencies:
-            outcomes = await self._run_wave(dependencies, trigger_id)
-            failures = [error for _, error in outcomes if error is not None]
-            dependencies = [
-                chained
-                for dependency, error in outcomes
-                for chained in self.app.chained_after(dependency["id"], succeeded=error is None)
-            ]
-            if failures:
-                raise failures[0]
+        """Run these events at once, each followed by what is chained after it; raise the first failure."""
+        outcomes = await asyncio.gather(*(self._run_chain(d, trigger_id) for d in dependencies), return_exceptions=True)
+        for outcome in outcomes:
+            if isinstance(outcome, BaseException):
+                raise outcome
 
-    async def _run_wave(self, dependencies: list[dict], trigger_id: int | None) -> list[tuple[dict, Exception | None]]:
-        events = {}
-        for dependency in dependencies:
-            events[await self._join(dependency, trigger_id)] = dependency
-        results = await self._read_stream(set(events))
-        outcomes = []
-        for event_id, dependency in events.items():
-            output = results.get(event_id)
-            if output is None:
-                outcomes.append((dependency, CallFailed(f"event {dependency.get('api_name')} never completed")))
-            elif isinstance(output, Exception):
-                outcomes.append((dependency, output))
-            else:
-                self._apply(dependency, output)
-                outcomes.append((dependency, None))
-        return outcomes
+    async def _run_chain(self, dependency: dict, trigger_id: int | None) -> None:
+        error = None
+        try:
+            self._apply(dependency, await self.call(dependency, trigger_id))
+        except CallFailed as failure:
+            error = failure
+        chained = self.app.chained_after(dependency["id"], succeeded=error is None)
+        if chained:
+            await self.run(chained)
+        if error is not None:
+            raise error
+
+    async def call(self, dependency: dict, trigger_id: int | None = None) -> list:
+        """Join the queue and wait for this event's result on the tab's one stream."""
+        event_id = await self._join(dependency, trigger_id)
+        if event_id in self._early:
+            return self._settle(self._early.pop(event_id))
+        waiting = asyncio.get_running_loop().create_future()
+        self._pending[event_id] = waiting
+        if self._reader is None or self._reader.done():
+            self._reader = asyncio.create_task(self._read_stream())
+        try:
+            return self._settle(await asyncio.wait_for(waiting, self.timeout.total))
+        except asyncio.TimeoutError:
+            raise CallFailed(f"{dependency.get('api_name')} did not complete within {self.timeout.total:.0f} s") from None
+        finally:
+            self._pending.pop(event_id, None)
+
+    @staticmethod
+    def _settle(message: dict) -> list:
+        output = message.get("output") or {}
+        if not message.get("success", True):
+            raise CallFailed(one_line(output.get("error") or "failed"))
+        return output.get("data", [])
 
     async def _join(self, dependency: dict, trigger_id: int | None) -> str:
         data = [None if self.app.kind(i) == "state" else self.values.get(i) for i in dependency["inputs"]]
@@ -174,32 +192,39 @@ class Page:
                 raise CallFailed(f"queue/join for {dependency.get('api_name')} answered HTTP {response.status}: {text[:160]}")
             return json.loads(text)["event_id"]
 
-    async def _read_stream(self, pending: set[str]) -> dict[str, Any]:
-        results: dict[str, Any] = {}
+    async def _read_stream(self) -> None:
+        """The tab's SSE stream, read until the server closes it; reopened while results are still awaited.
+
+        Never left early: a stream the client drops makes the server forget the session's pending events.
+        """
         url = f"{self.app.api_url}/queue/data"
-        async with self.http.get(url, params={"session_hash": self.session_hash}, timeout=self.timeout) as response:
-            if response.status != 200:
-                raise CallFailed(f"queue/data answered HTTP {response.status}")
-            async for raw_line in response.content:
-                line = raw_line.strip()
-                if not line.startswith(b"data:"):
-                    continue
-                message = json.loads(line[5:])
-                kind = message.get("msg")
-                if kind == "close_stream":
-                    break
-                if kind == "unexpected_error":
-                    raise CallFailed(f"unexpected error: {message.get('message')}")
-                if kind == "process_completed" and message.get("event_id") in pending:
-                    self.requests += 1
-                    output = message.get("output") or {}
-                    if message.get("success", True):
-                        results[message["event_id"]] = output.get("data", [])
-                    else:
-                        results[message["event_id"]] = CallFailed(one_line(output.get("error") or "failed"))
-                    if pending <= set(results):
-                        break
-        return results
+        try:
+            while self._pending:
+                async with self.http.get(url, params={"session_hash": self.session_hash}, timeout=self._stream_timeout) as response:
+                    if response.status != 200:
+                        raise CallFailed(f"queue/data answered HTTP {response.status}")
+                    async for raw_line in response.content:
+                        line = raw_line.strip()
+                        if not line.startswith(b"data:"):
+                            continue
+                        message = json.loads(line[5:])
+                        kind = message.get("msg")
+                        if kind == "close_stream":
+                            break
+                        if kind == "unexpected_error":
+                            raise CallFailed(f"unexpected error: {message.get('message')}")
+                        if kind == "process_completed":
+                            self.requests += 1
+                            waiting = self._pending.get(message.get("event_id"))
+                            if waiting is None:
+                                self._early[message.get("event_id")] = message
+                            elif not waiting.done():
+                                waiting.set_result(message)
+        except (CallFailed, aiohttp.ClientError, asyncio.TimeoutError, ValueError) as error:
+            failure = error if isinstance(error, CallFailed) else CallFailed(f"queue/data: {type(error).__name__}: {error}")
+            for waiting in self._pending.values():
+                if not waiting.done():
+                    waiting.set_exception(failure)
 
     def _apply(self, dependency: dict, data: list) -> None:
         for component_id, value in zip(dependency["outputs"], data):
