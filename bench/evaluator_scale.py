@@ -6,7 +6,7 @@ copy) at --minilm-scale (default 0.05), each in its own child process and fresh 
 is synthetic: its scores are never PatenTEB scores and never reach a real store.
 
 Measured from outside the evaluator:
-  wall_s               child process start to exit
+  wall_s               child process start to exit; cpu_s its user + system CPU time (less sensitive to other load)
   peak_rss_gib         the child's peak resident memory (os.wait4 rusage; the 0.2 s /proc polling gives the
                        per-task peaks)
   per_task             from mteb's result files: eval_s (mteb's evaluation_time) and its phases; wall_s between
@@ -22,7 +22,9 @@ Measured from outside the evaluator:
 
 Last line, one JSON object; besides the runs:
   full_scale_peak_rss_gib     tiny model at scale 1.0 (goal <= 6)
-  time_per_example_ratio      wall per example at 1.0 over 0.25 (goal <= 1.3); *_tasks on mteb's task times only
+  time_per_example_ratio      wall per example at 1.0 over 0.25 (goal <= 1.3); *_tasks on mteb's task times only,
+                              cpu_per_example_ratio on CPU time (on a shared machine the wall ratio moves with
+                              other people's load)
   minilm_outside_encode_share MiniLM: (wall - encode_s) / wall (goal <= 0.15)
   encoded_per_distinct_text   texts encoded / distinct texts, largest tiny-model run (goal 1.0; valid for models
                               without prompts, as both here)
@@ -182,6 +184,7 @@ def run_evaluator(model: Path, name: str, data_dir: Path, folder: Path, options:
         "exit_code": status,
         "timed_out": timed_out,
         "peak_rss_bytes": usage.ru_maxrss * 1024,
+        "cpu_s": usage.ru_utime + usage.ru_stime,
         "samples": samples,
         "stderr": (folder / "stderr.txt").read_text(errors="replace"),
         "stdout": (folder / "stdout.txt").read_text(errors="replace"),
@@ -265,6 +268,7 @@ def measure(model: Path, name: str, scale: float, workload: Path, folder: Path, 
         "distinct_texts": summary["distinct_texts"] if options.tasks == "PatenTEB" else per_task_distinct,
         "wall_s": round(wall_s, 1),
         "wall_s_per_1k_examples": round(1000 * wall_s / examples, 3),
+        "cpu_s": round(outcome["cpu_s"], 1),
         "tasks_eval_s": round(sum(task["eval_s"] for task in per_task.values()), 1),
         "encode_s": round(encode_s, 1),
         "first_encode_after_s": round(min(begin for begin, _, _ in calls) - outcome["started"], 1) if calls else None,
@@ -307,6 +311,7 @@ def headline(runs: list[dict]) -> dict:
         "full_scale_peak_rss_gib": tiny[1.0]["peak_rss_gib"] if 1.0 in tiny else None,
         "time_per_example_ratio": per_example_ratio("wall_s"),
         "time_per_example_ratio_tasks": per_example_ratio("tasks_eval_s"),
+        "cpu_per_example_ratio": per_example_ratio("cpu_s"),
         "minilm_outside_encode_share": minilm[0]["outside_encode_share"] if minilm else None,
         "encoded_per_distinct_text": round(encoded / largest["distinct_texts"], 3) if largest else None,
         "largest_tiny_scale": max(tiny) if tiny else None,
