@@ -21,7 +21,7 @@ run: $(APP_STAMP)
 test: $(TEST_STAMP) $(CHROMIUM)
 	$(PY) -m pytest
 
-bench: $(APP_STAMP)
+bench: $(TEST_STAMP)
 	$(PY) bench/leaderboard.py
 	$(PY) bench/explorer.py
 	$(PY) bench/evaluator.py
