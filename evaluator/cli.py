@@ -95,6 +95,9 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
     if go_offline_if_hub_unreachable():
         logging.getLogger("evaluator.worker").info("the Hugging Face Hub is unreachable: running offline")
+    fanout = _ray_fanout(args)
+    if fanout is None:
+        _check_device(args)
     worker = Worker(
         _store(args),
         name=args.name,
@@ -102,10 +105,39 @@ def cmd_worker(args: argparse.Namespace) -> int:
         data_dir=args.data_dir,
         hf_token=os.environ.get("HF_TOKEN"),
         show_progress=True,
+        device=args.device,
+        batch_size=args.batch_size,
+        fanout=fanout,
+        concurrent_jobs=args.jobs or (fanout.slots if fanout is not None else 1),
     )
     worker.install_signal_handlers()
     worker.run(once=args.once, poll_s=args.poll)
     return 0
+
+
+def _ray_fanout(args: argparse.Namespace):
+    """The Ray fan-out asked for with --ray, connected before any job is claimed; None without --ray."""
+    if args.ray is None:
+        return None
+    from evaluator.ray_fanout import RayUnavailable, connect
+
+    try:
+        fanout = connect(args.ray)
+    except RayUnavailable as error:
+        raise CommandError(str(error)) from None
+    if args.device == "cuda" and not fanout.gpus:
+        raise CommandError(f"--device cuda, but the Ray cluster has no GPU ({fanout.describe()})", 2)
+    return fanout
+
+
+def _check_device(args: argparse.Namespace) -> None:
+    """Refuse a device this machine lacks before anything is claimed or loaded."""
+    from evaluator.devices import DeviceUnavailable, encode_settings
+
+    try:
+        encode_settings(args.device, batch_size=args.batch_size)
+    except (DeviceUnavailable, ValueError) as error:
+        raise CommandError(str(error), 2) from None
 
 
 def cmd_allow_remote_code(args: argparse.Namespace) -> int:
@@ -142,17 +174,28 @@ def cmd_run(args: argparse.Namespace) -> int:
         trust_remote_code=args.trust_remote_code,
         precision=args.precision,
     )
+    fanout = _ray_fanout(args)
+    if fanout is None:
+        _check_device(args)
+    failures: tuple[type[Exception], ...] = (ModelLoadError, DataUnavailable)
+    if fanout is not None:
+        from evaluator.ray_fanout import ShardLost
+
+        failures += (ShardLost,)
     progress = TaskProgress(model.name)
     try:
-        scores = run_evaluation(
-            _store(args), model, tasks, data_dir=args.data_dir, hf_token=os.environ.get("HF_TOKEN"), progress=progress
-        ).scores
-    except (ModelLoadError, DataUnavailable) as error:
+        report = run_evaluation(
+            _store(args), model, tasks, data_dir=args.data_dir, hf_token=os.environ.get("HF_TOKEN"), progress=progress,
+            device=args.device, batch_size=args.batch_size, fanout=fanout,
+        )
+    except failures as error:
         raise CommandError(str(error)) from None
     finally:
         progress.close()
-    print(json.dumps(job_queue.scores_for_json(scores)))
-    return 0
+    print(json.dumps(job_queue.scores_for_json(report.scores)))
+    for problem in report.problems.values():
+        print(f"error: {problem}", file=sys.stderr)
+    return 1 if report.problems else 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -186,6 +229,10 @@ def build_parser() -> argparse.ArgumentParser:
     worker.add_argument("--poll", type=float, default=DEFAULT_POLL_S, help="seconds between looks at an empty queue")
     worker.add_argument("--data-dir", type=Path, help="local PatenTEB data (default: $PATENTEB_DATA_DIR or the Hub)")
     worker.add_argument("--name", help="worker name shown in the queue (default: host:pid)")
+    _add_device_options(worker)
+    worker.add_argument(
+        "--jobs", type=int, help="with --ray: jobs evaluated at once (default: one per GPU, else per CPU, of the cluster)"
+    )
 
     allow = commands.add_parser(
         "allow-remote-code", parents=[store_option], help="let the worker run a model's own code (trust_remote_code)"
@@ -201,7 +248,28 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--revision", help="default: main for a Hub id, 'local' for a folder")
     run.add_argument("--precision", default="float32", choices=PRECISIONS)
     run.add_argument("--trust-remote-code", action="store_true", help="run the model's own code")
+    _add_device_options(run)
     return parser
+
+
+def _add_device_options(command: argparse.ArgumentParser) -> None:
+    from evaluator.devices import BATCH_SIZE_VARIABLE, DEFAULT_BATCH_SIZE, DEVICE_VARIABLE, DEVICES, RAY_LOCAL_CLUSTER
+
+    command.add_argument(
+        "--device", choices=DEVICES,
+        help=f"where the model runs (default: ${DEVICE_VARIABLE} or auto: CUDA when torch sees a GPU); the submitted "
+        "float16/bfloat16 is used on a GPU, float32 on a CPU",
+    )
+    command.add_argument(
+        "--batch-size", type=int,
+        help=f"texts per model call (default: ${BATCH_SIZE_VARIABLE} or "
+        + ", ".join(f"{size} on {device}" for device, size in DEFAULT_BATCH_SIZE.items()) + ")",
+    )
+    command.add_argument(
+        "--ray", nargs="?", const=RAY_LOCAL_CLUSTER, metavar="ADDRESS",
+        help="run the tasks as Ray tasks: on the cluster at ADDRESS (host:port from `ray start --head`, or auto), "
+        "or on a Ray cluster started here when no ADDRESS is given; this process alone writes the store",
+    )
 
 
 COMMANDS = {

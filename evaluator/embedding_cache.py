@@ -20,10 +20,8 @@ from pathlib import Path
 import numpy as np
 from mteb.models.abs_encoder import AbsEncoder
 
+from evaluator.devices import DEFAULT_BATCH_SIZE
 from evaluator.tasks.prompts import DOCUMENT, QUERY, SINGLE_TEXT, Prompt, resolve_prompt
-
-ENCODE_BATCH_SIZE = 32
-"""Texts per model call, unless mteb passes its own batch size."""
 
 
 def text_key(text: str) -> str:
@@ -38,6 +36,8 @@ def _safe_folder_name(value: str) -> str:
 class CacheStats:
     requested: int = 0
     encoded: int = 0
+    encode_s: float = 0.0
+    """Seconds spent inside the model encoding the `encoded` texts."""
 
     @property
     def saved(self) -> int:
@@ -142,7 +142,10 @@ class EmbeddingCache:
             if key not in namespace and key not in missing:
                 missing[key] = text
         if missing:
-            namespace.add(list(missing), encode(list(missing.values())))
+            started = time.perf_counter()
+            vectors = encode(list(missing.values()))
+            self.stats.encode_s += time.perf_counter() - started
+            namespace.add(list(missing), vectors)
         self.stats.requested += len(texts)
         self.stats.encoded += len(missing)
         return namespace.get(keys)
@@ -180,7 +183,7 @@ class CachingEncoder(AbsEncoder):
         prompt = self.prompt_for(task_metadata, role)
         self.prompts_used.setdefault(task_metadata.name, {})[role] = prompt
         prompt_text = prompt.text if prompt else ""
-        batch_size = kwargs.get("batch_size", ENCODE_BATCH_SIZE)
+        batch_size = kwargs.get("batch_size") or DEFAULT_BATCH_SIZE["cpu"]
 
         def encode_missing(missing: list[str]) -> np.ndarray:
             encode = {QUERY: self.model.encode_query, DOCUMENT: self.model.encode_document}.get(role, self.model.encode)

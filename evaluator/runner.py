@@ -6,7 +6,9 @@ Crash safety comes from three layers, checked in this order for every task:
    store is written from its JSON without loading the model;
 3. the embedding cache beside the store (`Store.embedding_cache_dir`): texts encoded before a crash are not
    re-encoded.
-The runner knows no queue; it never holds a store connection while encoding.
+Tasks are computed here, one after another, or as Ray tasks (`fanout`, evaluator/ray_fanout.py) that hand their
+result files back; either way this process alone writes the store, one transaction per task, with what the task
+cost (evaluator/devices.py). The runner knows no queue; it never holds a store connection while encoding.
 """
 
 from __future__ import annotations
@@ -17,21 +19,32 @@ import logging
 import math
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Protocol
 
 import pandas as pd
 
+from evaluator.devices import (
+    FULL_PRECISION,
+    CostMeter,
+    EncodeSettings,
+    TaskCost,
+    default_batch_size,
+    default_device,
+    encode_settings,
+)
 from evaluator.tasks import DEMO_TASKS, EXTERNAL_TASKS, GROUPS, PATENTEB_TASKS, DataFormatError, DataUnavailable
 from patenteb import catalogue
 from patenteb.hub import offline_requested
+from results.mteb_files import MODEL_META_FILE
 from results.store import Store
 
 log = logging.getLogger(__name__)
 
-PRECISIONS = ("float32", "float16", "bfloat16")
+PRECISIONS = (FULL_PRECISION, "float16", "bfloat16")
 PROVENANCE = "evaluated"
 RUNS_FILE = "evaluated_with.jsonl"
 """Beside mteb's result files: each task's prompt and data origin, so a task restored from its JSON keeps them."""
@@ -39,9 +52,13 @@ RUNS_FILE = "evaluated_with.jsonl"
 __all__ = [
     "DataFormatError",
     "DataUnavailable",
+    "EvaluationCancelled",
     "EvaluationReport",
+    "EvaluationRequest",
     "ModelLoadError",
     "ModelSpec",
+    "TaskEvaluator",
+    "TaskOutcome",
     "resolve_tasks",
     "run_evaluation",
 ]
@@ -114,8 +131,51 @@ class EvaluationReport:
     evaluated: list[str] = field(default_factory=list)
     from_store: list[str] = field(default_factory=list)
     from_result_files: list[str] = field(default_factory=list)
+    problems: dict[str, str] = field(default_factory=dict)
+    """{task: one line}: tasks whose data could not be used; nothing was written for them."""
+    costs: dict[str, TaskCost] = field(default_factory=dict)
+    """What each task evaluated in this run cost."""
     texts_requested: int = 0
     texts_encoded: int = 0
+
+
+class EvaluationCancelled(Exception):
+    """The caller asked the evaluation to stop; what was stored stays, the rest is not computed."""
+
+
+@dataclass(frozen=True)
+class EvaluationRequest:
+    """What every task of one evaluation shares, wherever it is computed (here, or in a Ray task elsewhere)."""
+
+    data_dir: str | None
+    hf_token: str | None
+    device: str
+    batch_size: int | None
+    embedding_cache_dir: str | None
+
+
+@dataclass
+class TaskOutcome:
+    """One computed task, as handed to the process that writes the store."""
+
+    task: str
+    problem: str | None = None
+    """Why the task's data could not be used (one line); nothing else is set then."""
+    prompt: str | None = None
+    data: str | None = None
+    cost: TaskCost | None = None
+    model_facts: dict = field(default_factory=dict)
+    result_json: str | None = None
+    """mteb's result file, when it was computed away from the store's evaluations folder."""
+    model_meta_json: str | None = None
+
+
+class Fanout(Protocol):
+    """Computes tasks elsewhere (evaluator/ray_fanout.py) and hands back their outcomes as they finish."""
+
+    def evaluate(
+        self, model: ModelSpec, names: list[str], request: EvaluationRequest, should_stop: Callable[[], bool] | None
+    ) -> Iterator[TaskOutcome]: ...
 
 
 def run_evaluation(
@@ -127,120 +187,236 @@ def run_evaluation(
     hf_token: str | None = None,
     progress: ProgressCallback | bool | None = None,
     model_object=None,
+    device: str | None = None,
+    batch_size: int | None = None,
+    fanout: Fanout | None = None,
+    should_stop: Callable[[], bool] | None = None,
 ) -> EvaluationReport:
     """Evaluate `model` on `tasks`: report.scores is {task: main score}.
 
-    Writes mteb result JSON beside the store and the score rows into the store (provenance 'evaluated'), one
-    write per task, as each task finishes. Tasks already in the store for (model.name, model.revision) are
-    skipped (their scores come from the store), so a re-run after a crash recomputes nothing finished. The
-    report also says what was computed, skipped or restored and how many encodes the cache saved. Raises
-    ModelLoadError (clear reason) when the model cannot load, DataUnavailable when a task's data cannot be
-    found (gated dataset without token, offline)."""
+    Writes mteb result JSON beside the store and the score rows into the store (provenance 'evaluated') with
+    what each task cost, one transaction per task, as each task finishes. Tasks already in the store for
+    (model.name, model.revision) are skipped (their scores come from the store), so a re-run after a crash
+    recomputes nothing finished. Tasks are computed here, one after another, or by `fanout` (Ray), which hands
+    their results back: only this process writes. A task whose data cannot be used (missing, not parquet,
+    lacking a column, empty; a Hub dataset out of reach) is reported in report.problems and the others still
+    run. Raises ModelLoadError (clear reason) when the model cannot load; EvaluationCancelled when
+    `should_stop` says so (Ray only)."""
     names = resolve_tasks(tasks)
     notify = _progress_callback(progress)
-    run = _start_run(store, model, data_dir, hf_token or os.environ.get("HF_TOKEN") or None, model_object)
+    request = EvaluationRequest(
+        data_dir=str(data_dir) if data_dir else None,
+        hf_token=hf_token or os.environ.get("HF_TOKEN") or None,
+        device=device or default_device(),
+        batch_size=batch_size or default_batch_size(),
+        embedding_cache_dir=str(store.embedding_cache_dir),
+    )
+    writer = _StoreWriter(store, model)
+    report = EvaluationReport()
     stored = _stored_main_scores(store, model)
-    for done, name in enumerate(names, start=1):
+    to_compute: list[str] = []
+    for name in names:
         if name in stored:
-            run.report.scores[name] = stored[name]
-            run.report.from_store.append(name)
+            report.scores[name] = stored[name]
+            report.from_store.append(name)
+        elif (result_path := writer.finished_result_file(name, request)) is not None:
+            report.scores[name] = writer.store_task(name, result_path)
+            report.from_result_files.append(name)
         else:
-            result_path = _ensure_result_file(run, name)
-            run.report.scores[name] = _store_task_scores(run, name, result_path)
-        notify(name, done, len(names))
-    _count_encodes(run)
-    return run.report
+            to_compute.append(name)
+            continue
+        notify(name, len(report.scores), len(names))
+    if to_compute:
+        if fanout is not None:
+            outcomes = fanout.evaluate(model, to_compute, request, should_stop)
+        else:
+            outcomes = _evaluate_here(model, to_compute, request, store, model_object)
+        for outcome in outcomes:
+            if outcome.problem:
+                report.problems[outcome.task] = outcome.problem
+            else:
+                report.scores[outcome.task] = writer.store_outcome(outcome)
+                report.evaluated.append(outcome.task)
+                report.costs[outcome.task] = outcome.cost
+            notify(outcome.task, len(report.scores) + len(report.problems), len(names))
+    report.scores = {name: report.scores[name] for name in names if name in report.scores}
+    _count_encodes(report)
+    return report
 
 
-@dataclass
-class _Run:
-    """What the steps of one evaluation share."""
-
-    store: Store
-    model: ModelSpec
-    data_dir: Path | str | None
-    hf_token: str | None
-    result_cache: object
-    """mteb.ResultCache over the store's evaluations folder."""
-    embedding_cache: object
-    encoder: "_LazyEncoder"
-    report: EvaluationReport = field(default_factory=EvaluationReport)
-
-
-def _start_run(store: Store, model: ModelSpec, data_dir, hf_token: str | None, model_object) -> _Run:
+def _evaluate_here(
+    model: ModelSpec, names: list[str], request: EvaluationRequest, store: Store, model_object
+) -> Iterator[TaskOutcome]:
     import mteb
 
-    from evaluator.embedding_cache import EmbeddingCache
+    evaluator = TaskEvaluator(model, request, store.embedding_cache_dir, model_object)
+    result_cache = mteb.ResultCache(store.evaluations_dir)
+    for name in names:
+        yield evaluator.evaluate(name, result_cache)
 
-    embedding_cache = EmbeddingCache(store.embedding_cache_dir, model.name, model.revision, model.precision)
-    return _Run(
-        store=store,
-        model=model,
-        data_dir=data_dir,
-        hf_token=hf_token,
-        result_cache=mteb.ResultCache(store.evaluations_dir),
-        embedding_cache=embedding_cache,
-        encoder=_LazyEncoder(model, embedding_cache, hf_token, model_object),
+
+class TaskEvaluator:
+    """Evaluates tasks one after another with one model on this machine's device, into an mteb result folder.
+
+    The model loads on first need (after the task's data loaded), so bad data fails fast and a run with
+    nothing to compute never loads it. Used by `run_evaluation` here and by each Ray task of a fan-out."""
+
+    def __init__(self, model: ModelSpec, request: EvaluationRequest, embedding_cache_dir: Path | None, model_object=None):
+        from evaluator.embedding_cache import EmbeddingCache
+
+        self.model = model
+        self.request = request
+        self.settings = encode_settings(request.device, model.precision, request.batch_size)
+        if self.settings.note:
+            log.info("%s: %s", model.name, self.settings.note)
+        self.embedding_cache = EmbeddingCache(embedding_cache_dir, model.name, model.revision, self.settings.precision)
+        self.encoder = _LazyEncoder(model, self.settings, self.embedding_cache, request.hf_token, model_object)
+
+    def evaluate(self, name: str, result_cache) -> TaskOutcome:
+        from evaluator.tasks import build_task
+
+        task = build_task(name, self.request.data_dir, self.request.hf_token)
+        with CostMeter(self.settings, self.embedding_cache.stats) as meter:
+            try:
+                _load_data(task)
+            except (DataUnavailable, DataFormatError) as error:
+                return TaskOutcome(name, problem=" ".join(str(error).split()))
+            _evaluate_with_mteb(self.encoder.get(), task, result_cache, self.settings.batch_size)
+        log.info("%s on %s: %s", self.model.name, name, _describe_cost(meter.cost))
+        return TaskOutcome(
+            name,
+            prompt=self.encoder.prompt_record(task),
+            data=_data_origin(task),
+            cost=meter.cost,
+            model_facts=self.encoder.model_facts(),
+        )
+
+
+def _describe_cost(cost: TaskCost) -> str:
+    speed = f"{cost.texts_per_s:,.0f} texts/s" if cost.texts_per_s else "nothing to encode"
+    memory = f"{cost.peak_memory_gib:.2f} GiB" if cost.peak_memory_gib is not None else "unknown"
+    return (
+        f"{cost.texts_encoded} texts encoded in {cost.encode_s:.1f} s ({speed}), {cost.wall_s:.1f} s in all, "
+        f"peak memory {memory} ({cost.memory_kind}) on {cost.device} ({cost.device_name}, {cost.precision}, "
+        f"batch {cost.batch_size})"
     )
 
 
-def _ensure_result_file(run: _Run, name: str) -> Path:
-    """mteb's result file of task `name`: kept when a finished one exists (a crash after it was written),
-    else computed now."""
-    from evaluator.tasks import build_task
-
-    model = run.model
-    task = build_task(name, run.data_dir, run.hf_token)
-    result_path = run.result_cache.get_task_result_path(name, model.mteb_name, model.revision)
-    previous = run.result_cache.load_task_result(name, model.mteb_name, model.revision)
-    if previous is not None and not previous.get_missing_evaluations(task):
-        run.report.from_result_files.append(name)
-        return result_path
-    _load_data(task)
-    _evaluate_with_mteb(run, task)
-    _remember_run(result_path, name, prompt=run.encoder.prompt_record(task), data=_data_origin(task))
-    run.report.evaluated.append(name)
-    return result_path
-
-
-def _evaluate_with_mteb(run: _Run, task) -> None:
+def _evaluate_with_mteb(encoder, task, result_cache, batch_size: int) -> None:
     import mteb
 
-    from evaluator.embedding_cache import ENCODE_BATCH_SIZE
-
     mteb.evaluate(
-        run.encoder.get(),
+        encoder,
         task,
-        cache=run.result_cache,
+        cache=result_cache,
         overwrite_strategy="only-missing",
-        encode_kwargs={"batch_size": ENCODE_BATCH_SIZE, "show_progress_bar": False},
+        encode_kwargs={"batch_size": batch_size, "show_progress_bar": False},
         show_progress_bar=False,
         co2_tracker=False,
     )
 
 
-def _store_task_scores(run: _Run, name: str, result_path: Path) -> float:
-    """Write every score of the result file (and the model's facts) to the store; return the main score."""
-    facts = catalogue.task(name)
-    rows = _score_rows(result_path, name, facts.metric.key, run.model, **_recall_run(result_path, name))
-    run.store.upsert_scores(rows, run.encoder.model_row())
-    main_score = _main_score(rows, facts.metric.key, facts.eval_split)
-    log.info("%s on %s: %s = %s", run.model.name, name, facts.metric.key, main_score)
-    return main_score
+class _StoreWriter:
+    """The only writer: result files and notes beside the store, score and cost rows into it, per task."""
+
+    def __init__(self, store: Store, model: ModelSpec):
+        import mteb
+
+        self.store = store
+        self.model = model
+        self.result_cache = mteb.ResultCache(store.evaluations_dir)
+
+    def result_path(self, name: str) -> Path:
+        return self.result_cache.get_task_result_path(name, self.model.mteb_name, self.model.revision)
+
+    def finished_result_file(self, name: str, request: EvaluationRequest) -> Path | None:
+        """mteb's result file of task `name` when a finished one exists (a crash after it was written)."""
+        from evaluator.tasks import build_task
+
+        model = self.model
+        previous = self.result_cache.load_task_result(name, model.mteb_name, model.revision)
+        task = build_task(name, request.data_dir, request.hf_token)
+        if previous is not None and not previous.get_missing_evaluations(task):
+            return self.result_path(name)
+        return None
+
+    def store_outcome(self, outcome: TaskOutcome) -> float:
+        path = self.result_path(outcome.task)
+        if outcome.result_json is not None:
+            _write_atomically(path, outcome.result_json)
+            if outcome.model_meta_json is not None:
+                _write_atomically(path.parent / MODEL_META_FILE, outcome.model_meta_json)
+        _remember_run(
+            path,
+            outcome.task,
+            model=self.model.name,
+            precision=outcome.cost.precision,
+            prompt=outcome.prompt,
+            data=outcome.data,
+            cost=outcome.cost.as_record(),
+            model_facts=outcome.model_facts,
+        )
+        return self.store_task(outcome.task, path)
+
+    def store_task(self, name: str, result_path: Path) -> float:
+        """Write every score of the result file, the model's facts and the task's cost in one transaction;
+        return the main score."""
+        facts = catalogue.task(name)
+        run = _recall_run(result_path, name)
+        precision = run.get("precision") or self.model.precision
+        rows = _score_rows(result_path, name, facts.metric.key, self.model, precision, run.get("prompt"), run.get("data"))
+        cost = TaskCost.from_record(run["cost"]) if isinstance(run.get("cost"), dict) else None
+        self.store.upsert_scores(rows, self._model_row(run.get("model_facts") or {}), costs=self._cost_row(name, cost))
+        main_score = _main_score(rows, facts.metric.key, facts.eval_split)
+        log.info("%s on %s: %s = %s", self.model.name, name, facts.metric.key, main_score)
+        return main_score
+
+    def _model_row(self, model_facts: dict) -> pd.DataFrame:
+        spec = self.model
+        row = {
+            "model": spec.name,
+            "display_name": spec.name,
+            "hub_id": None if spec.is_local else spec.load_from,
+            "source": "evaluated by the PatenTEB worker",
+            **model_facts,
+        }
+        return pd.DataFrame([row])
+
+    def _cost_row(self, name: str, cost: TaskCost | None) -> pd.DataFrame | None:
+        if cost is None:
+            return None
+        record = {
+            "model": self.model.name,
+            "revision": self.model.revision,
+            "task": name,
+            **cost.as_record(),
+            "evaluated_at": datetime.now(timezone.utc).replace(tzinfo=None),
+        }
+        return pd.DataFrame([record])
 
 
-def _count_encodes(run: _Run) -> None:
-    stats = run.embedding_cache.stats
-    run.report.texts_requested, run.report.texts_encoded = stats.requested, stats.encoded
-    log.info("embedding cache: %d texts requested, %d encoded, %d encodes saved",
-             stats.requested, stats.encoded, stats.saved)
+def _write_atomically(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(path.name + ".tmp")
+    temporary.write_text(text, encoding="utf-8")
+    os.replace(temporary, path)
+
+
+def _count_encodes(report: EvaluationReport) -> None:
+    report.texts_requested = sum(cost.texts_requested for cost in report.costs.values())
+    report.texts_encoded = sum(cost.texts_encoded for cost in report.costs.values())
+    log.info(
+        "embedding cache: %d texts requested, %d encoded, %d encodes saved",
+        report.texts_requested, report.texts_encoded, report.texts_requested - report.texts_encoded,
+    )
 
 
 class _LazyEncoder:
     """The model behind a caching mteb encoder, loaded on first need: a run with nothing left to do never loads it."""
 
-    def __init__(self, spec: ModelSpec, embedding_cache, hf_token: str | None, model_object=None):
+    def __init__(self, spec: ModelSpec, settings: EncodeSettings, embedding_cache, hf_token: str | None, model_object=None):
         self.spec = spec
+        self.settings = settings
         self.embedding_cache = embedding_cache
         self.hf_token = hf_token
         self.model_object = model_object
@@ -250,7 +426,10 @@ class _LazyEncoder:
         from evaluator.embedding_cache import CachingEncoder
 
         if self.encoder is None:
-            model = self.model_object if self.model_object is not None else load_model(self.spec, self.hf_token)
+            if self.model_object is not None:
+                model = self.model_object
+            else:
+                model = load_model(self.spec, self.hf_token, self.settings)
             self.encoder = CachingEncoder(model, self.embedding_cache, model_meta(self.spec, model))
         return self.encoder
 
@@ -262,23 +441,15 @@ class _LazyEncoder:
         }
         return prompt_record(used)
 
-    def model_row(self) -> pd.DataFrame:
-        spec = self.spec
-        row = {
-            "model": spec.name,
-            "display_name": spec.name,
-            "hub_id": None if spec.is_local else spec.load_from,
-            "source": "evaluated by the PatenTEB worker",
+    def model_facts(self) -> dict:
+        """The loaded model's columns of the store's `models` row."""
+        meta = self.encoder.mteb_model_meta
+        return {
+            "params_m": meta.n_parameters / 1e6,
+            "embedding_dim": int(meta.embed_dim),
+            "max_tokens": int(meta.max_tokens) if meta.max_tokens else None,
+            "uses_prompts": bool(meta.use_instructions),
         }
-        if self.encoder is not None:
-            meta = self.encoder.mteb_model_meta
-            row.update(
-                params_m=meta.n_parameters / 1e6,
-                embedding_dim=int(meta.embed_dim),
-                max_tokens=int(meta.max_tokens) if meta.max_tokens else None,
-                uses_prompts=bool(meta.use_instructions),
-            )
-        return pd.DataFrame([row])
 
 
 def model_meta(spec: ModelSpec, model):
@@ -302,14 +473,15 @@ def model_meta(spec: ModelSpec, model):
     )
 
 
-def load_model(spec: ModelSpec, hf_token: str | None = None):
-    """A SentenceTransformer for `spec`, or ModelLoadError with the reason."""
+def load_model(spec: ModelSpec, hf_token: str | None = None, settings: EncodeSettings | None = None):
+    """A SentenceTransformer for `spec` on the settings' device and precision, or ModelLoadError with the reason."""
     import torch
     from sentence_transformers import SentenceTransformer
 
-    options: dict = {"trust_remote_code": spec.trust_remote_code, "token": hf_token}
-    if spec.precision != "float32":
-        options["model_kwargs"] = {"dtype": getattr(torch, spec.precision)}
+    settings = settings or encode_settings("cpu", spec.precision)
+    options: dict = {"trust_remote_code": spec.trust_remote_code, "token": hf_token, "device": settings.device}
+    if settings.precision != FULL_PRECISION:
+        options["model_kwargs"] = {"dtype": getattr(torch, settings.precision)}
     if not spec.is_local:
         options["revision"] = spec.revision
     source = str(Path(spec.load_from).expanduser()) if spec.is_local else spec.load_from
@@ -359,7 +531,13 @@ def _stored_main_scores(store: Store, model: ModelSpec) -> dict[str, float]:
 
 
 def _score_rows(
-    result_path: Path, task: str, main_metric: str, model: ModelSpec, prompt: str | None = None, data: str | None = None
+    result_path: Path,
+    task: str,
+    main_metric: str,
+    model: ModelSpec,
+    precision: str,
+    prompt: str | None = None,
+    data: str | None = None,
 ) -> pd.DataFrame:
     """Every scalar metric of mteb's result file, as store rows."""
     import mteb
@@ -383,7 +561,7 @@ def _score_rows(
                 "mteb_version": result.mteb_version,
                 "evaluated_at": result.evaluated_at or datetime.now(timezone.utc).replace(tzinfo=None),
                 "evaluation_time_s": result.evaluation_time_s,
-                "notes": f"data: {data or 'unknown'}; precision: {model.precision}",
+                "notes": f"data: {data or 'unknown'}; precision: {precision}",
             }
             for score in result.scores
         ]
@@ -399,17 +577,19 @@ def _as_float(value) -> float:
     return math.nan if value is None or pd.isna(value) else float(value)
 
 
-def _remember_run(result_path: Path, task: str, *, prompt: str | None, data: str) -> None:
+def _remember_run(result_path: Path, task: str, **facts) -> None:
+    """Note beside the result file how the task was run (model name, precision, prompt, data origin, cost), so a
+    task restored from its JSON, or a store rebuilt from the files, gets the same rows."""
     with (result_path.parent / RUNS_FILE).open("a", encoding="utf-8") as handle:
-        handle.write(json.dumps({"task": task, "prompt": prompt, "data": data}, ensure_ascii=False) + "\n")
+        handle.write(json.dumps({"task": task, **facts}, ensure_ascii=False) + "\n")
 
 
 def _recall_run(result_path: Path, task: str) -> dict:
-    """The prompt and data origin of the last run of `task` next to its result file: {} if none was noted."""
+    """The note of the last run of `task` next to its result file: {} if none was noted."""
     path = result_path.parent / RUNS_FILE
     runs = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()] if path.is_file() else []
     last = [run for run in runs if run.get("task") == task][-1:]
-    return {"prompt": last[0].get("prompt"), "data": last[0].get("data")} if last else {}
+    return last[0] if last else {}
 
 
 def _progress_callback(progress: ProgressCallback | bool | None) -> ProgressCallback:

@@ -5,6 +5,9 @@ while the job runs, so a worker that dies (kill -9, power loss) stops renewing a
 the job over once the lease expires; the runner skips the tasks already in the store, so finished tasks
 are not recomputed. SIGTERM or Ctrl-C while a job runs hands the job back to the queue (the attempt does
 not count) and ends the loop; while idle it just ends the loop.
+
+With a Ray fan-out (`--ray`), the worker keeps up to `concurrent_jobs` jobs claimed at once, each seen
+through by its own thread while Ray computes their tasks; this process still writes every result.
 """
 
 from __future__ import annotations
@@ -41,7 +44,7 @@ class StopRequested(BaseException):
 class StepOutcome:
     job: jobs.Job
     status: str
-    """finished, failed, or lost (the lease had expired and another worker owned the job)."""
+    """finished, failed, lost (the lease had expired and another worker owned the job), or handed back (stopped)."""
     scores: dict[str, float] = field(default_factory=dict)
     error: str | None = None
     seconds: float = 0.0
@@ -61,13 +64,21 @@ def go_offline_if_hub_unreachable() -> bool:
 
 def error_summary(error: BaseException) -> str:
     """One line for the queue view: the runner's own reason, or the exception's type and message."""
+    from evaluator.devices import DeviceUnavailable
     from evaluator.runner import DataUnavailable, ModelLoadError
 
-    if isinstance(error, (ModelLoadError, DataUnavailable)):
+    if isinstance(error, (ModelLoadError, DataUnavailable, DeviceUnavailable)):
         summary = str(error)
     else:
         summary = f"{type(error).__name__}: {error}"
     summary = " ".join(summary.split())
+    return summary if len(summary) <= ERROR_SUMMARY_CHARS else summary[: ERROR_SUMMARY_CHARS - 1] + "…"
+
+
+def problems_summary(problems: dict[str, str], total: int) -> str:
+    """The job's error when some tasks' data could not be used (the other tasks' scores are stored)."""
+    listed = "; ".join(problems.values())
+    summary = f"no usable data for {len(problems)} of {total} tasks: {listed}"
     return summary if len(summary) <= ERROR_SUMMARY_CHARS else summary[: ERROR_SUMMARY_CHARS - 1] + "…"
 
 
@@ -121,49 +132,73 @@ class Worker:
         data_dir: Path | None = None,
         hf_token: str | None = None,
         show_progress: bool = False,
+        device: str | None = None,
+        batch_size: int | None = None,
+        fanout=None,
+        concurrent_jobs: int = 1,
     ):
+        """`fanout`: an evaluator.ray_fanout.RayFanout to compute tasks on a Ray cluster; `concurrent_jobs`: how
+        many jobs it keeps claimed at once (with a fan-out only)."""
         self.store = store
         self.name = name or f"{socket.gethostname()}:{os.getpid()}"
         self.lease_s = lease_s
         self.data_dir = data_dir
         self.hf_token = hf_token
         self.show_progress = show_progress
+        self.device = device
+        self.batch_size = batch_size
+        self.fanout = fanout
+        self.concurrent_jobs = max(1, concurrent_jobs) if fanout is not None else 1
         self._stop = threading.Event()
         self._evaluating = False
 
     def step(self) -> StepOutcome | None:
         """Claim the oldest claimable job and see it through; None when the queue has nothing to do."""
+        job = self._claim()
+        return None if job is None else self._see_through(job)
+
+    def _claim(self) -> jobs.Job | None:
         job = jobs.claim(self.store, self.name, self.lease_s)
-        if job is None:
-            return None
-        log.info(
-            "job #%s: %s @ %s on %d tasks (attempt %d of %d)",
-            job.id, job.model, job.revision, len(job.tasks), job.attempts, jobs.MAX_ATTEMPTS,
-        )
+        if job is not None:
+            log.info(
+                "job #%s: %s @ %s on %d tasks (attempt %d of %d)",
+                job.id, job.model, job.revision, len(job.tasks), job.attempts, jobs.MAX_ATTEMPTS,
+            )
+        return job
+
+    def _see_through(self, job: jobs.Job, in_thread: bool = False) -> StepOutcome:
+        from evaluator.runner import EvaluationCancelled
+
         started = time.monotonic()
         keeper = LeaseKeeper(self.store, job, self.lease_s)
         keeper.start()
         try:
-            scores = self._evaluate(job)
-        except StopRequested:
+            scores, problems = self._evaluate(job, in_thread)
+        except (StopRequested, EvaluationCancelled):
             jobs.release(self.store, job.id, job.lease_token)
             log.info("job #%s: stopped and handed back to the queue", job.id)
-            raise
+            if not in_thread:
+                raise
+            return StepOutcome(job, "handed back", seconds=time.monotonic() - started)
         except Exception as error:
-            summary = error_summary(error)
-            recorded = jobs.fail(self.store, job.id, job.lease_token, summary)
-            log.error("job #%s: failed: %s", job.id, summary)
-            return StepOutcome(job, "failed" if recorded else "lost", error=summary, seconds=time.monotonic() - started)
+            return self._fail(job, error_summary(error), started)
         finally:
             keeper.stop()
+        if problems:
+            return self._fail(job, problems_summary(problems, len(job.tasks)), started)
         recorded = jobs.finish(self.store, job.id, job.lease_token, scores)
         seconds = time.monotonic() - started
         log.info("job #%s: %s in %.1f s", job.id, "finished" if recorded else "done, but its lease was lost", seconds)
         return StepOutcome(job, "finished" if recorded else "lost", scores=scores, seconds=seconds)
 
-    def _evaluate(self, job: jobs.Job) -> dict[str, float]:
+    def _fail(self, job: jobs.Job, summary: str, started: float) -> StepOutcome:
+        recorded = jobs.fail(self.store, job.id, job.lease_token, summary)
+        log.error("job #%s: failed: %s", job.id, summary)
+        return StepOutcome(job, "failed" if recorded else "lost", error=summary, seconds=time.monotonic() - started)
+
+    def _evaluate(self, job: jobs.Job, in_thread: bool = False) -> tuple[dict[str, float], dict[str, str]]:
         progress = TaskProgress(f"job #{job.id}") if self.show_progress else None
-        self._evaluating = True
+        self._evaluating = not in_thread
         try:
             from evaluator.runner import ModelSpec, run_evaluation
 
@@ -175,9 +210,10 @@ class Worker:
                 precision=job.precision,
             )
             report = run_evaluation(
-                self.store, model, list(job.tasks), data_dir=self.data_dir, hf_token=self.hf_token, progress=progress
+                self.store, model, list(job.tasks), data_dir=self.data_dir, hf_token=self.hf_token, progress=progress,
+                device=self.device, batch_size=self.batch_size, fanout=self.fanout, should_stop=self._stop.is_set,
             )
-            return report.scores
+            return report.scores, report.problems
         finally:
             self._evaluating = False
             if progress is not None:
@@ -185,6 +221,8 @@ class Worker:
 
     def run(self, *, once: bool = False, poll_s: float = DEFAULT_POLL_S) -> int:
         """Process jobs until stopped (or one step with `once`); returns how many jobs it processed."""
+        if self.fanout is not None:
+            return self._run_with_fanout(once=once, poll_s=poll_s)
         processed = 0
         log.info("worker %s: watching %s", self.name, self.store.path)
         try:
@@ -202,6 +240,39 @@ class Worker:
                     self._stop.wait(poll_s)
         except StopRequested:
             pass
+        log.info("worker %s: stopped after %d jobs", self.name, processed)
+        return processed
+
+    def _run_with_fanout(self, *, once: bool, poll_s: float) -> int:
+        """Keep up to `concurrent_jobs` jobs claimed, each seen through in its own thread; `once`: claim one round
+        of jobs, see them through, and stop. A stop hands every unfinished job back to the queue."""
+        processed = 0
+        running: list[threading.Thread] = []
+        claiming = True
+        log.info("worker %s: watching %s, up to %d jobs at once on Ray", self.name, self.store.path, self.concurrent_jobs)
+        while True:
+            running = [thread for thread in running if thread.is_alive()]
+            while claiming and not self._stop.is_set() and len(running) < self.concurrent_jobs:
+                try:
+                    job = self._claim()
+                except StoreBusy as error:
+                    log.warning("worker %s: %s", self.name, error)
+                    job = None
+                if job is None:
+                    break
+                thread = threading.Thread(target=self._see_through, args=(job, True), name=f"job-{job.id}", daemon=True)
+                thread.start()
+                running.append(thread)
+                processed += 1
+            if once:
+                claiming = False
+            if not running and (once or self._stop.is_set()):
+                break
+            self._stop.wait(min(poll_s, 0.2) if running else poll_s)
+            if self._stop.is_set():
+                for thread in running:
+                    thread.join()
+                break
         log.info("worker %s: stopped after %d jobs", self.name, processed)
         return processed
 

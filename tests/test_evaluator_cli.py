@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 
@@ -155,3 +156,36 @@ def test_submit_then_one_worker_step(empty_store, tiny_model_path):
 
     idle = evaluator("worker", "--once", store=empty_store)
     assert idle.returncode == 0 and "stopped after 0 jobs" in idle.stderr
+
+
+def test_run_with_bad_data_prints_one_line_per_bad_task_and_stores_the_others(empty_store, tiny_model_path, tmp_path):
+    from patenteb.fixtures import write_patenteb_fixtures
+
+    data = write_patenteb_fixtures(tmp_path / "data")
+    shutil.rmtree(data / "retrieval_OUT")
+    (data / "title2full" / "test" / "data.parquet").write_text("not parquet")
+    result = evaluator(
+        "run", "--model", str(tiny_model_path), "--name", "local/tiny-bad", "--tasks", "retrieval_OUT,title2full,para_problem",
+        "--data-dir", str(data), store=empty_store, env={"OMP_NUM_THREADS": "1"},
+    )
+    assert result.returncode == 1
+    naming = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
+    assert [line.split(":")[0:2] for line in naming] == [["error", " no data for retrieval_OUT (test split)"],
+                                                       ["error", " title2full"]]
+    assert f"{data / 'retrieval_OUT' / 'test' / 'data.parquet'} does not exist" in naming[0]
+    assert f"{data / 'title2full' / 'test' / 'data.parquet'} is not a readable parquet file" in naming[1]
+    assert list(json.loads(result.stdout.strip().splitlines()[-1])) == ["para_problem"]
+    assert empty_store.main_scores().query("model == 'local/tiny-bad'")["task"].tolist() == ["para_problem"]
+
+
+def test_run_on_a_device_this_machine_lacks_is_a_usage_error(empty_store, tiny_model_path):
+    torch = pytest.importorskip("torch")
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a GPU")
+    result = evaluator("run", "--model", str(tiny_model_path), "--name", "local/tiny", "--tasks", "demo",
+                       "--device", "cuda", store=empty_store)
+    assert result.returncode == 2
+    assert error_line(result) == (
+        "error: --device cuda, but torch sees no CUDA device here (torch.cuda.is_available() is False)"
+    )
+    assert empty_store.score_count("evaluated") == 0

@@ -19,7 +19,7 @@ from sklearn.cluster import MiniBatchKMeans
 from sklearn.metrics import v_measure_score
 
 from evaluator.embedding_cache import EmbeddingCache
-from evaluator.runner import DataUnavailable, ModelLoadError, ModelSpec, resolve_tasks, run_evaluation
+from evaluator.runner import ModelLoadError, ModelSpec, resolve_tasks, run_evaluation
 from evaluator.tasks import PATENTEB_TASKS
 from results.store import Store
 from patenteb.fixtures import write_patenteb_fixtures
@@ -221,16 +221,79 @@ def test_the_models_own_prompts_run_and_are_recorded(empty_store, data_dir, tmp_
     assert not np.allclose(cached, model.encode([query]), atol=1e-3)
 
 
-def test_missing_data_fails_before_the_model_is_loaded(empty_store, tmp_path):
-    with pytest.raises(DataUnavailable, match="retrieval_IN/test/data.parquet"):
-        run_evaluation(empty_store, ModelSpec("test/x", NOT_A_MODEL, "r"), ["retrieval_IN"], data_dir=tmp_path)
+def test_missing_data_is_reported_before_the_model_is_loaded(empty_store, tmp_path):
+    report = run_evaluation(empty_store, ModelSpec("test/x", NOT_A_MODEL, "r"), ["retrieval_IN"], data_dir=tmp_path)
+    assert list(report.problems) == ["retrieval_IN"] and not report.scores
+    assert f"{tmp_path}/retrieval_IN/test/data.parquet does not exist" in report.problems["retrieval_IN"]
     assert empty_store.score_count() == 0
 
 
 def test_external_tasks_come_from_mteb_and_need_the_hub(empty_store):
-    with pytest.raises(DataUnavailable, match=r"BigPatentClustering.v2 \(mteb/big-patent\) from the Hub"):
-        run_evaluation(empty_store, ModelSpec("test/x", NOT_A_MODEL, "r"), ["BigPatentClustering.v2"])
+    report = run_evaluation(empty_store, ModelSpec("test/x", NOT_A_MODEL, "r"), ["BigPatentClustering.v2"])
+    assert report.problems["BigPatentClustering.v2"].startswith(
+        "cannot load the data of BigPatentClustering.v2 (mteb/big-patent) from the Hub"
+    )
     assert "BigPatentClustering.v2" in set(empty_store.tasks()["task"])
+
+
+@pytest.fixture
+def broken_data_dir(data_dir, tmp_path):
+    """The fixtures with four tasks broken in four ways; para_problem stays good."""
+    broken = tmp_path / "broken"
+    shutil.copytree(data_dir, broken)
+    shutil.rmtree(broken / "retrieval_OUT")
+    paraphrases = broken / "para_solution" / "test" / "data.parquet"
+    pd.read_parquet(paraphrases).drop(columns=["text2"]).to_parquet(paraphrases)
+    clusters = broken / "clusters_inventor" / "test" / "data.parquet"
+    pd.read_parquet(clusters).head(0).to_parquet(clusters)
+    (broken / "title2full" / "test" / "data.parquet").write_text("title,full\nnot,parquet\n")
+    return broken
+
+
+BROKEN_TASKS = ["retrieval_OUT", "para_solution", "clusters_inventor", "title2full"]
+
+
+def test_bad_data_names_the_task_and_file_writes_nothing_for_it_and_the_other_tasks_run(
+    empty_store, tiny_model_path, broken_data_dir
+):
+    report = run_evaluation(
+        empty_store, ModelSpec(TINY, str(tiny_model_path), REVISION), [*BROKEN_TASKS, "para_problem"],
+        data_dir=broken_data_dir,
+    )
+    assert list(report.scores) == report.evaluated == ["para_problem"]
+    assert list(report.problems) == BROKEN_TASKS
+    file_of = {task: broken_data_dir / task / "test" / "data.parquet" for task in BROKEN_TASKS}
+    assert report.problems["retrieval_OUT"].startswith(
+        f"no data for retrieval_OUT (test split): {file_of['retrieval_OUT']} does not exist"
+    )
+    assert report.problems["para_solution"].startswith(
+        f"para_solution: {file_of['para_solution']} lacks the column(s) ['text2']"
+    )
+    assert report.problems["clusters_inventor"] == f"clusters_inventor: {file_of['clusters_inventor']} has no rows"
+    assert report.problems["title2full"].startswith(f"title2full: {file_of['title2full']} is not a readable parquet file (")
+    assert all("\n" not in problem for problem in report.problems.values())
+
+    assert set(evaluated_rows(empty_store)["task"]) == {"para_problem"}
+    assert empty_store.evaluation_costs()["task"].tolist() == ["para_problem"]
+    result_files = {path.stem for path in empty_store.evaluations_dir.rglob("*.json") if path.name != "model_meta.json"}
+    assert result_files == {"para_problem"}
+
+
+def test_each_evaluated_task_records_what_it_cost(benchmark_run):
+    store, report, _ = benchmark_run
+    costs = store.evaluation_costs()
+    assert sorted(costs["task"]) == sorted(PATENTEB_TASKS) == sorted(report.costs)
+    assert set(costs["model"]) == {TINY} and set(costs["revision"]) == {REVISION}
+    assert set(costs["device"]) == {"cpu"} and set(costs["precision"]) == {"float32"}
+    assert set(costs["batch_size"]) == {32} and set(costs["memory_kind"]) == {"peak_rss"}
+    assert costs["device_name"].str.len().min() > 0 and (costs["threads"] >= 1).all()
+    assert costs["texts_encoded"].sum() == report.texts_encoded and costs["texts_requested"].sum() == report.texts_requested
+    encoded = costs[costs["texts_encoded"] > 0]
+    assert (encoded["encode_s"] > 0).all()
+    assert encoded["texts_per_s"].to_numpy() == pytest.approx((encoded["texts_encoded"] / encoded["encode_s"]).to_numpy())
+    assert (costs["peak_memory_gib"] > 0.05).all() and (costs["wall_s"] >= costs["encode_s"]).all()
+    assert costs["evaluated_at"].notna().all()
+    assert (costs["texts_encoded"] <= costs["texts_requested"]).all() and costs["texts_encoded"].iloc[0] > 0
 
 
 def test_a_model_that_cannot_load_is_a_model_load_error(empty_store, data_dir):
@@ -246,6 +309,14 @@ def test_task_selections_resolve_or_fail_clearly():
     assert resolve_tasks(["external"])[0] == "BigPatentClustering.v2"
     with pytest.raises(ValueError, match=r"'retrieval_in' \(did you mean 'retrieval_IN'\?\), 'nope';"):
         resolve_tasks(["retrieval_in", "nope"])
+
+
+def test_a_float16_submission_runs_in_float32_on_a_cpu_and_says_so(empty_store, tiny_model_path, data_dir):
+    model = ModelSpec("test/half", str(tiny_model_path), "h1", precision="float16")
+    report = run_evaluation(empty_store, model, ["para_problem"], data_dir=data_dir, device="cpu", batch_size=7)
+    cost = report.costs["para_problem"]
+    assert (cost.device, cost.precision, cost.batch_size) == ("cpu", "float32", 7)
+    assert evaluated_rows(empty_store, "test/half")["notes"].str.endswith("precision: float32").all()
 
 
 def test_model_specs_refuse_bad_input():

@@ -146,8 +146,24 @@ def test_a_file_without_the_card_columns_is_refused_with_the_missing_ones(tmp_pa
     path = tmp_path / "para_problem" / "test" / "data.parquet"
     path.parent.mkdir(parents=True)
     fixture_frames["para_problem"]["test"].drop(columns=["text2"]).to_parquet(path)
-    with pytest.raises(DataFormatError, match=r"missing columns \['text2'\]"):
+    with pytest.raises(DataFormatError, match=rf"^para_problem: {path} lacks the column\(s\) \['text2'\]"):
         DataSource.resolve(tmp_path).read("para_problem", "test")
+
+
+def test_an_empty_split_is_refused_with_the_task_and_file(tmp_path, fixture_frames):
+    path = tmp_path / "class_bloom" / "train" / "data.parquet"
+    path.parent.mkdir(parents=True)
+    fixture_frames["class_bloom"]["train"].head(0).to_parquet(path)
+    with pytest.raises(DataFormatError, match=rf"^class_bloom: {path} has no rows$"):
+        DataSource.resolve(tmp_path).read("class_bloom", "train")
+
+
+def test_a_file_that_is_not_parquet_is_refused_with_the_task_and_file(tmp_path):
+    path = tmp_path / "effect2full" / "test" / "data.parquet"
+    path.parent.mkdir(parents=True)
+    path.write_bytes(b"PAR1 but not really a parquet file")
+    with pytest.raises(DataFormatError, match=rf"^effect2full: {path} is not a readable parquet file \(Arrow"):
+        DataSource.resolve(tmp_path).read("effect2full", "test")
 
 
 def test_the_gated_hub_dataset_offline_is_data_unavailable(monkeypatch):

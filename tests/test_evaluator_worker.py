@@ -176,3 +176,21 @@ def test_sigterm_mid_job_hands_the_job_back(empty_store, tiny_model_path, tmp_pa
     handed_back = jobs.get_job(empty_store, job.id)
     assert (handed_back.status, handed_back.attempts, handed_back.lease_token) == ("pending", 0, None)
     assert "handed back to the queue" in (tmp_path / "stopped.log").read_text()
+
+
+def test_a_job_with_unusable_data_fails_naming_the_task_and_keeps_the_other_scores(empty_store, tiny_model_path, tmp_path):
+    from patenteb.fixtures import write_patenteb_fixtures
+
+    data = write_patenteb_fixtures(tmp_path / "data")
+    shutil.rmtree(data / "retrieval_OUT")
+    job = local_job(empty_store, tiny_model_path, "local/tiny-bad-data", ("retrieval_OUT", "para_problem"))
+    outcome = Worker(empty_store, name="in-process", lease_s=30, data_dir=data).step()
+    failed = jobs.get_job(empty_store, job.id)
+    assert (outcome.status, failed.status, failed.attempts) == ("failed", "failed", 1)
+    assert failed.error == outcome.error
+    assert failed.error.startswith(
+        f"no usable data for 1 of 2 tasks: no data for retrieval_OUT (test split): "
+        f"{data / 'retrieval_OUT' / 'test' / 'data.parquet'} does not exist"
+    )
+    stored = empty_store.main_scores().query("model == 'local/tiny-bad-data'")
+    assert stored["task"].tolist() == ["para_problem"]

@@ -44,25 +44,42 @@ class DataSource:
         return f"Hub dataset {PATENTEB_HUB_ORGANISATION}/{task}"
 
     def read(self, task: str, split: str) -> pd.DataFrame:
-        """The rows of one split with exactly the dataset card's columns, in the card's order."""
+        """The rows of one split with exactly the dataset card's columns, in the card's order.
+
+        DataUnavailable when the split cannot be found; DataFormatError, naming the task and file, when it is not
+        parquet, lacks a column of the card, or has no rows."""
         frame = self._read_local(task, split) if self.data_dir is not None else self._read_hub(task, split)
+        where = self.describe_split(task, split)
         columns = catalogue.task(task).columns
         missing = [column for column in columns if column not in frame.columns]
         if missing:
             raise DataFormatError(
-                f"{self.describe(task)}, split {split}: missing columns {missing}; "
+                f"{task}: {where} lacks the column(s) {missing}; "
                 f"the dataset card lists {list(columns)}, found {list(frame.columns)}"
             )
+        if frame.empty:
+            raise DataFormatError(f"{task}: {where} has no rows")
         return frame[list(columns)].reset_index(drop=True)
 
+    def describe_split(self, task: str, split: str) -> str:
+        if self.data_dir is not None:
+            return str(local_path(self.data_dir, task, split))
+        return f"Hub dataset {PATENTEB_HUB_ORGANISATION}/{task} ({split} split)"
+
     def _read_local(self, task: str, split: str) -> pd.DataFrame:
+        import pyarrow
+
         path = local_path(self.data_dir, task, split)
         if not path.is_file():
             raise DataUnavailable(
                 f"no data for {task} ({split} split): {path} does not exist; "
                 f"the data folder must hold <task>/<split>/data.parquet"
             )
-        return pd.read_parquet(path)
+        try:
+            return pd.read_parquet(path)
+        except (pyarrow.ArrowException, OSError) as error:
+            reason = " ".join(f"{type(error).__name__}: {error}".split())
+            raise DataFormatError(f"{task}: {path} is not a readable parquet file ({reason})") from error
 
     def _read_hub(self, task: str, split: str) -> pd.DataFrame:
         from datasets import load_dataset
