@@ -92,7 +92,7 @@ def read_model_meta(result_path: Path) -> dict:
         return {}
     try:
         meta = json.loads(meta_path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError):
         return {}
     return meta if isinstance(meta, dict) else {}
 
@@ -109,6 +109,8 @@ def read_result_file(path: Path, main_metric_by_task: dict[str, str]) -> ResultF
         document = json.loads(raw)
     except json.JSONDecodeError as error:
         raise ResultFileError(f"not valid JSON ({error.msg} at line {error.lineno})") from error
+    except RecursionError:
+        raise ResultFileError("nested too deeply to be an mteb result") from None
     if not isinstance(document, dict):
         raise ResultFileError("not an mteb result (top level is not an object)")
 
@@ -121,6 +123,10 @@ def read_result_file(path: Path, main_metric_by_task: dict[str, str]) -> ResultF
     scores = tuple(_score_values(document, main_metric_by_task[task]))
     if not scores:
         raise ResultFileError("no scores found")
+    keys = [(score.split, score.subset, score.metric) for score in scores]
+    if len(set(keys)) != len(keys):
+        repeated = next(key for key in keys if keys.count(key) > 1)
+        raise ResultFileError(f"split {repeated[0]!r}, subset {repeated[1]!r} has metric {repeated[2]!r} twice")
 
     meta = read_model_meta(path)
     model = meta.get("name") if isinstance(meta.get("name"), str) else None
@@ -181,10 +187,23 @@ def _is_number(value) -> bool:
 
 
 def _finite_or_none(value) -> float | None:
+    """A number as a float; None for what is not a number or has no finite float value (NaN, inf, 10**400)."""
     if not _is_number(value):
         return None
-    value = float(value)
+    try:
+        value = float(value)
+    except OverflowError:
+        return None
     return value if math.isfinite(value) else None
+
+
+INT32_MAX = 2**31 - 1
+
+
+def _count_or_none(value) -> int | None:
+    """A whole count that fits the store's INTEGER columns, else None."""
+    number = _finite_or_none(value)
+    return int(number) if number is not None and 0 <= number <= INT32_MAX else None
 
 
 def _optional_str(value) -> str | None:
@@ -192,30 +211,29 @@ def _optional_str(value) -> str | None:
 
 
 def _parse_date(value) -> datetime | None:
-    if _is_number(value):
-        return datetime.fromtimestamp(float(value), tz=timezone.utc).replace(tzinfo=None)
-    if isinstance(value, str):
-        try:
+    """A timestamp or an ISO date as naive UTC; None for anything else, or a date no calendar holds."""
+    try:
+        if _is_number(value):
+            return datetime.fromtimestamp(float(value), tz=timezone.utc).replace(tzinfo=None)
+        if isinstance(value, str):
             parsed = datetime.fromisoformat(value)
-        except ValueError:
-            return None
-        return parsed.astimezone(timezone.utc).replace(tzinfo=None) if parsed.tzinfo else parsed
+            return parsed.astimezone(timezone.utc).replace(tzinfo=None) if parsed.tzinfo else parsed
+    except (ValueError, OverflowError, OSError):
+        return None
     return None
 
 
 def model_metadata(model: str, meta: dict) -> dict:
     """A `models` row from an mteb model_meta.json (missing facts stay None and never erase known ones)."""
-    params = meta.get("n_parameters")
-    max_tokens = meta.get("max_tokens")
-    embed_dim = meta.get("embed_dim")
+    params = _finite_or_none(meta.get("n_parameters"))
     uses_prompts = meta.get("use_instructions")
     return {
         "model": model,
         "display_name": model,
         "hub_id": model if "/" in model else None,
-        "params_m": float(params) / 1e6 if _is_number(params) else None,
-        "embedding_dim": int(embed_dim) if _is_number(embed_dim) else None,
-        "max_tokens": int(max_tokens) if _is_number(max_tokens) and math.isfinite(max_tokens) else None,
+        "params_m": params / 1e6 if params is not None else None,
+        "embedding_dim": _count_or_none(meta.get("embed_dim")),
+        "max_tokens": _count_or_none(meta.get("max_tokens")),
         "uses_prompts": uses_prompts if isinstance(uses_prompts, bool) else None,
         "license": _optional_str(meta.get("license")),
         "release_date": _optional_str(meta.get("release_date")),

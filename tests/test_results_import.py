@@ -255,3 +255,24 @@ def test_a_changed_figure_takes_the_source_of_the_file_it_came_from(tmp_path, se
     assert (report.counts.new, report.counts.changed) == (0, 1)
     rows = seeded_store.all_scores().query("provenance == 'mteb-results' and metric == 'v_measure' and value == 0.123")
     assert rows["source"].tolist() == [f"mteb result file: {path.relative_to(checkout / 'results')}"]
+
+
+def test_the_cli_refuses_hostile_files_with_a_reason_and_imports_the_rest(tmp_path):
+    store = str(tmp_path / "cli.duckdb")
+    checkout = _sample_copy(tmp_path)
+    folder = checkout / "results" / "org__hostile" / "rev1"
+    folder.mkdir(parents=True)
+    (folder / "PatentClassification.json").write_text("[" * 100_000 + "]" * 100_000)
+    (folder / "BigPatentClustering.v2.json").write_text(json.dumps(
+        {"task_name": "BigPatentClustering.v2", "date": 10**30,
+         "scores": {"test": [{"hf_subset": "default", "v_measure": 10**400, "main_score": float("nan")}]}}))
+    (folder / "model_meta.json").write_text(json.dumps({"name": "org/hostile", "n_parameters": 10**400,
+                                                        "embed_dim": 2**40, "max_tokens": -5}))
+    result = _cli("import-mteb", str(checkout), "--store", store)
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert f"skipped {folder / 'PatentClassification.json'}: nested too deeply to be an mteb result" in result.stderr
+    assert "46 of 47 result files imported; 1 skipped" in result.stdout
+    hostile = Store(store).all_scores().query("model == 'org/hostile'")
+    assert hostile[["metric", "value", "evaluated_at"]].isna().values.tolist() == [[False, True, True]]
+    model = Store(store).models().set_index("model").loc["org/hostile"]
+    assert pd.isna(model["params_m"]) and pd.isna(model["embedding_dim"]) and pd.isna(model["max_tokens"])
