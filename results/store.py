@@ -12,7 +12,7 @@ import random
 import threading
 import time
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
 
@@ -77,6 +77,8 @@ class Snapshot:
     tasks: pd.DataFrame
     models: pd.DataFrame
     scores: pd.DataFrame
+    costs: pd.DataFrame = field(default_factory=pd.DataFrame)
+    """What each evaluated task cost (the `evaluation_costs` rows)."""
 
 
 def _lock_for(path: Path) -> threading.RLock:
@@ -273,6 +275,7 @@ class Store:
                     tasks=_tasks_frame(connection),
                     models=_models_frame(connection),
                     scores=_main_scores_frame(connection),
+                    costs=_costs_frame(connection),
                 )
             self._snapshot, self._snapshot_signature = snapshot, signature
             return snapshot
@@ -369,7 +372,7 @@ class Store:
     def evaluation_costs(self) -> pd.DataFrame:
         """What each evaluated task cost: device, texts/s of encoding, peak memory, wall time (one row per task)."""
         with self.connect() as connection:
-            return connection.execute(f"SELECT * FROM evaluation_costs ORDER BY {', '.join(COST_KEY)}").df()
+            return _costs_frame(connection)
 
 
 def _write_scores(
@@ -476,6 +479,10 @@ def _tasks_frame(connection: duckdb.DuckDBPyConnection) -> pd.DataFrame:
 
 def _models_frame(connection: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     return connection.execute("SELECT * FROM models ORDER BY model").df()
+
+
+def _costs_frame(connection: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    return connection.execute(f"SELECT * FROM evaluation_costs ORDER BY {', '.join(COST_KEY)}").df()
 
 
 def _main_scores_frame(connection: duckdb.DuckDBPyConnection) -> pd.DataFrame:
