@@ -19,6 +19,7 @@ import gc
 import json
 import os
 import re
+import shutil
 import statistics
 import subprocess
 import sys
@@ -236,9 +237,9 @@ def measure(library, vectors, tuning, tuning_truth, queries, truth, target) -> d
     """Build, then raise the search effort until held-out recall@10 reaches `target`; time one query at a time."""
     gc.collect()
     before = resident_mb()
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     library.build(vectors)
-    build_s = time.perf_counter() - started
+    build_s, build_cpu_s = time.perf_counter() - started, time.process_time() - cpu_started
     memory_mb = resident_mb() - before
     print(f"{library.name}: built in {build_s:.0f} s, +{memory_mb:.0f} MB resident", flush=True)
     sweep = {}
@@ -265,6 +266,7 @@ def measure(library, vectors, tuning, tuning_truth, queries, truth, target) -> d
         "p50_ms": round(statistics.median(timings), 3),
         "p95_ms": round(float(np.percentile(timings, 95)), 3),
         "build_s": round(build_s, 1),
+        "build_cpu_s": round(build_cpu_s, 1),
         "memory_mb": round(memory_mb, 1),
         "file_mb": round(file_mb, 1),
         "search_effort": effort,
@@ -278,7 +280,9 @@ def run_child(name: str, cache: Path, target: float) -> None:
     vectors = np.load(cache / "vectors.npy")
     tuning, tuning_truth = np.load(cache / "tuning.npy"), np.load(cache / "tuning_truth.npy")
     queries, truth = np.load(cache / "queries.npy"), np.load(cache / "truth.npy")
-    print(json.dumps(measure(LIBRARIES[name](), vectors, tuning, tuning_truth, queries, truth, target)), flush=True)
+    result = measure(LIBRARIES[name](), vectors, tuning, tuning_truth, queries, truth, target)
+    (cache / f"result-{name}.json").write_text(json.dumps(result))
+    print(json.dumps(result), flush=True)
 
 
 def meets_goals(result: dict) -> bool:
@@ -287,6 +291,40 @@ def meets_goals(result: dict) -> bool:
         and result["p50_ms"] <= GOALS["p50_ms"]
         and result["build_s"] <= GOALS["build_s"]
     )
+
+
+def prepare(base: np.ndarray, cache: Path, args) -> float:
+    """Derive the vectors and queries, find the true top 10 by brute force, save them for the children.
+
+    Returns the median time of one brute-force query (ms)."""
+    neighbours = real_neighbours(base)
+    vectors = derived(base, neighbours, args.vectors, args.noise, seed=0)
+    all_queries = derived(base, neighbours, args.queries + args.tuning, args.noise, seed=1)
+    print(f"{len(vectors):,} vectors x {vectors.shape[1]} from {len(base):,} real ones ({args.model}), "
+          f"{args.queries} queries + {args.tuning} tuning; load average {os.getloadavg()[0]:.1f}", flush=True)
+    started = time.perf_counter()
+    truth, brute_ms = brute_force(vectors, all_queries)
+    brute_p50_ms = round(statistics.median(brute_ms), 2)
+    print(f"brute force: {time.perf_counter() - started:.0f} s for {len(all_queries)} queries; "
+          f"one query {brute_p50_ms:.1f} ms (median)", flush=True)
+    cache.mkdir(parents=True, exist_ok=True)
+    np.save(cache / "vectors.npy", vectors)
+    np.save(cache / "tuning.npy", all_queries[: args.tuning])
+    np.save(cache / "tuning_truth.npy", truth[: args.tuning])
+    np.save(cache / "queries.npy", all_queries[args.tuning :])
+    np.save(cache / "truth.npy", truth[args.tuning :])
+    return brute_p50_ms
+
+
+def collect(name: str, process: subprocess.Popen, results: dict) -> None:
+    stdout, stderr = process.communicate()
+    lines = stdout.strip().splitlines()
+    print("\n".join(lines[:-1]), flush=True)
+    if process.returncode != 0 or not lines:
+        print(f"{name}: failed ({process.returncode}): {stderr[-500:]}", flush=True)
+        return
+    results[name] = json.loads(lines[-1])
+    print(f"{name}: {lines[-1]}", flush=True)
 
 
 def main() -> None:
@@ -299,6 +337,8 @@ def main() -> None:
     parser.add_argument("--target", type=float, default=0.95, help="recall@10 each library is tuned to reach")
     parser.add_argument("--libraries", default=",".join(LIBRARIES))
     parser.add_argument("--cache", default=str(REPO / "bench" / "out" / "ann"))
+    parser.add_argument("--parallel", action="store_true", help="measure the libraries at the same time (noisier)")
+    parser.add_argument("--fresh", action="store_true", help="regenerate vectors and re-measure every library")
     parser.add_argument("--child", choices=list(LIBRARIES), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -306,37 +346,29 @@ def main() -> None:
         return
 
     base = base_vectors(args.model, Path(args.cache))
-    neighbours = real_neighbours(base)
-    vectors = derived(base, neighbours, args.vectors, args.noise, seed=0)
-    all_queries = derived(base, neighbours, args.queries + args.tuning, args.noise, seed=1)
-    print(f"{len(vectors):,} vectors x {vectors.shape[1]} from {len(base):,} real ones ({args.model}), "
-          f"{args.queries} queries + {args.tuning} tuning; load average {os.getloadavg()[0]:.1f}", flush=True)
-    started = time.perf_counter()
-    truth, brute_ms = brute_force(vectors, all_queries)
-    print(f"brute force: {time.perf_counter() - started:.0f} s for {len(all_queries)} queries; "
-          f"one query {statistics.median(brute_ms):.1f} ms (median)", flush=True)
-    cache = Path(args.cache) / f"run-{len(vectors)}"
-    cache.mkdir(parents=True, exist_ok=True)
-    np.save(cache / "vectors.npy", vectors)
-    np.save(cache / "tuning.npy", all_queries[: args.tuning])
-    np.save(cache / "tuning_truth.npy", truth[: args.tuning])
-    np.save(cache / "queries.npy", all_queries[args.tuning :])
-    np.save(cache / "truth.npy", truth[args.tuning :])
-    dim = int(vectors.shape[1])
-    del vectors
-    gc.collect()
+    cache = Path(args.cache) / f"run-{args.vectors}"
+    setup = {"vectors": args.vectors, "model": args.model, "noise": args.noise, "queries": args.queries,
+             "tuning": args.tuning, "target": args.target, "real_vectors": len(base)}
+    if args.fresh or not (cache / "setup.json").exists() or json.loads((cache / "setup.json").read_text())["setup"] != setup:
+        shutil.rmtree(cache, ignore_errors=True)
+        brute_p50_ms = prepare(base, cache, args)
+        (cache / "setup.json").write_text(json.dumps({"setup": setup, "brute_force_p50_ms": brute_p50_ms}))
+    brute_p50_ms = json.loads((cache / "setup.json").read_text())["brute_force_p50_ms"]
+    dim = int(base.shape[1])
 
-    results = {}
+    results, running = {}, {}
     for name in args.libraries.split(","):
-        child = [sys.executable, __file__, "--child", name, "--cache", str(cache), "--target", str(args.target)]
-        finished = subprocess.run(child, capture_output=True, text=True)
-        lines = finished.stdout.strip().splitlines()
-        print("\n".join(lines[:-1]), flush=True)
-        if finished.returncode != 0 or not lines:
-            print(f"{name}: failed ({finished.returncode}): {finished.stderr[-500:]}", flush=True)
+        saved = cache / f"result-{name}.json"
+        if saved.exists():
+            results[name] = json.loads(saved.read_text())
+            print(f"{name}: measured before, reused: {saved.read_text()}", flush=True)
             continue
-        results[name] = json.loads(lines[-1])
-        print(f"{name}: {lines[-1]}", flush=True)
+        child = [sys.executable, __file__, "--child", name, "--cache", str(cache), "--target", str(args.target)]
+        running[name] = subprocess.Popen(child, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        if not args.parallel:
+            collect(name, running.pop(name), results)
+    for name, process in running.items():
+        collect(name, process, results)
 
     eligible = [name for name, result in results.items() if meets_goals(result)]
     chosen = min(eligible or results, key=lambda name: (results[name]["p95_ms"], results[name]["build_s"]))
@@ -352,9 +384,10 @@ def main() -> None:
                 "vectors": args.vectors,
                 "dim": dim,
                 "real_vectors": len(base),
+                "parallel_children": args.parallel,
                 "model": args.model,
                 "noise": args.noise,
-                "brute_force_p50_ms": round(statistics.median(brute_ms), 2),
+                "brute_force_p50_ms": brute_p50_ms,
                 "float32_gib_per_million": memory,
                 "threads": THREADS,
                 "load_average_1m": round(os.getloadavg()[0], 2),

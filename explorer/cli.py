@@ -47,7 +47,7 @@ def cmd_models(args: argparse.Namespace) -> int:
     corpus_hash = explorer.corpus.content_hash
     for spec in explorer.registry:
         prebuilt = read_prebuilt(spec.name)
-        if spec.name in indexed:
+        if spec.name in indexed or (spec.is_hybrid and all(part in indexed for part in spec.fuses)):
             status = "indexed"
         elif prebuilt is not None and prebuilt.corpus_hash == corpus_hash:
             status = "prebuilt index ships"
@@ -74,18 +74,16 @@ def cmd_index(args: argparse.Namespace) -> int:
         print(f"{spec.label}: loading…", file=sys.stderr)
         progress = TqdmStages()
         try:
-            if args.rebuild:
-                model = explorer.models.get(name)
-                index, built = ensure_index(explorer.store, corpus, model, progress, rebuild=True).index, True
-            else:
-                _, index, built = explorer.index(name, progress=progress)
+            model = explorer.models.get(name)
+            result = ensure_index(explorer.store, corpus, model, progress, rebuild=args.rebuild)
         except ExplorerError as error:
             print(f"error: {error}", file=sys.stderr)
             failures += 1
             continue
         finally:
             progress.close()
-        _report(spec.name, index, built)
+        index = result.index
+        _report(spec.name, result)
         if (args.rebuild or args.ship) and spec.prebuilt:
             if prebuilt_root is None:
                 print(f"{spec.name}: prebuilt files are written for the shipped corpus only (or give --prebuilt-dir)")
@@ -98,10 +96,12 @@ def cmd_index(args: argparse.Namespace) -> int:
     return 1 if failures else 0
 
 
-def _report(name: str, index, built: bool) -> None:
-    record = index.record
-    if built:
+def _report(name: str, result) -> None:
+    record = result.index.record
+    if result.source == "built":
         print(f"{name}: built an index of {record.n_documents:,} documents in {record.build_seconds:.1f} s")
+    elif result.source == "prebuilt":
+        print(f"{name}: installed the prebuilt index of {record.n_documents:,} documents (built {record.built_at:%Y-%m-%d})")
     else:
         built_on = f"{record.built_at:%Y-%m-%d %H:%M}"
         print(f"{name}: index already built on {built_on} ({record.n_documents:,} documents); nothing to do")

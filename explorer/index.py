@@ -67,6 +67,7 @@ Index = DenseIndex | Bm25Index | HybridIndex
 class IndexResult:
     index: Index
     built: bool
+    source: str = "store"  # "store", "prebuilt" (shipped vectors copied in by this call) or "built"
 
 
 def index_settings(model: Model) -> str:
@@ -162,13 +163,18 @@ def ensure_index(
     if isinstance(model, HybridModel):
         lexical = ensure_index(store, corpus, model.lexical, progress, rebuild, prebuilt_root)
         dense = ensure_index(store, corpus, model.dense, progress, rebuild, prebuilt_root)
-        return IndexResult(HybridIndex(lexical.index, dense.index), built=lexical.built or dense.built)
+        sources = {lexical.source, dense.source}
+        source = "built" if "built" in sources else "prebuilt" if "prebuilt" in sources else "store"
+        return IndexResult(HybridIndex(lexical.index, dense.index), built=source == "built", source=source)
     with _lock(store, corpus, model):
-        record = None if rebuild else find_usable_index(store, corpus, model, prebuilt_root)
-        if record is not None:
-            return IndexResult(load_index(store, record, progress), built=False)
+        if not rebuild:
+            in_store = find_index(store, model.spec.name, model.revision, corpus.content_hash)
+            record = find_usable_index(store, corpus, model, prebuilt_root)
+            if record is not None:
+                source = "store" if in_store == record else "prebuilt"
+                return IndexResult(load_index(store, record, progress), built=False, source=source)
         record = build_index(store, corpus, model, progress)
-        return IndexResult(load_index(store, record, progress), built=True)
+        return IndexResult(load_index(store, record, progress), built=True, source="built")
 
 
 def build_index(store: Store, corpus: Corpus, model: Model, progress: StageProgress | None = None) -> IndexRecord:
