@@ -199,8 +199,24 @@ def _push_lock(store: Store) -> FileLock:
     return FileLock(str(store.path) + ".record.lock")
 
 
+def pulled_marker(store: Store) -> Path:
+    """Beside the store: which record it was last pulled from. Without it nothing is pushed, so that a store
+    that could not be pulled (the Hub was down at start) never overwrites the record's queue with its own."""
+    return store.path.with_name(store.path.name + ".record")
+
+
+def was_pulled_from(store: Store, location: str) -> bool:
+    try:
+        return json.loads(pulled_marker(store).read_text(encoding="utf-8")).get("record") == location
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
 def push_after_queue_change(store: Store, job_closed: bool) -> None:
     """The store's hook: push the queue (and, when a job closed, missing result files); log a failure."""
+    if not was_pulled_from(store, store.record):
+        log.warning("queue change not pushed: %s was never pulled from the record %s", store.path, store.record)
+        return
     try:
         record = Record.at(store.record)
         with _push_lock(store):
@@ -213,7 +229,7 @@ def push_after_queue_change(store: Store, job_closed: bool) -> None:
 
 def record_task_result(store: Store, result_path: Path) -> None:
     """For the worker, after each task it wrote: push that result file to the store's record, if it has one."""
-    if not store.record:
+    if not store.record or not was_pulled_from(store, store.record):
         return
     try:
         record = Record.at(store.record)
@@ -248,7 +264,8 @@ def pull(record: Record | str, store: Store, show_progress: bool = False, push_b
     Result files are downloaded beside the store (where the worker looks for finished tasks) and imported
     with the rows the worker wrote; the queue replaces the store's (jobs that were running are handed back:
     their worker did not survive). With `push_back`, what the store has and the record lacks (its queue,
-    when the record has none; result files) is pushed to the record. Idempotent.
+    when the record has none; result files) is pushed to the record. Only a store pulled this way pushes its
+    queue changes afterwards (`pulled_marker`). Idempotent.
     """
     from results.seed import is_seeded, seed
 
@@ -276,6 +293,7 @@ def pull(record: Record | str, store: Store, show_progress: bool = False, push_b
         if queue_document is None:
             push_jobs(record, store)
         sync_evaluations(record, store)
+    _write_atomically(pulled_marker(store), json.dumps({"record": record.location}).encode("utf-8"))
     return PullReport(downloaded, seeded, restored, evaluations)
 
 
@@ -327,9 +345,13 @@ def rebuild(source: str | os.PathLike, target: Path, replace: bool = False, show
             report = _rebuild_from_results(Path(source), store, show_progress)
         target.with_name(target.name + ".wal").unlink(missing_ok=True)
         os.replace(building, target)
+        if pulled_marker(store).exists():
+            os.replace(pulled_marker(store), pulled_marker(Store(target, record=None)))
+        else:
+            pulled_marker(Store(target, record=None)).unlink(missing_ok=True)
     finally:
-        building.unlink(missing_ok=True)
-        building.with_name(building.name + ".wal").unlink(missing_ok=True)
+        for leftover in (building, building.with_name(building.name + ".wal"), building.with_name(building.name + ".record")):
+            leftover.unlink(missing_ok=True)
     return report
 
 

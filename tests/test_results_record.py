@@ -16,7 +16,7 @@ import pytest
 from evaluator.submissions import Submission, submit
 from evaluator.worker import Worker
 from results import jobs
-from results.record import QUEUE_FILE, Record, RecordError, pull, rebuild, record_task_result
+from results.record import QUEUE_FILE, Record, RecordError, pull, pulled_marker, record_task_result
 from results.seed import seed
 from results.store import Store
 from tests.conftest import REPO
@@ -37,6 +37,7 @@ def evaluated_site(tmp_path_factory, tiny_model_path, seeded_store_template):
     store_path.parent.mkdir()
     shutil.copy(seeded_store_template, store_path)
     store = Store(store_path, record=str(record))
+    assert pull(record, store).jobs_restored is None
 
     for name, tasks in (("local/tiny-a", CLASSIFICATION), ("local/tiny-b", f"{CLASSIFICATION},{RETRIEVAL}")):
         submitted(store, name, tiny_model_path, tasks)
@@ -55,7 +56,9 @@ def copy_site(site: tuple[Store, Path], tmp_path: Path) -> tuple[Store, Path]:
     store, record = site
     shutil.copytree(store.path.parent, tmp_path / "disk")
     shutil.copytree(record, tmp_path / "record")
-    return Store(tmp_path / "disk" / store.path.name, record=str(tmp_path / "record")), tmp_path / "record"
+    copy = Store(tmp_path / "disk" / store.path.name, record=str(tmp_path / "record"))
+    pulled_marker(copy).write_text(json.dumps({"record": copy.record}))
+    return copy, tmp_path / "record"
 
 
 def queue_as_documents(store: Store) -> list[dict]:
@@ -127,14 +130,30 @@ def test_a_result_file_is_pushed_with_what_rebuilding_its_rows_needs(evaluated_s
                       for name in (f"{RETRIEVAL}.json", "evaluated_with.jsonl", "model_meta.json")]
 
 
-def test_an_unreachable_record_is_logged_and_the_queue_goes_on(empty_store, tmp_path, caplog):
-    blocker = tmp_path / "not-a-folder"
-    blocker.write_text("a file where the record's folder should be")
-    store = replace_record(empty_store, str(blocker / "record"))
+def test_a_record_that_fails_after_the_pull_is_logged_and_the_queue_goes_on(empty_store, tmp_path, caplog):
+    record = tmp_path / "record"
+    store = replace_record(empty_store, str(record))
+    pull(record, store)
+    shutil.rmtree(record)
+    record.write_text("a file where the record's folder should be")
     with caplog.at_level(logging.ERROR, logger="results.record"):
         job = jobs.enqueue(store, jobs.NewJob("org/model", "main", (RETRIEVAL,), "demo"))
     assert jobs.get_job(store, job.id).status == "pending"
     assert "could not push the queue to the record" in caplog.text
+
+
+def test_a_store_that_could_not_be_pulled_never_overwrites_the_records_queue(evaluated_site, tmp_path, caplog):
+    _store, record = copy_site(evaluated_site, tmp_path)
+    recorded = (record / QUEUE_FILE).read_bytes()
+    blocked = Store(tmp_path / "elsewhere" / "store.duckdb", record=str(tmp_path / "unreadable"))
+    (tmp_path / "unreadable").write_text("not a folder")
+    with pytest.raises(RecordError, match="cannot read the record"):
+        pull(tmp_path / "unreadable", blocked)
+    restarted = Store(tmp_path / "elsewhere" / "store.duckdb", record=str(record))
+    with caplog.at_level(logging.WARNING, logger="results.record"):
+        jobs.enqueue(restarted, jobs.NewJob("org/model", "main", (RETRIEVAL,), "demo"))
+    assert "was never pulled from the record" in caplog.text
+    assert (record / QUEUE_FILE).read_bytes() == recorded
 
 
 def replace_record(store: Store, record: str | None) -> Store:
