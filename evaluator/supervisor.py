@@ -18,6 +18,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import IO
 
 log = logging.getLogger("evaluator.supervisor")
 
@@ -75,9 +76,11 @@ class WorkerSupervisor:
         window_s: float = DEFAULT_WINDOW_S,
         backoff_s: Sequence[float] = BACKOFF_S,
         on_exit: Callable[[int, str], None] | None = None,
+        output: IO | None = None,
     ):
-        """`on_exit(pid, reason)` runs after each unexpected exit, before the restart (e.g. to free its jobs)."""
-        self.command, self.cwd, self.env = list(command), cwd, env
+        """`on_exit(pid, reason)` runs after each unexpected exit, before the restart (e.g. to free its jobs);
+        `output`: an open file for the workers' stdout and stderr (default: this process's)."""
+        self.command, self.cwd, self.env, self.output = list(command), cwd, env, output
         self.max_restarts, self.window_s, self.backoff_s = max_restarts, window_s, tuple(backoff_s)
         self.on_exit = on_exit
         self._process: subprocess.Popen | None = None
@@ -107,6 +110,10 @@ class WorkerSupervisor:
                 waiting_s=0.0 if alive else max(0.0, self._next_start_at - time.monotonic()),
             )
 
+    def describe(self) -> str:
+        """One line for the Submit tab: whether the worker is alive, restarts and the last exit."""
+        return self.status().describe()
+
     def stop(self) -> None:
         self._stopping.set()
         with self._lock:
@@ -126,6 +133,8 @@ class WorkerSupervisor:
             self.command,
             cwd=self.cwd,
             env=self.env,
+            stdout=self.output,
+            stderr=self.output,
             preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None,
         )
 

@@ -2,6 +2,7 @@
 
 import os
 import signal
+import socket
 import sys
 import time
 
@@ -55,3 +56,32 @@ def test_exit_descriptions():
     assert describe_exit(-signal.SIGKILL) == "killed by SIGKILL"
     assert describe_exit(0) == "exited with code 0"
     assert describe_exit(2) == "exited with code 2"
+
+
+def test_a_dead_workers_job_is_handed_back_by_the_exit_hook_as_the_app_wires_it(empty_store, tmp_path):
+    from results import jobs
+
+    jobs.enqueue(empty_store, jobs.NewJob("org/model", "main", ("task_a",), "demo"))
+    host = socket.gethostname()
+    output = (tmp_path / "workers.log").open("w")
+    supervisor = WorkerSupervisor(
+        [sys.executable, "-c", "print('worker says hello', flush=True); import time; time.sleep(600)"],
+        backoff_s=(0.1,), output=output,
+        on_exit=lambda pid, reason: jobs.release_worker_jobs(empty_store, f"{host}:{pid}", reason=reason),
+    )
+    supervisor.start()
+    try:
+        first = wait_for(lambda: supervisor.status().pid)
+        claimed = jobs.claim(empty_store, f"{host}:{first}", lease_s=300)
+        os.kill(first, signal.SIGKILL)
+        wait_for(lambda: jobs.get_job(empty_store, claimed.id).status == "pending")
+        assert "restarted 1× (last: killed by SIGKILL)" in supervisor.describe()
+        wait_for(lambda: (tmp_path / "workers.log").read_text().count("worker says hello") == 2)
+    finally:
+        supervisor.stop()
+        output.close()
+    handed_back = jobs.get_job(empty_store, claimed.id)
+    assert (handed_back.attempts, handed_back.lease_token) == (1, None)
+    assert handed_back.error == (
+        f"attempt 1 ({host}:{first}) ended: killed by SIGKILL; it will be retried (attempt 2 of {jobs.MAX_ATTEMPTS})"
+    )
