@@ -10,10 +10,10 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import os
 import sys
 from pathlib import Path
 
+from patenteb import settings
 from results import jobs as job_queue
 from results.store import Store, StoreBusy, StoreCorrupt, default_store_path
 
@@ -103,7 +103,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
         name=args.name,
         lease_s=args.lease,
         data_dir=args.data_dir,
-        hf_token=os.environ.get("HF_TOKEN"),
+        hf_token=settings.hub_token(),
         show_progress=True,
         device=args.device,
         batch_size=args.batch_size,
@@ -185,7 +185,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     progress = TaskProgress(model.name)
     try:
         report = run_evaluation(
-            _store(args), model, tasks, data_dir=args.data_dir, hf_token=os.environ.get("HF_TOKEN"), progress=progress,
+            _store(args), model, tasks, data_dir=args.data_dir, hf_token=settings.hub_token(), progress=progress,
             device=args.device, batch_size=args.batch_size, fanout=fanout,
         )
     except failures as error:
@@ -253,16 +253,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _add_device_options(command: argparse.ArgumentParser) -> None:
-    from evaluator.devices import BATCH_SIZE_VARIABLE, DEFAULT_BATCH_SIZE, DEVICE_VARIABLE, DEVICES, RAY_LOCAL_CLUSTER
+    from evaluator.devices import DEFAULT_BATCH_SIZE, DEVICES, RAY_LOCAL_CLUSTER
 
     command.add_argument(
         "--device", choices=DEVICES,
-        help=f"where the model runs (default: ${DEVICE_VARIABLE} or auto: CUDA when torch sees a GPU); the submitted "
+        help=f"where the model runs (default: ${settings.DEVICE.name} or auto: CUDA when torch sees a GPU); the submitted "
         "float16/bfloat16 is used on a GPU, float32 on a CPU",
     )
     command.add_argument(
         "--batch-size", type=int,
-        help=f"texts per model call (default: ${BATCH_SIZE_VARIABLE} or "
+        help=f"texts per model call (default: ${settings.BATCH_SIZE.name} or "
         + ", ".join(f"{size} on {device}" for device, size in DEFAULT_BATCH_SIZE.items()) + ")",
     )
     command.add_argument(

@@ -9,7 +9,6 @@ memory on a CPU), wall time, and the device's name. torch is imported only when 
 
 from __future__ import annotations
 
-import os
 import re
 import resource
 import socket
@@ -17,11 +16,11 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from patenteb import settings
+
 DEVICES = ("auto", "cpu", "cuda")
 RAY_LOCAL_CLUSTER = "local"
 """`--ray` without an address: a Ray cluster started on this machine for this process (or $RAY_ADDRESS's)."""
-DEVICE_VARIABLE = "PATENTEB_DEVICE"
-BATCH_SIZE_VARIABLE = "PATENTEB_BATCH_SIZE"
 DEFAULT_BATCH_SIZE = {"cpu": 32, "cuda": 128}
 FULL_PRECISION = "float32"
 GPU_MEMORY = "cuda_max_allocated"
@@ -54,12 +53,11 @@ class EncodeSettings:
 
 
 def default_device() -> str:
-    return os.environ.get(DEVICE_VARIABLE) or "auto"
+    return settings.device()
 
 
 def default_batch_size() -> int | None:
-    value = os.environ.get(BATCH_SIZE_VARIABLE)
-    return int(value) if value else None
+    return settings.batch_size()
 
 
 def cuda_available() -> bool:

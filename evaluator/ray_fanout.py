@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import gc
 import logging
-import os
 import socket
 import tempfile
 from collections.abc import Callable, Iterator
@@ -31,7 +30,7 @@ from evaluator.runner import (
     TaskEvaluator,
     TaskOutcome,
 )
-from patenteb import catalogue
+from patenteb import catalogue, settings
 
 log = logging.getLogger("evaluator.ray")
 
@@ -61,11 +60,11 @@ class ShardLost(RuntimeError):
 
 def connect(address: str | None = RAY_LOCAL_CLUSTER) -> "RayFanout":
     """Join the Ray cluster at `address` (host:port, ray://host:port, or 'auto'), or start one here."""
-    environment = {name: os.environ[name] for name in PASSED_ENVIRONMENT if name in os.environ}
+    environment = settings.current(PASSED_ENVIRONMENT)
     options = {"runtime_env": {"env_vars": environment}, "log_to_driver": True}
     if address in (None, "", RAY_LOCAL_CLUSTER):
         options.update(include_dashboard=False)
-        if not os.environ.get("RAY_ADDRESS"):
+        if not settings.ray_address():
             options.update(_node_ip_address="127.0.0.1")
         described = "a Ray cluster on this machine"
     else:

@@ -37,7 +37,7 @@ from evaluator.devices import (
     encode_settings,
 )
 from evaluator.tasks import DEMO_TASKS, EXTERNAL_TASKS, GROUPS, PATENTEB_TASKS, DataFormatError, DataUnavailable
-from patenteb import catalogue
+from patenteb import catalogue, settings
 from patenteb.hub import offline_requested
 from results.mteb_files import MODEL_META_FILE
 from results.store import Store
@@ -206,7 +206,7 @@ def run_evaluation(
     notify = _progress_callback(progress)
     request = EvaluationRequest(
         data_dir=str(data_dir) if data_dir else None,
-        hf_token=hf_token or os.environ.get("HF_TOKEN") or None,
+        hf_token=hf_token or settings.hub_token(),
         device=device or default_device(),
         batch_size=batch_size or default_batch_size(),
         embedding_cache_dir=str(store.embedding_cache_dir),

@@ -20,7 +20,6 @@ from __future__ import annotations
 import importlib
 import json
 import math
-import os
 import re
 import tomllib
 from dataclasses import dataclass
@@ -387,10 +386,7 @@ def _copy_location(entry: dict, relative_to: Path) -> tuple[Path, str] | None:
 
 def hub_cache_dir() -> Path:
     """The Hugging Face cache the worker reads, as its variables say now (huggingface_hub reads them at import)."""
-    if os.environ.get("HF_HUB_CACHE"):
-        return Path(os.environ["HF_HUB_CACHE"]).expanduser()
-    home = os.environ.get("HF_HOME") or Path(os.environ.get("XDG_CACHE_HOME", "~/.cache")) / "huggingface"
-    return Path(home).expanduser() / "hub"
+    return settings.hub_cache_dir()
 
 
 def cached_snapshot(model: str, revision: str) -> Path | None:

@@ -15,6 +15,8 @@ from typing import Callable
 
 import numpy as np
 
+from patenteb import settings
+
 ANN_THRESHOLD = 200_000
 GRAPH_DEGREE = 16
 BUILD_EFFORT = 64
@@ -24,8 +26,7 @@ BUILD_CHUNK = 50_000
 
 def ann_threshold() -> int:
     """Documents from which dense search goes through the ANN index ($PATENTEB_ANN_THRESHOLD overrides)."""
-    value = os.environ.get("PATENTEB_ANN_THRESHOLD", "").strip()
-    return int(value) if value.isdigit() else ANN_THRESHOLD
+    return settings.ann_threshold() or ANN_THRESHOLD
 
 
 class AnnIndex:

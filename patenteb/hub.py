@@ -6,19 +6,16 @@ flags once, at import).
 
 from __future__ import annotations
 
-import os
 import urllib.error
 import urllib.request
+
+from patenteb import settings
 
 HUB_TIMEOUT_S = 3.0
 
 
-def hub_endpoint() -> str:
-    return os.environ.get("HF_ENDPOINT", "https://huggingface.co").rstrip("/")
-
-
-def offline_requested() -> bool:
-    return os.environ.get("HF_HUB_OFFLINE", "").strip().upper() in {"1", "ON", "YES", "TRUE"}
+hub_endpoint = settings.hub_endpoint
+offline_requested = settings.hub_offline
 
 
 def hub_is_reachable(timeout_s: float = HUB_TIMEOUT_S) -> bool:

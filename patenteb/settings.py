@@ -39,6 +39,17 @@ EXPLORER_CORPUS = Variable(
     "PATENTEB_EXPLORER_CORPUS", None, "another explorer corpus (parquet/JSONL with `id`, `text`, `codes`); default: the shipped one"
 )
 EXPLORER_MODELS = Variable("PATENTEB_EXPLORER_MODELS", None, "another explorer model registry; default: `explorer/models.toml`")
+DATASETS_OFFLINE = Variable("HF_DATASETS_OFFLINE", None, "`1` (set with HF_HUB_OFFLINE by `make run` and `app.py`): never load datasets from the Hub")
+TRANSFORMERS_OFFLINE = Variable("TRANSFORMERS_OFFLINE", None, "`1`: transformers never calls the Hub (the worker sets it when the Hub is unreachable)")
+TOKENIZERS_PARALLELISM = Variable("TOKENIZERS_PARALLELISM", None, "`false` (set by `make`): no tokenizer thread pools beside torch's")
+HUB_CACHE = Variable("HF_HUB_CACHE", None, "the Hugging Face cache of Hub models; default `$HF_HOME/hub`")
+HF_HOME = Variable("HF_HOME", None, "Hugging Face's home folder; default `$XDG_CACHE_HOME/huggingface`")
+XDG_CACHE_HOME = Variable("XDG_CACHE_HOME", "~/.cache", "the user's cache folder, under which Hugging Face keeps its own")
+GRADIO_TEMP_DIR = Variable("GRADIO_TEMP_DIR", None, "the app's private temp folder (downloads); default: a new one per run, removed at exit")
+DEVICE = Variable("PATENTEB_DEVICE", "auto", "`auto` (CUDA when present), `cpu` or `cuda`: where the evaluator runs models")
+BATCH_SIZE = Variable("PATENTEB_BATCH_SIZE", None, "the evaluator's encoding batch size; default per device")
+RAY_ADDRESS = Variable("RAY_ADDRESS", None, "the Ray cluster `--ray` joins when given no address (Ray's own variable)")
+ANN_THRESHOLD = Variable("PATENTEB_ANN_THRESHOLD", None, "corpus size from which the explorer's dense search uses the ANN index; default 200,000")
 THREADS = Variable("OMP_NUM_THREADS", None, "torch threads; the app sets 1 for itself, its worker gets all cores unless set")
 RECORD_REPO = Variable(
     "PATENTEB_RECORD_REPO", None,
@@ -67,6 +78,12 @@ def is_true(variable: Variable) -> bool:
     return (variable.raw() or "").upper() in TRUE_WORDS
 
 
+def current(names: tuple[str, ...]) -> dict[str, str]:
+    """The variables among `names` that are set now, to hand to another process."""
+    declared = {variable.name: variable for variable in VARIABLES}
+    return {name: os.environ[name] for name in names if name in declared and name in os.environ}
+
+
 def store_path() -> Path:
     return Path(STORE.raw())
 
@@ -85,6 +102,53 @@ def hub_offline() -> bool:
 
 def hub_token() -> str | None:
     return HUB_TOKEN.raw()
+
+
+def datasets_offline() -> bool:
+    return is_true(DATASETS_OFFLINE) or hub_offline()
+
+
+def hub_cache_dir() -> Path:
+    """Where huggingface_hub keeps Hub models, as its variables say now."""
+    if HUB_CACHE.raw():
+        return Path(HUB_CACHE.raw()).expanduser()
+    home = HF_HOME.raw() or str(Path(XDG_CACHE_HOME.raw()) / "huggingface")
+    return Path(home).expanduser() / "hub"
+
+
+def host() -> str:
+    return HOST.raw()
+
+
+def port() -> int:
+    return int(PORT.raw())
+
+
+def start_worker() -> bool:
+    return not is_true(NO_WORKER)
+
+
+def temp_dir() -> Path | None:
+    folder = GRADIO_TEMP_DIR.raw()
+    return Path(folder) if folder else None
+
+
+def device() -> str:
+    return DEVICE.raw()
+
+
+def batch_size() -> int | None:
+    value = BATCH_SIZE.raw()
+    return int(value) if value else None
+
+
+def ray_address() -> str | None:
+    return RAY_ADDRESS.raw()
+
+
+def ann_threshold() -> int | None:
+    value = ANN_THRESHOLD.raw()
+    return int(value) if value and value.isdigit() else None
 
 
 def data_dir() -> Path | None:

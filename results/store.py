@@ -47,7 +47,7 @@ _process_locks_guard = threading.Lock()
 
 
 def default_store_path() -> Path:
-    return Path(os.environ.get("PATENTEB_STORE") or DEFAULT_STORE_PATH)
+    return settings.store_path()
 
 
 class StoreBusy(RuntimeError):
@@ -104,7 +104,7 @@ class Store:
         self.path = Path(path) if path is not None else default_store_path()
         self.path = self.path.expanduser().resolve()
         self.lock_timeout_s = (
-            lock_timeout_s if lock_timeout_s is not None else float(os.environ.get("PATENTEB_LOCK_TIMEOUT", "60"))
+            lock_timeout_s if lock_timeout_s is not None else settings.lock_timeout_s()
         )
         self._schema_checked = False
         self._snapshot: Snapshot | None = None

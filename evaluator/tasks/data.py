@@ -8,10 +8,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from patenteb import catalogue
+from patenteb import catalogue, settings
 from patenteb.catalogue import PATENTEB_HUB_ORGANISATION
-from patenteb.hub import offline_requested
-DATA_DIR_VARIABLE = "PATENTEB_DATA_DIR"
 
 
 class DataUnavailable(RuntimeError):
@@ -35,8 +33,8 @@ class DataSource:
 
     @classmethod
     def resolve(cls, data_dir: str | os.PathLike | None = None, hf_token: str | None = None) -> "DataSource":
-        folder = data_dir or os.environ.get(DATA_DIR_VARIABLE) or None
-        return cls(Path(folder).expanduser() if folder else None, hf_token or os.environ.get("HF_TOKEN") or None)
+        folder = Path(data_dir).expanduser() if data_dir else settings.data_dir()
+        return cls(folder, hf_token or settings.hub_token())
 
     def describe(self, task: str) -> str:
         if self.data_dir is not None:
@@ -88,7 +86,7 @@ class DataSource:
         try:
             dataset = load_dataset(repository, split=split, token=self.hf_token)
         except Exception as error:
-            if os.environ.get("HF_DATASETS_OFFLINE") == "1" or offline_requested():
+            if settings.datasets_offline():
                 hint = "The Hub is switched off here (HF_HUB_OFFLINE / HF_DATASETS_OFFLINE)"
             elif self.hf_token:
                 hint = "Check that the token's account accepted the dataset's terms"
@@ -96,6 +94,6 @@ class DataSource:
                 hint = "The dataset is gated: set HF_TOKEN to a token whose account accepted its terms"
             raise DataUnavailable(
                 f"cannot load {repository} ({split} split): {type(error).__name__}: {error}. "
-                f"{hint}, or pass a local data folder (--data-dir or ${DATA_DIR_VARIABLE})."
+                f"{hint}, or pass a local data folder (--data-dir or ${settings.DATA_DIR.name})."
             ) from error
         return dataset.to_pandas()
