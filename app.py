@@ -96,6 +96,7 @@ def main(argv: list[str] | None = None) -> None:
     if not is_seeded(store):
         seed(store)
     api = PublicApi(store)
+    api.explorer.start_warm_up()
     demo = build_app(store, api)
     if not args.no_worker:
         start_worker(store)

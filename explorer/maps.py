@@ -2,6 +2,9 @@
 
 The numbers are computed on the full-dimensional vectors, not on the 2-D projection: V-measure of k-means
 (k = number of sections present) against the sections, and the cosine silhouette of each section.
+
+BM25 has no embeddings; its map is of the same words it scores: TF-IDF vectors of the sampled abstracts
+reduced to LEXICAL_VECTORS["components"] dimensions by truncated SVD (latent semantic analysis), then UMAP.
 """
 
 from __future__ import annotations
@@ -31,10 +34,28 @@ PALETTE = [
 ]
 MUTED = "#c7c7c7"
 MESSAGE_LAYOUT = {"height": 460, "template": "plotly_white"}
+LEXICAL_VECTORS = {
+    "tfidf": {"sublinear_tf": True, "stop_words": "english", "min_df": 2},
+    "components": 100,
+    "random_state": 0,
+    "description": "TF-IDF (sublinear tf, English stopwords) reduced to 100 dimensions by truncated SVD",
+}
 
 
 def parameters_key(parameters: dict = UMAP_PARAMETERS) -> str:
     return json.dumps(parameters, sort_keys=True)
+
+
+def lexical_vectors(texts: list[str], settings: dict = LEXICAL_VECTORS) -> np.ndarray:
+    """L2-normalised float32 rows: TF-IDF of `texts`, reduced by truncated SVD (fewer components on tiny corpora)."""
+    from sklearn.decomposition import TruncatedSVD
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.preprocessing import normalize
+
+    tfidf = TfidfVectorizer(**settings["tfidf"]).fit_transform(texts)
+    components = max(1, min(settings["components"], tfidf.shape[1] - 1, len(texts) - 1))
+    reduced = TruncatedSVD(n_components=components, random_state=settings["random_state"]).fit_transform(tfidf)
+    return normalize(reduced).astype(np.float32)
 
 
 def sample_positions(n_documents: int, sample_size: int, seed: int = SAMPLE_SEED) -> tuple[str, np.ndarray]:
@@ -167,7 +188,8 @@ def metrics_markdown(metrics: dict, label: str = "") -> str:
         name = f"{section} · {SECTION_TITLES.get(section, '')}"
         table.append(f"| {name} | {metrics['section_counts'][section]:,} | {value:.3f} |")
     lines.append("\n".join(table))
-    lines.append("Computed on the full-dimensional embeddings, not on the 2-D map.")
+    on = metrics.get("vectors") or "the full-dimensional embeddings"
+    lines.append(f"Computed on {on}, not on the 2-D map.")
     return "\n\n".join(line for line in lines if line)
 
 

@@ -6,9 +6,12 @@ import html
 
 import pandas as pd
 
+from explorer.builds import BUILDING, FAILED, READY, BuildStatus
 from explorer.corpus import SECTION_TITLES, Corpus
 from explorer.search import snippet_html, term_pattern
 from explorer.service import Comparison
+
+STATE_MARKS = {READY: "✅", FAILED: "❌", BUILDING: "⏳"}
 
 STYLE = """
 <style>
@@ -57,7 +60,8 @@ def _column(result, comparison: Comparison, corpus: Corpus, pattern) -> str:
     return (
         f'<div class="explorer-result-column" data-model="{html.escape(result.name, quote=True)}">'
         f"<h4>{html.escape(result.label)}</h4>"
-        f'<p class="explorer-meta">{" · ".join(meta)}</p>'
+        + (f'<p class="explorer-meta explorer-recipe">{html.escape(result.description)}</p>' if result.description else "")
+        + f'<p class="explorer-meta">{" · ".join(meta)}</p>'
         "<table><thead><tr><th>#</th><th>patent · codes</th><th>score</th><th>abstract</th></tr></thead>"
         f"<tbody>{body}</tbody></table></div>"
     )
@@ -123,3 +127,26 @@ def notes_markdown(comparison: Comparison, corpus: Corpus) -> str:
 
 def _shorten(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[:limit].rsplit(" ", 1)[0] + " …"
+
+
+def preparation_markdown(statuses: list[BuildStatus], map_activity: str = "") -> str:
+    """What the background is doing: each model's state while any is being prepared, a one-line summary after."""
+    blocks = []
+    ready = [status for status in statuses if status.state == READY]
+    if statuses and len(ready) == len(statuses):
+        blocks.append("✅ Models ready: " + ", ".join(html.escape(status.label) for status in statuses) + ".")
+    elif statuses:
+        blocks.append(
+            f"**Preparing models in the background: {len(ready)} of {len(statuses)} ready.** The page works "
+            "meanwhile; a search skips a model that is not ready yet and says so."
+        )
+        blocks.append(
+            "\n".join(f"- {STATE_MARKS.get(status.state, '⏳')} {html.escape(status.line())}" for status in statuses)
+        )
+    if map_activity:
+        blocks.append(f"🗺️ {html.escape(map_activity)}")
+    return "\n\n".join(blocks)
+
+
+def is_preparing(statuses: list[BuildStatus]) -> bool:
+    return any(status.state not in (READY, FAILED) for status in statuses)

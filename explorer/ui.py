@@ -1,6 +1,8 @@
 """The Explorer tab: query compare and UMAP maps. The only explorer module that imports gradio.
 
 Reads top to bottom: callbacks (plain functions of an `Explorer`), then the layout, then the wiring.
+Nothing here waits for a model being prepared in the background: the panel at the top shows their progress
+(refreshed by a timer that stops once nothing is pending), and a search answers with the models that are ready.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import gradio as gr
 import numpy as np
 import pandas as pd
 
+from explorer.builds import READY
 from explorer.corpus import SECTION_TITLES
 from explorer.errors import ExplorerError
 from explorer.maps import (
@@ -21,8 +24,25 @@ from explorer.maps import (
     message_figure,
     metrics_markdown,
 )
-from explorer.render import model_frame, notes_markdown, overlap_frame, results_html
-from explorer.service import DEFAULT_K, K_LIMITS, MAX_QUERY_CHARACTERS, Explorer
+from explorer.registry import Registry
+from explorer.render import (
+    is_preparing,
+    model_frame,
+    notes_markdown,
+    overlap_frame,
+    preparation_markdown,
+    results_html,
+)
+from explorer.service import (
+    DEFAULT_K,
+    K_LIMITS,
+    MAX_MODELS,
+    MAX_QUERY_CHARACTERS,
+    VISITOR_MAP_LIMIT,
+    Explorer,
+    model_description,
+    picker_label,
+)
 from results.store import Store
 
 log = logging.getLogger(__name__)
@@ -31,6 +51,9 @@ TEXT_MODE = "Text query"
 PATENT_MODE = "Patent as query (prior art)"
 ALL_SECTIONS = "All sections"
 COLOUR_CHOICES = {"CPC section": "section", "Top 10 CPC classes": "class"}
+PROGRESS_REFRESH_S = 2.0
+MAP_REQUESTS_AT_ONCE = 4
+"""Map requests served at once: cached maps need no wait; new projections queue on the explorer's one map lock."""
 EXAMPLE_QUERIES = [
     "A rechargeable lithium-ion battery in which a coating on the electrode reduces capacity loss over repeated charge cycles.",
     "Reducing interference between nearby wireless transmitters by steering the antenna beam of each base station.",
@@ -55,27 +78,22 @@ def empty_tables() -> tuple[pd.DataFrame, pd.DataFrame]:
 def search(explorer: Explorer, mode, query, patent_id, models, k, section, progress=None):
     """(notes, overlap table, per-model table, results HTML); a problem becomes a message, never an exception."""
     empty = (*empty_tables(), "")
-    models = list(models or [])
-    if len(models) < 2:
-        return (_warn("Pick two to four models to compare."), *empty)
     prior_art = mode == PATENT_MODE
     try:
         comparison = explorer.compare(
             query="" if prior_art else query,
             patent_id=patent_id if prior_art else None,
-            models=models,
+            models=list(models or []),
             k=k,
             section=None if section in (None, "", ALL_SECTIONS) else section[0],
-            build_missing=True,
             progress=_stage_progress(progress),
+            background=True,
         )
     except ExplorerError as error:
         return (_warn(str(error)), *empty)
     except Exception as error:
         log.exception("explorer search failed")
         return (_warn(f"The search failed unexpectedly: {error}"), *empty)
-    for reason in comparison.unavailable.values():
-        gr.Warning(reason)
     corpus = explorer.corpus
     return (
         notes_markdown(comparison, corpus),
@@ -94,19 +112,22 @@ def random_patent(explorer: Explorer, seed: int | None = None) -> tuple[str, str
     return corpus.ids[position], PATENT_MODE
 
 
-def draw_maps(explorer: Explorer, model_a, model_b, sample_size, colour, progress=None):
-    """(figure A, metrics A, figure B, metrics B): each side draws, or shows why it cannot."""
+def draw_maps(explorer: Explorer, model_a, model_b, sample_size, colour, progress=None,
+              compute_limit: int = VISITOR_MAP_LIMIT):
+    """(figure A, metrics A, figure B, metrics B): each side draws, or shows why it cannot (metrics then "")."""
     outputs = []
     for name in (model_a, model_b):
-        outputs.extend(_one_map(explorer, name, sample_size, colour, progress))
+        outputs.extend(_one_map(explorer, name, sample_size, colour, progress, compute_limit))
     return tuple(outputs)
 
 
-def _one_map(explorer: Explorer, name, sample_size, colour, progress):
+def _one_map(explorer: Explorer, name, sample_size, colour, progress, compute_limit):
     if not name:
         return message_figure("Pick a model for this side."), ""
     try:
-        view = explorer.map_view(name, sample_size, progress=_stage_progress(progress))
+        view = explorer.map_view(
+            name, sample_size, progress=_stage_progress(progress), compute_limit=compute_limit
+        )
     except ExplorerError as error:
         return message_figure(str(error)), ""
     except Exception as error:
@@ -122,24 +143,49 @@ def _one_map(explorer: Explorer, name, sample_size, colour, progress):
     return figure, metrics_markdown(view.metrics, view.label) + f"\n\n<small>{origin}</small>"
 
 
+def preparation(explorer: Explorer) -> tuple[str, gr.Timer]:
+    """(the background-preparation panel, the timer that refreshes it: stopped once nothing is pending)."""
+    statuses = explorer.builds.status() if explorer.builds is not None else []
+    activity = explorer.map_activity()
+    busy = is_preparing(statuses) or bool(activity)
+    return preparation_markdown(statuses, activity), gr.Timer(active=busy)
+
+
 def model_status(explorer: Explorer) -> str:
     try:
         indexed = explorer.indexed_models()
     except Exception as error:
         return _warn(f"Cannot read the model status: {error}")
+    building = {status.name: status for status in (explorer.builds.status() if explorer.builds else [])}
     rows = ["| model | kind | status | notes |", "|---|---|---|---|"]
     for spec in explorer.registry:
         failure = explorer.models.failure(spec.name)
+        parts_indexed = spec.is_hybrid and all(part in indexed for part in spec.fuses)
         if failure:
             status = f"cannot load: {failure}"
-        elif spec.name in indexed:
+        elif spec.name in building and building[spec.name].state != READY:
+            status = building[spec.name].line()
+        elif spec.name in indexed or parts_indexed:
             status = "indexed"
         else:
-            status = "no index yet (built on first search)"
+            status = "no index yet (built in the background when first picked)"
         if explorer.models.is_loaded(spec.name):
             status += f"; loaded from {explorer.models.get(spec.name).source}"
-        rows.append(f"| {spec.label} | {spec.kind} | {_cell(status)} | {_cell(spec.notes)} |")
+        notes = model_description(explorer.registry, spec) if spec.is_hybrid else spec.notes
+        rows.append(f"| {spec.label} | {spec.kind} | {_cell(status)} | {_cell(notes)} |")
     return "\n".join(rows)
+
+
+def default_map_models(registry: Registry) -> tuple[str | None, str | None]:
+    """Two different models for the maps: the first two dense defaults, else any dense models, else BM25."""
+    mappable = [spec for spec in registry if not spec.is_hybrid]
+    ranked = sorted(mappable, key=lambda spec: (not spec.default, not spec.is_dense))
+    names = [spec.name for spec in ranked][:2]
+    return tuple(names + [None] * (2 - len(names)))
+
+
+def map_label(spec) -> str:
+    return f"{spec.label} (TF-IDF → SVD)" if spec.kind == "bm25" else spec.label
 
 
 def _stage_progress(progress):
@@ -162,18 +208,22 @@ def build(store: Store, explorer: Explorer | None = None) -> None:
     """Add the explorer's inner tabs to the current Blocks context; loads nothing heavy until first use."""
     explorer = explorer or Explorer(store)
     registry = explorer.registry
-    model_choices = [(spec.label, spec.name) for spec in registry]
-    dense_choices = [(spec.label, spec.name) for spec in registry.dense()]
-    default_models = [spec.name for spec in registry.defaults()]
-    default_dense = [spec.name for spec in registry.defaults() if spec.is_dense] or [name for _, name in dense_choices]
+    model_choices = [(picker_label(spec), spec.name) for spec in registry]
+    map_choices = [(map_label(spec), spec.name) for spec in registry if not spec.is_hybrid]
+    default_models = [spec.name for spec in registry.defaults()][:MAX_MODELS]
+    left_map, right_map = default_map_models(registry)
     section_choices = [ALL_SECTIONS] + [f"{letter} · {title}" for letter, title in SECTION_TITLES.items()]
 
+    preparing = gr.Markdown(elem_id="explorer-preparation")
+    timer = gr.Timer(PROGRESS_REFRESH_S)
     with gr.Tabs(elem_id="explorer-tabs"):
         with gr.Tab("Query compare", elem_id="explorer-tab-compare"):
             gr.Markdown(
                 "Type a patent-style query, or use a patent as the query (prior-art mode), and compare what "
-                "each model retrieves from real patent abstracts (by default 10,000 USPTO grants). A model "
-                "without an index is indexed on first use (MiniLM: about 3 minutes for 10,000 abstracts on 2 CPU cores)."
+                "each model retrieves from real patent abstracts (by default 10,000 USPTO grants). The default "
+                "models are prepared in the background when the app starts; a model picked later is indexed in "
+                "the background too (MiniLM: about 3 minutes for 10,000 abstracts on 2 CPU cores), and searches "
+                "answer with the others meanwhile."
             )
             mode = gr.Radio([TEXT_MODE, PATENT_MODE], value=TEXT_MODE, label="Query", elem_id="explorer-mode")
             query = gr.Textbox(
@@ -191,7 +241,7 @@ def build(store: Store, explorer: Explorer | None = None) -> None:
                 pick_patent = gr.Button("Random patent", scale=1, elem_id="explorer-random-patent")
             with gr.Row():
                 models = gr.CheckboxGroup(
-                    model_choices, value=default_models, label="Models (two to four)", elem_id="explorer-models"
+                    model_choices, value=default_models, label=f"Models (one to {MAX_MODELS})", elem_id="explorer-models"
                 )
             with gr.Row():
                 k = gr.Slider(
@@ -214,15 +264,17 @@ def build(store: Store, explorer: Explorer | None = None) -> None:
                 status = gr.Markdown(elem_id="explorer-model-status")
                 refresh = gr.Button("Check models", size="sm", elem_id="explorer-models-refresh")
 
-        with gr.Tab("UMAP maps", elem_id="explorer-tab-maps"):
+        with gr.Tab("UMAP maps", elem_id="explorer-tab-maps") as maps_tab:
             gr.Markdown(
-                "UMAP of each model's embeddings of a random sample of the corpus. The scores beside each map "
-                "are computed on the full-dimensional embeddings. A new projection takes from seconds to a "
-                "minute; it is then cached for every visitor."
+                "UMAP of each model's embeddings of a random sample of the corpus (BM25: TF-IDF vectors reduced by "
+                "truncated SVD). The scores beside each map are computed on the full-dimensional vectors. A new "
+                "projection takes from seconds to a minute and is computed once for every visitor; one is computed "
+                f"at a time, and maps of more than {VISITOR_MAP_LIMIT:,} patents are shown only when precomputed."
             )
             with gr.Row():
                 sample = gr.Slider(
                     *MAP_SAMPLE_LIMITS, value=DEFAULT_MAP_SAMPLE, step=MAP_SAMPLE_STEP, label="Patents in each map",
+                    info=f"up to {VISITOR_MAP_LIMIT:,} computed on request; more when precomputed",
                     elem_id="explorer-map-sample",
                 )
                 colour = gr.Radio(
@@ -231,14 +283,14 @@ def build(store: Store, explorer: Explorer | None = None) -> None:
             with gr.Row():
                 with gr.Column():
                     model_a = gr.Dropdown(
-                        dense_choices, value=default_dense[0] if default_dense else None, label="Left map",
+                        map_choices, value=left_map, label="Left map",
                         elem_id="explorer-map-model-a",
                     )
                     plot_a = gr.Plot(elem_id="explorer-map-plot-a")
                     metrics_a = gr.Markdown(elem_id="explorer-map-metrics-a")
                 with gr.Column():
                     model_b = gr.Dropdown(
-                        dense_choices, value=default_dense[1] if len(default_dense) > 1 else None, label="Right map",
+                        map_choices, value=right_map, label="Right map",
                         elem_id="explorer-map-model-b",
                     )
                     plot_b = gr.Plot(elem_id="explorer-map-plot-b")
@@ -250,24 +302,40 @@ def build(store: Store, explorer: Explorer | None = None) -> None:
         return search(explorer, mode, query, patent_id, models, k, section, progress)
 
     def on_draw(model_a, model_b, sample_size, colour, progress=gr.Progress()):
-        return draw_maps(explorer, model_a, model_b, sample_size, colour, progress)
+        drawn = draw_maps(explorer, model_a, model_b, sample_size, colour, progress)
+        return (*drawn, bool(drawn[1] and drawn[3]))
+
+    def on_open_maps(drawn, model_a, model_b, sample_size, colour, progress=gr.Progress()):
+        if drawn:
+            return (gr.update(),) * 5
+        return on_draw(model_a, model_b, sample_size, colour, progress)
 
     def on_recolour(drawn, model_a, model_b, sample_size, colour, progress=gr.Progress()):
         if not drawn:
-            return (gr.update(),) * 4
-        return draw_maps(explorer, model_a, model_b, sample_size, colour, progress)
+            return (gr.update(),) * 5
+        return on_draw(model_a, model_b, sample_size, colour, progress)
+
+    def refresh_preparation():
+        return preparation(explorer)
+
+    def refresh_status():
+        return model_status(explorer)
+
+    timer.tick(refresh_preparation, None, [preparing, timer], show_progress="hidden")
 
     search_inputs = [mode, query, patent_id, models, k, section]
     search_outputs = [notes, overlap, per_model, results]
     gr.on([run.click, query.submit, patent_id.submit], on_search, search_inputs, search_outputs).then(
-        lambda: model_status(explorer), None, status
-    )
+        refresh_preparation, None, [preparing, timer], show_progress="hidden"
+    ).then(refresh_status, None, status, show_progress="hidden")
     mode.change(lambda chosen: gr.update(visible=chosen == TEXT_MODE), mode, query)
     example.change(lambda chosen: (chosen, TEXT_MODE) if chosen else (gr.update(), gr.update()), example, [query, mode])
     pick_patent.click(lambda: random_patent(explorer), None, [patent_id, mode])
-    refresh.click(lambda: model_status(explorer), None, status)
+    refresh.click(refresh_status, None, status)
 
     draw_inputs = [model_a, model_b, sample, colour]
-    draw_outputs = [plot_a, metrics_a, plot_b, metrics_b]
-    draw.click(on_draw, draw_inputs, draw_outputs, concurrency_limit=1).then(lambda: True, None, drawn)
-    colour.change(on_recolour, [drawn, *draw_inputs], draw_outputs, concurrency_limit=1)
+    draw_outputs = [plot_a, metrics_a, plot_b, metrics_b, drawn]
+    maps_tab.select(refresh_preparation, None, [preparing, timer], show_progress="hidden")
+    maps_tab.select(on_open_maps, [drawn, *draw_inputs], draw_outputs, concurrency_limit=MAP_REQUESTS_AT_ONCE)
+    draw.click(on_draw, draw_inputs, draw_outputs, concurrency_limit=MAP_REQUESTS_AT_ONCE)
+    colour.change(on_recolour, [drawn, *draw_inputs], draw_outputs, concurrency_limit=MAP_REQUESTS_AT_ONCE)

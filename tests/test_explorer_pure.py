@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
+import html
 import itertools
 import json
 import logging
+import re
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
 import pytest
 
 from explorer.corpus import SHIPPED_CORPUS, load_corpus, normalise_frame, parse_codes
-from explorer.errors import ExplorerError, UnknownModel, UnknownPatent
-from explorer.maps import colour_labels, map_figure, message_figure, sample_positions
+from explorer.builds import BUILDING, FAILED, READY, WAITING, BuildStatus
+from explorer.errors import BadQuery, ExplorerError, UnknownModel, UnknownPatent
+from explorer.maps import colour_labels, lexical_vectors, map_figure, message_figure, sample_positions
 from explorer.registry import load_registry
+from explorer.render import is_preparing, preparation_markdown, results_html
+from explorer.service import Comparison, ModelResult, checked_k, checked_models, checked_query, model_description, picker_label
 from patenteb.plots import failure_drawn
 from explorer.search import (
     highlight_terms,
@@ -95,14 +101,96 @@ def test_parse_codes_accepts_lists_strings_and_nothing():
     assert parse_codes(None) == [] and parse_codes(float("nan")) == [] and parse_codes([]) == []
 
 
-def test_shipped_registry_has_offline_defaults_and_hub_models():
+def test_shipped_registry_has_offline_defaults_and_a_hybrid_that_says_how_it_fuses():
     registry = load_registry()
-    assert [spec.name for spec in registry.defaults()] == ["bm25", "sentence-transformers/all-MiniLM-L6-v2"]
-    patembed = registry.get("datalyes/patembed-base")
-    assert patembed.query_prompt and patembed.document_prompt and patembed.hub_id == "datalyes/patembed-base"
-    assert {"mpi-inno-comp/paecter", "AI-Growth-Lab/PatentSBERTa"} <= set(registry.names())
+    assert [spec.name for spec in registry.defaults()] == [
+        "bm25", "sentence-transformers/all-MiniLM-L6-v2", "wordllama/l2_supercat-256", "hybrid/bm25+all-MiniLM-L6-v2"
+    ]
+    assert len({spec.kind for spec in registry.dense()}) >= 3
+    hybrid = registry.get("hybrid/bm25+all-MiniLM-L6-v2")
+    assert picker_label(hybrid) == "Hybrid BM25 + MiniLM, reciprocal rank fusion, k=60"
+    assert model_description(registry, hybrid) == (
+        "BM25 (bm25s) + all-MiniLM-L6-v2, reciprocal rank fusion, k=60, over each one's top 100"
+    )
+    assert picker_label(registry.get("bm25")) == "BM25 (bm25s)"
     with pytest.raises(UnknownModel, match="known: bm25"):
         registry.get("no/such-model")
+
+
+@pytest.mark.parametrize(
+    "query, message",
+    [
+        ("", "the query is empty"),
+        ("  \n\t ", "the query is empty"),
+        ("a" * 20_001, "20,001 characters long; at most 20,000"),
+        ("x" * 100_000, "100,000 characters long"),
+        ("bat\x00tery", "control character (U+0000)"),
+        ("battery\x1b[31m", "control character (U+001B)"),
+        ("bat\x85tery", "control character (U+0085)"),
+    ],
+)
+def test_bad_queries_are_refused_with_a_reason(query, message):
+    with pytest.raises(BadQuery, match=re.escape(message)):
+        checked_query(query)
+
+
+def test_a_good_query_is_kept_whole_with_its_line_breaks():
+    assert checked_query("  a\tbattery\r\nelectrode  ") == "a\tbattery\r\nelectrode"
+    assert checked_query("é" * 20_000) == "é" * 20_000
+
+
+@pytest.mark.parametrize(
+    "k, expected",
+    [(1, 1), (100, 100), ("7", 7), (10.0, 10), (0, "from 1 to 100, got 0"), (101, "got 101"), (-3, "got -3"),
+     (2.5, "whole number"), ("ten", "whole number"), (None, "whole number"), (True, "whole number")],
+)
+def test_k_is_a_whole_number_within_its_range(k, expected):
+    if isinstance(expected, int):
+        assert checked_k(k) == expected
+    else:
+        with pytest.raises(BadQuery, match=expected):
+            checked_k(k)
+
+
+def test_models_are_known_distinct_and_at_most_four():
+    registry = load_registry()
+    minilm = "sentence-transformers/all-MiniLM-L6-v2"
+    assert checked_models(registry, [" bm25", minilm, "bm25 "]) == ("bm25", minilm)
+    with pytest.raises(BadQuery, match="at least one model"):
+        checked_models(registry, ["", "  "])
+    with pytest.raises(UnknownModel, match="unknown model 'bm26'"):
+        checked_models(registry, ["bm25", "bm26"])
+    with pytest.raises(BadQuery, match="at most 4 models at once, got 5"):
+        checked_models(registry, registry.names())
+
+
+def test_preparation_panel_lists_models_until_all_are_ready():
+    waiting = [
+        BuildStatus("bm25", "BM25", READY, message="index built here"),
+        BuildStatus("m", "MiniLM", BUILDING, done=250, total=1000, stage="indexing", message="no index yet"),
+        BuildStatus("e5", "e5", FAILED, message="e5 cannot be loaded: no wheel"),
+        BuildStatus("h", "Hybrid <b>", WAITING),
+    ]
+    text = preparation_markdown(waiting, "Computing a UMAP map (started 3 s ago)")
+    assert "1 of 4 ready" in text and "- ⏳ MiniLM: building 25% (indexing; no index yet)" in text
+    assert "- ❌ e5: failed (e5 cannot be loaded: no wheel)" in text and "Hybrid &lt;b&gt;" in text
+    assert text.endswith("🗺️ Computing a UMAP map (started 3 s ago)")
+    assert is_preparing(waiting)
+    done = [BuildStatus("bm25", "BM25", READY), BuildStatus("e5", "e5", FAILED, message="no wheel")]
+    assert not is_preparing(done)
+    assert preparation_markdown([replace(status, state=READY) for status in waiting]).startswith("✅ Models ready: BM25")
+    assert preparation_markdown([]) == ""
+
+
+def test_lexical_map_vectors_are_normalised_and_separate_topics():
+    texts = [f"battery electrode lithium cell {i} anode" for i in range(20)] + [
+        f"turbine blade wind rotor {i} noise" for i in range(20)
+    ]
+    vectors = lexical_vectors(texts)
+    assert vectors.dtype == np.float32 and vectors.shape[0] == 40 and vectors.shape[1] <= 100
+    assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+    similarity = vectors @ vectors.T
+    assert similarity[:20, :20].mean() > similarity[:20, 20:].mean() + 0.5
 
 
 @pytest.mark.parametrize(
@@ -238,3 +326,14 @@ def test_every_rbo_is_within_bounds():
     items = list("abcdef")
     for first, second in itertools.product(itertools.permutations(items, 3), repeat=2):
         assert 0.0 <= rank_biased_overlap(first, second) <= 1.0 + 1e-12
+
+
+def test_a_hybrid_column_says_how_it_fuses():
+    recipe = "BM25 (bm25s) + all-MiniLM-L6-v2, reciprocal rank fusion, k=60, over each one's top 100"
+    comparison = Comparison(query="q", patent_id=None, query_section=None, section_filter=None, k=10, terms=[])
+    comparison.results.append(ModelResult("hybrid", "Hybrid <BM25> + MiniLM", [], 0.01, description=recipe))
+    comparison.results.append(ModelResult("bm25", "BM25", [], 0.01))
+    page = results_html(comparison, corpus=None)
+    assert page.count("explorer-recipe") == 1
+    assert f'<p class="explorer-meta explorer-recipe">{html.escape(recipe)}</p>' in page
+    assert "Hybrid &lt;BM25&gt; + MiniLM" in page

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from explorer.errors import ExplorerError
-from explorer.service import K_LIMITS, MAX_MODELS, MAX_QUERY_CHARACTERS, Explorer
+from explorer.service import MAX_MODELS, Explorer
 from leaderboard import styling
 from leaderboard.filters import DIM_CHOICES, PARAM_CHOICES, PROMPT_CHOICES, TOKEN_CHOICES, Filters, matching_models
 from leaderboard.lru import LruCache
@@ -129,19 +129,6 @@ def checked_choices(name: str, chosen: Iterable[str] | None, choices: Sequence[s
     return tuple(choice for choice in choices if choice in chosen)
 
 
-def checked_k(k) -> int:
-    low, high = K_LIMITS
-    if isinstance(k, bool) or (isinstance(k, float) and not k.is_integer()):
-        raise BadRequest(f"k must be a whole number from {low} to {high}, got {k!r}")
-    try:
-        k = int(k)
-    except (TypeError, ValueError):
-        raise BadRequest(f"k must be a whole number from {low} to {high}, got {k!r}") from None
-    if not low <= k <= high:
-        raise BadRequest(f"k must be from {low} to {high}, got {k}")
-    return k
-
-
 class PublicApi:
     """The leaderboard, its models and tasks, and the explorer's search, for scripts and notebooks."""
 
@@ -246,17 +233,14 @@ class PublicApi:
         ]
 
     def search_query(self, query: str | None, models: Iterable[str] | None, k) -> SearchQuery:
-        text = checked_text("the query", query, MAX_QUERY_CHARACTERS, required=True)
-        names = tuple(dict.fromkeys(name.strip() for name in (models or ()) if name and name.strip()))
-        registry = self.explorer.registry
-        if not names:
-            names = tuple(spec.name for spec in registry.defaults())[:MAX_MODELS]
-        if len(names) > MAX_MODELS:
-            raise BadRequest(f"at most {MAX_MODELS} models at once, got {len(names)}")
-        unknown = [name for name in names if name not in registry]
-        if unknown:
-            raise BadRequest(f"unknown model {unknown[0]!r}; known: {', '.join(registry.names())}")
-        return SearchQuery(query=text, models=names, k=checked_k(k), generation=self.snapshot().generation)
+        """Checked by the explorer's own rules (explorer.service.check_search); no models means the defaults."""
+        names = [name for name in (models or ()) if name and name.strip()]
+        names = names or [spec.name for spec in self.explorer.registry.defaults()][:MAX_MODELS]
+        try:
+            request = self.explorer.check_search(query, names, k)
+        except ExplorerError as error:
+            raise BadRequest(str(error)) from error
+        return SearchQuery(query=request.query, models=request.models, k=request.k, generation=self.snapshot().generation)
 
     @staticmethod
     def search_tag(query: SearchQuery) -> str:
