@@ -6,10 +6,15 @@ consecutive sentences, of the 10,000 abstracts is embedded by a registry model (
 million (see `derived`). Queries are further blends, not in the index. Brute force (an exact matmul)
 gives the true top 10; each library's recall@10 is measured against it, at the smallest search effort that
 reaches --target recall on a tuning set of queries, then on the other queries: median and p95 latency of one
-query at a time, build time, and memory. Last line: one JSON object, the chosen library's figures first.
+query at a time, build time (wall and CPU), and memory. The pick: among libraries meeting GOALS (with the build
+judged by its CPU time over two cores, see `dedicated_build_s`), the lowest median latency. Last line: one JSON
+object, the chosen library's figures first.
 
     .venv/bin/python bench/explorer_ann.py                       # 1,000,000 vectors, ~20-40 min on 2 cores
     .venv/bin/python bench/explorer_ann.py --vectors 100000      # a quick look
+
+faiss-cpu is in requirements.txt (the pick); to compare, `pip install usearch==2.26.6 hnswlib==0.8.0` first
+(a library that is not installed is reported as failed and skipped).
 """
 
 from __future__ import annotations
@@ -285,11 +290,20 @@ def run_child(name: str, cache: Path, target: float) -> None:
     print(json.dumps(result), flush=True)
 
 
+def dedicated_build_s(result: dict) -> float:
+    """The build's CPU time spread over THREADS cores: its wall time on a machine nobody else is using.
+
+    This machine is shared, so measured wall times and p95 latencies carry other processes' load; CPU time
+    and the median do not (much), so the goals and the pick use those, and the rest is reported beside them.
+    """
+    return result.get("build_cpu_s", result["build_s"] * THREADS) / THREADS
+
+
 def meets_goals(result: dict) -> bool:
     return (
         result["recall_at_10"] >= GOALS["recall_at_10"]
         and result["p50_ms"] <= GOALS["p50_ms"]
-        and result["build_s"] <= GOALS["build_s"]
+        and dedicated_build_s(result) <= GOALS["build_s"]
     )
 
 
@@ -371,13 +385,15 @@ def main() -> None:
         collect(name, process, results)
 
     eligible = [name for name, result in results.items() if meets_goals(result)]
-    chosen = min(eligible or results, key=lambda name: (results[name]["p95_ms"], results[name]["build_s"]))
+    chosen = min(eligible or results, key=lambda name: (results[name]["p50_ms"], dedicated_build_s(results[name])))
     memory = {f"{dim}d": round(dim * 4 * 1e6 / 2**30, 2) for dim in (256, 384, 768, 1024)}
     print(
         json.dumps(
             {
                 "library": chosen,
                 **{key: results[chosen][key] for key in ("recall_at_10", "p50_ms", "p95_ms", "build_s")},
+                "build_cpu_s": results[chosen].get("build_cpu_s"),
+                "dedicated_build_s": round(dedicated_build_s(results[chosen]), 1),
                 "memory_mb": results[chosen]["memory_mb"],
                 "meets_goals": chosen in eligible,
                 "goals": GOALS,
