@@ -40,6 +40,7 @@ from evaluator.tasks import DEMO_TASKS, EXTERNAL_TASKS, GROUPS, PATENTEB_TASKS, 
 from patenteb import catalogue, settings
 from patenteb.hub import offline_requested
 from results.mteb_files import MODEL_META_FILE
+from results.record import record_task_result
 from results.store import Store
 
 log = logging.getLogger(__name__)
@@ -367,6 +368,7 @@ class _StoreWriter:
         rows = _score_rows(result_path, name, facts.metric.key, self.model, precision, run.get("prompt"), run.get("data"))
         cost = TaskCost.from_record(run["cost"]) if isinstance(run.get("cost"), dict) else None
         self.store.upsert_scores(rows, self._model_row(run.get("model_facts") or {}), costs=self._cost_row(name, cost))
+        record_task_result(self.store, result_path)
         main_score = _main_score(rows, facts.metric.key, facts.eval_split)
         log.info("%s on %s: %s = %s", self.model.name, name, facts.metric.key, main_score)
         return main_score

@@ -174,6 +174,10 @@ def record_location() -> str | None:
     return RECORD_REPO.raw()
 
 
+def record_on_the_hub() -> bool:
+    return (record_location() or "").startswith("hf://")
+
+
 def queue_limits() -> tuple[int, int, int]:
     """(submissions per submitter per day, pending jobs per submitter, queue size)."""
     return int(SUBMISSIONS_PER_DAY.raw()), int(PENDING_PER_SUBMITTER.raw()), int(QUEUE_SIZE.raw())
