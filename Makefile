@@ -15,7 +15,6 @@ export HF_DATASETS_OFFLINE ?= 1
 .PHONY: run test bench clean
 
 run: $(APP_STAMP)
-	$(PY) -m explorer index --defaults
 	$(PY) app.py
 
 test: $(TEST_STAMP) $(CHROMIUM)
