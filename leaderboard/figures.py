@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 
+import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
@@ -143,4 +145,73 @@ def patenteb_vs_bigpatent(overall: LeaderboardTable, cells: pd.DataFrame, models
     figure.update_layout(title=title, xaxis_title="BigPatentClustering.v2 V-measure ×100",
                          yaxis_title="PatenTEB overall ×100", showlegend=True,
                          legend=dict(orientation="h", y=-0.25))
+    return figure
+
+
+def pareto_front(x, y) -> np.ndarray:
+    """Which points no other point beats: none has at least the same x and y and more of one of them.
+
+    Equal points share the front. Per distinct x: the best y there, and the best y at any larger x; a point is
+    on the front when it is the best at its x and better than everything at a larger x.
+    """
+    points = pd.DataFrame({"x": np.asarray(x, dtype=float), "y": np.asarray(y, dtype=float)})
+    best_at = points.groupby("x")["y"].max().sort_index(ascending=False)
+    best_beyond = best_at.cummax().shift(1, fill_value=-np.inf)
+    return ((points["y"] == points["x"].map(best_at)) & (points["y"] > points["x"].map(best_beyond))).to_numpy()
+
+
+def throughput_points(table: LeaderboardTable) -> tuple[pd.DataFrame, str]:
+    """Models of `table` with both a complete headline score and a measured throughput, and the score's label.
+
+    The PatenTEB table's score is the computed overall (the authors' reported figure has no cost record)."""
+    frame = table.frame
+    if v.THROUGHPUT not in frame:
+        return pd.DataFrame(), ""
+    if table.view.key == "overall":
+        column, label = v.OVERALL, "PatenTEB overall ×100"
+    elif table.mean_columns:
+        column, label = table.mean_columns[0], f"{table.view.title}: mean ×100"
+    else:
+        return pd.DataFrame(), ""
+    points = frame[[v.MODEL, column, v.THROUGHPUT, v.HARDWARE]].dropna(subset=[column, v.THROUGHPUT])
+    points = points[points[v.THROUGHPUT] > 0].rename(columns={column: "score"})
+    return points.reset_index(drop=True), label
+
+
+@plots.fail_safe("Score vs encode throughput", layout=BASE_LAYOUT)
+def score_vs_throughput(tables: Iterable[LeaderboardTable], models: pd.DataFrame) -> go.Figure:
+    """The first of `tables` (PatenTEB, then Demo) with points: score against texts/s, the Pareto front marked."""
+    title = "Score vs encode throughput"
+    for table in tables:
+        points, label = throughput_points(table)
+        if not points.empty:
+            break
+    else:
+        return message_figure(
+            title, "No model has both a complete PatenTEB or Demo score and a measured throughput yet "
+            "(throughput is recorded only for models this leaderboard evaluated).",
+        )
+    names = _names(models)
+    points["name"] = [names.get(m, m) for m in points[v.MODEL]]
+    labelled = len(points) <= MOST_LABELS
+    figure = go.Figure(layout=BASE_LAYOUT)
+    for hardware, group in points.groupby(v.HARDWARE, sort=True):
+        figure.add_trace(go.Scatter(
+            x=group[v.THROUGHPUT], y=group["score"], mode="markers+text" if labelled else "markers",
+            name=hardware, text=group["name"], textposition="top center", cliponaxis=False, marker=dict(size=10),
+            hovertemplate="%{text}<br>%{x:,.1f} texts/s<br>%{y:.2f}<extra>" + hardware + "</extra>",
+        ))
+    front = points[pareto_front(points[v.THROUGHPUT], points["score"])].sort_values([v.THROUGHPUT, "score"])
+    figure.add_trace(go.Scatter(
+        x=front[v.THROUGHPUT], y=front["score"], mode="lines+markers", name="Pareto frontier",
+        text=front["name"], line=dict(color="#111827", dash="dot", width=1.5),
+        marker=dict(size=16, symbol="circle-open", color="#111827"),
+        hovertemplate="%{text}: on the frontier (no model is both faster and better)<extra></extra>",
+    ))
+    figure.update_layout(
+        title=f"{label} vs encode throughput — Pareto frontier marked", showlegend=True,
+        xaxis_title="encode throughput (texts/s on each model's hardware, log scale)", yaxis_title=label,
+        legend=dict(orientation="h", y=-0.25),
+    )
+    figure.update_xaxes(type="log")
     return figure

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import plotly.graph_objects as go
@@ -41,13 +42,22 @@ def filter_figures(
     snapshot: Snapshot, board: Board, filters: Filters, overall: LeaderboardTable | None = None
 ) -> dict[str, go.Figure]:
     """The figures that follow only the filters: the same whichever table is shown."""
+    shown_models = matching_models(snapshot.models, filters)
     if overall is None:
-        overall = build_table(board, "overall", model_subset=matching_models(snapshot.models, filters))
+        overall = build_table(board, "overall", model_subset=shown_models)
+
+    def efficiency_tables() -> Iterator[LeaderboardTable]:
+        """PatenTEB first; the Demo table is built only when PatenTEB has no point to plot."""
+        yield overall
+        if "demo" in board.efficiency:
+            yield build_table(board, "demo", model_subset=shown_models)
+
     radar_models = list(filters.models) or overall.frame[MODEL].head(RADAR_DEFAULT_COUNT).tolist()
     return {
         "radar": figures.family_radar(family_means(board), radar_models, snapshot.models),
         "drop": figures.domain_drop(board.cells, snapshot.models, list(filters.models) or None),
         "bigpatent": figures.patenteb_vs_bigpatent(overall, board.cells, snapshot.models),
+        "efficiency": figures.score_vs_throughput(efficiency_tables(), snapshot.models),
     }
 
 

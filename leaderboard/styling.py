@@ -30,7 +30,12 @@ HUB_URL = "https://huggingface.co/"
 def legend_markdown() -> str:
     entries = [f"**{MARKERS[name]}** {PROVENANCE_DESCRIPTIONS[name]}" for name in MARKERS]
     entries.append(f"**{DISAGREEMENT_MARKER}** another source reports a different value for this cell")
-    return "Sources: " + " · ".join(entries) + ". Shaded cells are secondary quotes. Bold: best in column."
+    return (
+        "Sources: " + " · ".join(entries) + ". Shaded cells are secondary quotes. Bold: best in column.  \n"
+        f"Efficiency ({v.HARDWARE}, {v.THROUGHPUT}, {v.PEAK_MEMORY}, {v.EVAL_WALL}): measured by this "
+        "leaderboard's worker on the hardware named; blank where the score shown has no cost record (paper, "
+        "third-party and MTEB imports). How they are combined: see below."
+    )
 
 
 def _missing(values: pd.Series) -> np.ndarray:
@@ -107,6 +112,15 @@ def gradio_value(table: LeaderboardTable, model_names: pd.DataFrame) -> dict:
         elif column == v.PARAMS:
             data = _as_data(values, float)
             display = np.where(values.fillna(0).to_numpy() >= 10, _formatted(values, "%.0f"), _formatted(values, "%.1f"))
+        elif column == v.THROUGHPUT:
+            data = _as_data(values.round(2), float)
+            display = np.where(values.fillna(0).to_numpy() >= 100, _formatted(values, "%.0f"), _formatted(values, "%.1f"))
+        elif column == v.PEAK_MEMORY:
+            data = _as_data(values.round(3), float)
+            display = _formatted(values, "%.2f")
+        elif column == v.EVAL_WALL:
+            data = _as_data(values.round(2), float)
+            display = _formatted(values, "%.1f")
         elif column in (v.RANK, v.DIM, v.MAX_TOKENS):
             data = _as_data(values, int)
             display = _formatted(values, "%.0f")
@@ -130,14 +144,17 @@ def gradio_value(table: LeaderboardTable, model_names: pd.DataFrame) -> dict:
 
 
 def datatypes(table: LeaderboardTable) -> list[str]:
-    return ["markdown" if c == v.MODEL else "str" if c == v.PROMPTS else "number" for c in visible_columns(table)]
+    text = {v.PROMPTS, v.HARDWARE}
+    return ["markdown" if c == v.MODEL else "str" if c in text else "number" for c in visible_columns(table)]
 
 
 def csv_frame(table: LeaderboardTable) -> pd.DataFrame:
-    """The shown table for download: numbers ×100 rounded to two decimals, one provenance column per score."""
+    """The shown table for download: numbers ×100 rounded to two decimals, one provenance column per score,
+    and the efficiency columns (texts/s, GiB and seconds to two decimals) where the view has them."""
     frame = table.frame[visible_columns(table)].copy()
-    for column in (*table.mean_columns, *table.score_columns):
-        frame[column] = frame[column].round(2)
+    for column in (*table.mean_columns, *table.score_columns, *table.efficiency_columns):
+        if column != v.HARDWARE:
+            frame[column] = frame[column].round(2)
     for column in table.score_columns:
         frame.insert(frame.columns.get_loc(column) + 1, f"{column} source", table.provenance[column].values)
     return frame

@@ -1,13 +1,14 @@
 """Wide leaderboard tables built by pure functions from the long score frame.
 
 `choose_cells` picks one value per (model, task, subset); `prepare_board` pivots those cells once per store
-generation; `build_table` cuts one view's table from the board, with means, coverage, Borda rank and model
-metadata. No styling here (see styling.py).
+generation and aggregates what the shown evaluations cost per view (`efficiency`); `build_table` cuts one
+view's table from the board, with means, coverage, Borda rank, model metadata and efficiency. No styling here
+(see styling.py).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -33,6 +34,8 @@ class LeaderboardTable:
     """Same shape as `provenance`: True where another source reports a different value for that cell."""
     coverage_of: int
     """How many PatenTEB tasks the Coverage column counts against."""
+    efficiency_columns: tuple[str, ...] = ()
+    """v.EFFICIENCY_COLUMNS when any score of this view has a cost record, else none."""
 
     @property
     def empty(self) -> bool:
@@ -120,6 +123,8 @@ class Board:
     metadata: pd.DataFrame
     model_names: pd.DataFrame
     """display_name and hub_id per model id."""
+    efficiency: dict[str, pd.DataFrame] = field(default_factory=dict)
+    """Per view key with any cost record: v.EFFICIENCY_COLUMNS per model id (see `efficiency`)."""
 
 
 def _as_object_index(frame: pd.DataFrame) -> pd.DataFrame:
@@ -154,7 +159,125 @@ def _metadata(models: pd.DataFrame) -> pd.DataFrame:
     )
 
 
-def prepare_board(cells: pd.DataFrame, tasks: pd.DataFrame, models: pd.DataFrame) -> Board:
+COST_FIELDS = ["texts_encoded", "encode_s", "peak_memory_gib", "wall_s"]
+HARDWARE_FIELDS = ["device", "device_name", "threads", "precision"]
+
+
+def hardware_labels(costs: pd.DataFrame) -> pd.Series:
+    """'GPU <name>, <precision>' or 'CPU <name>, <n> threads' for each row of HARDWARE_FIELDS."""
+    name = costs["device_name"].fillna(costs["device"]).astype(str)
+    threads = pd.to_numeric(costs["threads"], errors="coerce")
+    thread_text = pd.Series(
+        [f", {int(n)} thread{'' if n == 1 else 's'}" if pd.notna(n) else "" for n in threads], index=costs.index
+    )
+    gpu = "GPU " + name + ", " + costs["precision"].fillna("unknown precision").astype(str)
+    cpu = "CPU " + name + thread_text
+    return gpu.where(costs["device"].eq("cuda"), cpu)
+
+
+def shown_costs(cells: pd.DataFrame, costs: pd.DataFrame | None) -> pd.DataFrame:
+    """One cost row per (model, task) whose shown score this leaderboard evaluated: the cost record of the
+    same (model, revision, task), with COST_FIELDS as floats and its hardware label."""
+    columns = ["model", "task", "hardware", *COST_FIELDS]
+    if cells.empty or costs is None or costs.empty:
+        return pd.DataFrame(columns=columns)
+    evaluated = cells.loc[cells["provenance"] == v.EVALUATED, ["model", "revision", "task"]]
+    evaluated = evaluated.drop_duplicates(["model", "task"])
+    joined = evaluated.merge(costs, on=["model", "revision", "task"], how="inner")
+    if joined.empty:
+        return pd.DataFrame(columns=columns)
+    hardware = joined[HARDWARE_FIELDS].drop_duplicates()
+    hardware = hardware.assign(hardware=hardware_labels(hardware))
+    joined = joined.merge(hardware, on=HARDWARE_FIELDS, how="left")
+    for name in COST_FIELDS:
+        joined[name] = pd.to_numeric(joined[name], errors="coerce").astype(float)
+    return joined[columns].reset_index(drop=True)
+
+
+@dataclass(frozen=True)
+class CostGrid:
+    """The shown scores' cost records as model × task arrays, so that each view's totals are row sums."""
+
+    models: pd.Index
+    tasks: list[str]
+    fields: dict[str, np.ndarray]
+    """COST_FIELDS and 'hardware' (a code into `hardware_labels`), each models × tasks; NaN: no record."""
+    hardware_labels: np.ndarray
+    """Hardware labels in alphabetical order."""
+
+    @classmethod
+    def of(cls, task_costs: pd.DataFrame) -> "CostGrid":
+        codes, labels = pd.factorize(task_costs["hardware"].astype(str), sort=True)
+        wide = task_costs.assign(hardware=codes.astype(float)).pivot(
+            index="model", columns="task", values=[*COST_FIELDS, "hardware"]
+        )
+        tasks = list(wide["hardware"].columns)
+        return cls(
+            models=wide.index.astype(object),
+            tasks=tasks,
+            fields={name: wide[name].reindex(columns=tasks).to_numpy(dtype=float) for name in [*COST_FIELDS, "hardware"]},
+            hardware_labels=np.asarray(labels, dtype=object),
+        )
+
+
+def _row_sums(values: np.ndarray) -> np.ndarray:
+    """Sums over present values; NaN for a row with none."""
+    return np.where(np.isnan(values).all(axis=1), np.nan, np.nansum(values, axis=1))
+
+
+def efficiency(grid: CostGrid, tasks: set[str], scored_tasks: pd.Series) -> pd.DataFrame | None:
+    """Per model with a cost record among `tasks`: its hardware (several joined by ' + '), texts encoded /
+    seconds encoding, the highest peak memory, and the summed wall time, which is missing unless every one of
+    the model's `scored_tasks` (a count per model) has a cost record. None when no model has one."""
+    columns = [position for position, task in enumerate(grid.tasks) if task in tasks]
+    codes = grid.fields["hardware"][:, columns]
+    costed = (~np.isnan(codes)).sum(axis=1)
+    rows = costed > 0
+    if not rows.any():
+        return None
+
+    def field(name: str) -> np.ndarray:
+        return grid.fields[name][np.ix_(rows, columns)]
+
+    codes, costed, models = codes[rows], costed[rows], grid.models[rows]
+    texts, encode_s = np.nansum(field("texts_encoded"), axis=1), np.nansum(field("encode_s"), axis=1)
+    lowest, highest = np.fmin.reduce(codes, axis=1).astype(int), np.fmax.reduce(codes, axis=1).astype(int)
+    hardware = grid.hardware_labels[lowest].copy()
+    for row in np.flatnonzero(lowest != highest):
+        used = np.unique(codes[row][~np.isnan(codes[row])]).astype(int)
+        hardware[row] = " + ".join(grid.hardware_labels[used])
+    measured = (texts > 0) & (encode_s > 0)
+    complete = costed == scored_tasks.reindex(models).fillna(0).to_numpy()
+    return pd.DataFrame(
+        {
+            v.HARDWARE: hardware,
+            v.THROUGHPUT: np.where(measured, texts / np.where(measured, encode_s, 1.0), np.nan),
+            v.PEAK_MEMORY: np.fmax.reduce(field("peak_memory_gib"), axis=1),
+            v.EVAL_WALL: np.where(complete, _row_sums(field("wall_s")), np.nan),
+        },
+        index=models,
+    )
+
+
+def _view_efficiency(values: pd.DataFrame, task_costs: pd.DataFrame, view_columns: dict) -> dict[str, pd.DataFrame]:
+    if task_costs.empty:
+        return {}
+    grid = CostGrid.of(task_costs)
+    scored = values.notna().T.groupby(level="task").any().T
+    by_view = {}
+    for key, columns in view_columns.items():
+        tasks = {task for label, (task, _) in columns.items() if label != v.REPORTED}
+        scored_tasks = scored[[task for task in scored.columns if task in tasks]].sum(axis=1)
+        view_efficiency = efficiency(grid, tasks, scored_tasks)
+        if view_efficiency is not None:
+            by_view[key] = view_efficiency
+    return by_view
+
+
+def prepare_board(
+    cells: pd.DataFrame, tasks: pd.DataFrame, models: pd.DataFrame, costs: pd.DataFrame | None = None
+) -> Board:
+    """`costs`: the store's evaluation_costs rows (Snapshot.costs); without them no view has efficiency columns."""
     if cells.empty:
         columns = pd.MultiIndex.from_tuples([], names=["task", "subset"])
         empty = pd.DataFrame(index=pd.Index([], name="model", dtype=object), columns=columns)
@@ -179,6 +302,7 @@ def prepare_board(cells: pd.DataFrame, tasks: pd.DataFrame, models: pd.DataFrame
         coverage_columns={task: (task, DEFAULT_SUBSET) for task in patenteb["task"]},
         metadata=_metadata(models),
         model_names=models.set_index(models["model"].astype(object))[["display_name", "hub_id"]].astype(object),
+        efficiency=_view_efficiency(values, shown_costs(cells, costs), view_columns),
     )
 
 
@@ -233,6 +357,10 @@ def build_table(board: Board, view: v.View | str, model_subset: list[str] | None
     if view.benchmark == v.PATENTEB:
         table[v.COVERAGE] = coverage.astype(int)
     table = table.join(board.metadata.reindex(table.index))
+    efficiency_columns = ()
+    if view.key in board.efficiency:
+        table = table.join(board.efficiency[view.key].reindex(table.index))
+        efficiency_columns = v.EFFICIENCY_COLUMNS
     table[v.BORDA_POINTS] = points
 
     order_keys = [v.RANK] + ([headline] if headline else []) + [v.MODEL]
@@ -247,6 +375,7 @@ def build_table(board: Board, view: v.View | str, model_subset: list[str] | None
         provenance=provenance.reindex(order)[score_columns].reset_index(drop=True),
         disagreement=disagreement.reindex(order)[score_columns].reset_index(drop=True),
         coverage_of=len(board.coverage_columns),
+        efficiency_columns=efficiency_columns,
     )
 
 

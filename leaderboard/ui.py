@@ -27,7 +27,7 @@ from leaderboard.filters import (
 from leaderboard.lru import LruCache
 from leaderboard.page import build_page, filter_figures, view_figures
 from leaderboard.tables import Board, choose_cells, prepare_board
-from leaderboard.views import AGGREGATION_RULE, VIEWS
+from leaderboard.views import AGGREGATION_RULE, EFFICIENCY_RULE, VIEWS
 from results.store import Snapshot, Store, StoreBusy, StoreCorrupt
 from results.vocabulary import PROVENANCE_DESCRIPTIONS, PROVENANCE_PREFERENCE
 
@@ -35,7 +35,7 @@ REFRESH_SECONDS = 10
 MAX_BOARDS = 16
 MAX_SENT_VIEWS = 32
 MAX_FILTER_FIGURES = 16
-FIGURE_NAMES = ("params", "radar", "drop", "bigpatent")
+FIGURE_NAMES = ("params", "radar", "drop", "bigpatent", "efficiency")
 SHOW_URL_JS = """
 (query) => {
     const url = window.location.origin + window.location.pathname + query;
@@ -82,7 +82,9 @@ class BoardCache:
     def get(self, snapshot: Snapshot, provenances: tuple[str, ...]) -> Board:
         return self._boards.get(
             (snapshot.generation, provenances),
-            lambda: prepare_board(choose_cells(snapshot.scores, provenances), snapshot.tasks, snapshot.models),
+            lambda: prepare_board(
+                choose_cells(snapshot.scores, provenances), snapshot.tasks, snapshot.models, snapshot.costs
+            ),
         )
 
 
@@ -243,18 +245,21 @@ def build(
     share_query = gr.Textbox(visible=False)
     shown_generation = gr.State(-1)
     with gr.Accordion("How scores are combined", open=False):
-        gr.Markdown(AGGREGATION_RULE, elem_id="lb-rule")
+        gr.Markdown(AGGREGATION_RULE + "\n\n" + EFFICIENCY_RULE, elem_id="lb-rule")
     with gr.Row():
         plot_params = gr.Plot(elem_id="lb-plot-params", show_label=False)
         plot_radar = gr.Plot(elem_id="lb-plot-radar", show_label=False)
     with gr.Row():
         plot_drop = gr.Plot(elem_id="lb-plot-drop", show_label=False)
         plot_bigpatent = gr.Plot(elem_id="lb-plot-bigpatent", show_label=False)
+    with gr.Row():
+        plot_efficiency = gr.Plot(elem_id="lb-plot-efficiency", show_label=False)
     timer = gr.Timer(REFRESH_SECONDS)
 
     outputs = TableOutputs(
         table=table, download=download, share_query=share_query, status=status,
-        plots={"params": plot_params, "radar": plot_radar, "drop": plot_drop, "bigpatent": plot_bigpatent},
+        plots={"params": plot_params, "radar": plot_radar, "drop": plot_drop, "bigpatent": plot_bigpatent,
+               "efficiency": plot_efficiency},
         shown_generation=shown_generation,
     )
     tab = LeaderboardTab(store, outputs, DownloadFolder(download_folder), boards)

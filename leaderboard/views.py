@@ -43,6 +43,13 @@ DIM = "Dim"
 MAX_TOKENS = "Max tokens"
 PROMPTS = "Prompts"
 BORDA_POINTS = "Borda points"
+HARDWARE = "Hardware"
+THROUGHPUT = "Encode texts/s"
+PEAK_MEMORY = "Peak memory GiB"
+EVAL_WALL = "Eval wall s"
+EFFICIENCY_COLUMNS = (HARDWARE, THROUGHPUT, PEAK_MEMORY, EVAL_WALL)
+EVALUATED = "evaluated"
+"""The provenance of scores this leaderboard's worker evaluated: the only ones with a cost record."""
 FAMILY_TITLES = {family: family.capitalize() for family in FAMILIES}
 
 AGGREGATION_RULE = (
@@ -53,6 +60,18 @@ AGGREGATION_RULE = (
     "task a model earns one point per model it beats, nothing when it has no score; ties share a rank. "
     "*Reported overall* is the authors' own PatenTEB score, shown as reported (their aggregation rule is not "
     "stated) and never mixed with the means computed here."
+)
+
+
+EFFICIENCY_RULE = (
+    f"**Efficiency** ({HARDWARE}, {THROUGHPUT}, {PEAK_MEMORY}, {EVAL_WALL}): what this leaderboard's worker "
+    "measured while evaluating the scores shown, over the table's tasks, on the hardware named in "
+    f"*{HARDWARE}* (GPU name and precision, or CPU name and threads; throughputs from different hardware "
+    f"are not comparable). *{THROUGHPUT}* is all texts the model encoded divided by the seconds spent "
+    f"encoding them; *{PEAK_MEMORY}* the highest peak of any task (GPU memory allocated on a GPU, the "
+    f"process's resident memory on a CPU); *{EVAL_WALL}* the summed wall time, shown only when every score "
+    "in the row has a cost record. Blank: the score shown has no cost record (paper, third-party and MTEB "
+    "imports); the columns appear in a table once any of its scores has one."
 )
 
 

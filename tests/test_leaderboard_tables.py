@@ -198,7 +198,7 @@ def test_page_builds_every_view_with_figures(seeded_store):
     board = _board(snapshot.scores, snapshot.models, snapshot.tasks)
     for view in v.VIEWS:
         page = build_page(snapshot, board, view.key, Filters())
-        assert set(page.figures) == {"params", "radar", "drop", "bigpatent"}
+        assert set(page.figures) == {"params", "radar", "drop", "bigpatent", "efficiency"}
         assert {name: failure_drawn(figure) for name, figure in page.figures.items()} == dict.fromkeys(page.figures)
     drop = build_page(snapshot, board, "retrieval-symmetric", Filters()).figures["drop"]
     assert len(drop.data) == 6

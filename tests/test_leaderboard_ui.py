@@ -80,7 +80,7 @@ def test_a_view_switch_reuses_the_figures_that_follow_only_the_filters(tab):
     built = tab.sent.filter_plots.misses
     classification = _shown(tab, tab.render(*_inputs("classification")))
     assert tab.sent.filter_plots.misses == built
-    for name in ("radar", "drop", "bigpatent"):
+    for name in ("radar", "drop", "bigpatent", "efficiency"):
         assert classification["plots"][name] is overall["plots"][name]
     assert classification["plots"]["params"] != overall["plots"]["params"]
     tab.render(*_inputs("classification", models=["datalyes/patembed-base"]))
