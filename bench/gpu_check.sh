@@ -21,7 +21,7 @@ fi
 LOG=$(mktemp)
 trap 'rm -f "$LOG"' EXIT
 PATENTEB_DEVICE=$DEVICE "$PYTHON" bench/evaluator_scale.py --skip-tiny --minilm-scale "$SCALE" --threads "$THREADS" \
-    --timeout "${TIMEOUT:-480}" --keep | tee "$LOG"
+    --timeout "${TIMEOUT:-480}" --keep | tee "$LOG" || echo "note: the scale bench did not finish every task; the figures below cover the finished ones"
 KEPT=$(sed -n 's/^kept: //p' "$LOG")
 trap 'rm -f "$LOG"; rm -rf "$KEPT"' EXIT
 "$PYTHON" - "$KEPT/run-minilm-$SCALE/store.duckdb" "$LOG" "$SCALE" <<'PYTHON'
