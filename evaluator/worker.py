@@ -174,13 +174,11 @@ class Worker:
         keeper.start()
         try:
             scores, problems = self._evaluate(job, in_thread)
-        except (StopRequested, EvaluationCancelled):
-            jobs.release(self.store, job.id, job.lease_token)
-            log.info("job #%s: stopped and handed back to the queue", job.id)
-            if not in_thread:
-                raise
-            return StepOutcome(job, "handed back", seconds=time.monotonic() - started)
+        except (StopRequested, EvaluationCancelled) as stop:
+            return self._hand_back(job, started, in_thread, stop)
         except Exception as error:
+            if self._stop.is_set():
+                return self._hand_back(job, started, in_thread, error)
             return self._fail(job, error_summary(error), started)
         finally:
             keeper.stop()
@@ -190,6 +188,19 @@ class Worker:
         seconds = time.monotonic() - started
         log.info("job #%s: %s in %.1f s", job.id, "finished" if recorded else "done, but its lease was lost", seconds)
         return StepOutcome(job, "finished" if recorded else "lost", scores=scores, seconds=seconds)
+
+    def _hand_back(self, job: jobs.Job, started: float, in_thread: bool, cause: BaseException) -> StepOutcome:
+        """A stop was requested: whatever the evaluation raised on the way out (DuckDB turns an interrupted
+        query into RuntimeError), the job goes back to the queue without counting as a failure."""
+        from evaluator.runner import EvaluationCancelled
+
+        jobs.release(self.store, job.id, job.lease_token)
+        log.info("job #%s: stopped (%s) and handed back to the queue", job.id, error_summary(cause) or "stop requested")
+        if not in_thread:
+            if isinstance(cause, (StopRequested, EvaluationCancelled)):
+                raise cause
+            raise StopRequested("stop requested") from cause
+        return StepOutcome(job, "handed back", seconds=time.monotonic() - started)
 
     def _fail(self, job: jobs.Job, summary: str, started: float) -> StepOutcome:
         recorded = jobs.fail(self.store, job.id, job.lease_token, summary)
