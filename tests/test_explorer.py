@@ -30,6 +30,7 @@ from tests.conftest import REPO
 MINILM = "sentence-transformers/all-MiniLM-L6-v2"
 TINY = "tiny-bert"
 TINY_PROMPTED = "tiny-bert-prompted"
+TINY_HYBRID = "tiny-hybrid"
 UNREACHABLE = "patenteb-tests/not-on-this-machine"
 CORPUS_SIZE = 300
 WORD = re.compile(r"(?u)\b\w\w+\b")
@@ -74,6 +75,11 @@ document_prompt = "passage: "
 name = "{UNREACHABLE}"
 kind = "sentence-transformers"
 hub_id = "{UNREACHABLE}"
+
+[[models]]
+name = "{TINY_HYBRID}"
+kind = "hybrid"
+fuses = ["bm25", "{TINY}"]
 """,
         encoding="utf-8",
     )
@@ -229,9 +235,10 @@ def test_long_query_is_truncated_with_a_note(explorer):
     comparison = explorer.compare(long_query, ["bm25", TINY], k=5)
     assert any("tiny BERT: query truncated to its first" in note for note in comparison.notes)
     assert all(len(result.hits) == 5 for result in comparison.results)
-    huge = explorer.compare("antenna " * 5000, ["bm25"], k=5)
-    assert any("cut to its first 20,000 characters" in note for note in huge.notes)
-    assert any("bm25: query truncated to its first 1024 terms" in note for note in huge.notes)
+    many_terms = explorer.compare("antenna " * 2400, ["bm25"], k=5)
+    assert any("bm25: query truncated to its first 1024 terms" in note for note in many_terms.notes)
+    with pytest.raises(BadQuery, match="at most 20,000 are accepted"):
+        explorer.compare("antenna " * 5000, ["bm25"], k=5)
 
 
 def test_unavailable_model_is_explained_and_the_rest_still_works(explorer):
@@ -322,9 +329,9 @@ def test_projection_is_computed_once_then_reused(explorer, store_path, corpus_pa
     assert count_projections(explorer.store, TINY) == 1
 
 
-def test_bm25_has_no_map(explorer):
-    with pytest.raises(ExplorerError, match="no embeddings to map"):
-        explorer.map_view("bm25", 1000)
+def test_a_hybrid_has_no_map(explorer):
+    with pytest.raises(ExplorerError, match="has no embeddings of its own"):
+        explorer.map_view(TINY_HYBRID, 1000)
 
 
 def test_comparison_json_matches_its_hits(explorer):
