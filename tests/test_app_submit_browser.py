@@ -34,6 +34,7 @@ def test_submit_then_worker_then_leaderboard_row(seeded_store_template, tiny_mod
         page.goto(url)
         page.locator("#tab-submit-button, button[role=tab]", has_text="Submit").first.click()
         page.locator("#submit-model textarea").press_sequentially(MODEL, delay=10)
+        page.locator("#submit-submitter textarea, #submit-submitter input").first.fill("a researcher")
         page.locator("#submit-tasks label", has_text="Demo").click()
         page.locator("#submit-button").click()
         page.wait_for_function("document.querySelector('#submit-status').innerText.includes('Queued')")
