@@ -55,14 +55,7 @@ def import_mteb_results(
     model_rows: dict[str, list[dict]] = {}
     seen_keys: dict[tuple[str, str, str], Path] = {}
 
-    files = _unique_files(paths, report)
-    for path, root in tqdm(files, desc="import", unit="file", disable=not show_progress):
-        report.files_seen += 1
-        try:
-            result = read_result_file(path, main_metric_by_task)
-        except ResultFileError as error:
-            report.skipped.append((path, str(error)))
-            continue
+    for path, root, result in _readable_results(paths, main_metric_by_task, report, show_progress):
         identity = (result.model, result.revision, result.task)
         if identity in seen_keys:
             report.skipped.append((path, f"same model, revision and task as {seen_keys[identity]}"))
@@ -142,13 +135,7 @@ def import_evaluations(
     report = ImportReport()
     frames: list[pd.DataFrame] = []
     model_rows: dict[str, list[dict]] = {}
-    for path, _root in tqdm(_unique_files([folder], report), desc="import", unit="file", disable=not show_progress):
-        report.files_seen += 1
-        try:
-            result = read_result_file(path, main_metric_by_task)
-        except ResultFileError as error:
-            report.skipped.append((path, str(error)))
-            continue
+    for path, _root, result in _readable_results([folder], main_metric_by_task, report, show_progress):
         run = last_run(path, result.task)
         known_model, known_precision = (job_models or {}).get((result.model, result.revision), (None, None))
         model = _text(run.get("model")) or known_model or result.model
@@ -172,6 +159,17 @@ def _text(value) -> str | None:
 def _main_metrics(store: Store) -> dict[str, str]:
     tasks = store.tasks()
     return dict(zip(tasks["task"], tasks["main_metric"]))
+
+
+def _readable_results(paths, main_metric_by_task, report: ImportReport, show_progress: bool):
+    """(path, root, result) of each distinct result file under `paths`; an unreadable one is counted and skipped."""
+    files = _unique_files(paths, report)
+    for path, root in tqdm(files, desc="import", unit="file", disable=not show_progress):
+        report.files_seen += 1
+        try:
+            yield path, root, read_result_file(path, main_metric_by_task)
+        except ResultFileError as error:
+            report.skipped.append((path, str(error)))
 
 
 def _unique_files(paths: list[Path], report: ImportReport) -> list[tuple[Path, Path]]:
