@@ -1,39 +1,48 @@
-"""`python -m evaluator` as a maintainer runs it: real subprocesses on a temporary store."""
+"""`python -m evaluator` as a maintainer runs it, on a temporary store: its `main` in this process for usage and error
+paths, and one real subprocess for the submit-then-worker flow."""
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
 
 import pytest
 
+from evaluator.cli import main
 from evaluator.submissions import facts_from_folder, human_count
 from results import jobs
+from tests.cli import CliResult, run_in_process
 from tests.conftest import REPO
 
 
-def evaluator(*args: str, store=None, timeout: float = 120, env: dict | None = None) -> subprocess.CompletedProcess:
-    command = [sys.executable, "-m", "evaluator", *args]
-    if store is not None:
-        command += ["--store", str(store.path)]
+def evaluator(*args: str, store=None, env: dict | None = None) -> CliResult:
+    store_option = ["--store", str(store.path)] if store is not None else []
+    return run_in_process(main, [*args, *store_option], env)
+
+
+def evaluator_subprocess(*args: str, store, env: dict | None = None) -> subprocess.CompletedProcess:
     return subprocess.run(
-        command, cwd=REPO, capture_output=True, text=True, timeout=timeout, env={**os.environ, **(env or {})}
+        [sys.executable, "-m", "evaluator", *args, "--store", str(store.path)],
+        cwd=REPO, capture_output=True, text=True, timeout=300, env={**os.environ, **(env or {})},
     )
 
 
-def error_line(result: subprocess.CompletedProcess) -> str:
+def error_line(result: CliResult | subprocess.CompletedProcess) -> str:
     lines = result.stderr.strip().splitlines()
     return lines[-1] if lines else ""
 
 
-def test_help_lists_every_command():
+def test_help_describes_every_command_and_each_has_its_own_help():
     result = evaluator("--help")
     assert result.returncode == 0
     for command in ("submit", "queue", "worker", "allow-remote-code", "run"):
-        assert command in result.stdout
+        assert re.search(rf"^ {{4}}{re.escape(command)}\s+\w", result.stdout, re.MULTILINE), command
+        own = evaluator(command, "--help")
+        assert own.returncode == 0 and own.stdout.startswith(f"usage: python -m evaluator {command} ")
 
 
 def test_an_empty_queue(empty_store):
@@ -102,10 +111,7 @@ def test_run_with_a_local_path_needs_a_name(empty_store, tiny_model_path):
 def test_a_store_that_is_not_duckdb_is_a_clean_error(tmp_path):
     broken = tmp_path / "broken.duckdb"
     broken.write_text("not a database")
-    result = subprocess.run(
-        [sys.executable, "-m", "evaluator", "queue", "--store", str(broken)],
-        cwd=REPO, capture_output=True, text=True, timeout=60,
-    )
+    result = run_in_process(main, ["queue", "--store", str(broken)])
     assert result.returncode == 2
     assert error_line(result).startswith(f"error: cannot open the store {broken}")
     assert "Traceback" not in result.stderr
@@ -118,7 +124,7 @@ def test_usage_errors_exit_2(arguments, empty_store):
 
 def test_run_prints_the_scores_as_its_last_line_and_stores_them(empty_store, tiny_model_path):
     arguments = ["run", "--model", str(tiny_model_path), "--name", "local/tiny-cli", "--tasks", "demo_uspto_classification"]
-    first = evaluator(*arguments, store=empty_store, env={"OMP_NUM_THREADS": "1"})
+    first = evaluator(*arguments, store=empty_store)
     assert first.returncode == 0, first.stderr
     scores = json.loads(first.stdout.strip().splitlines()[-1])
     stored = empty_store.main_scores().query("model == 'local/tiny-cli'").set_index("task")["value"]
@@ -142,19 +148,19 @@ def test_run_errors_are_one_line(empty_store):
 
 
 def test_submit_then_one_worker_step(empty_store, tiny_model_path):
-    submitted = evaluator("submit", "local/tiny-queued", "--load-from", str(tiny_model_path),
+    submitted = evaluator_subprocess("submit", "local/tiny-queued", "--load-from", str(tiny_model_path),
                           "--tasks", "demo_uspto_classification", "--submitter", "ada", store=empty_store)
     assert submitted.returncode == 0, submitted.stderr
     assert submitted.stdout.startswith("queued job #1: local/tiny-queued @ main on 1 tasks (demo_uspto_classification)")
 
-    worked = evaluator("worker", "--once", store=empty_store, env={"OMP_NUM_THREADS": "1"})
+    worked = evaluator_subprocess("worker", "--once", store=empty_store, env={"OMP_NUM_THREADS": "1"})
     assert worked.returncode == 0, worked.stderr
     [job] = json.loads(evaluator("queue", "--json", store=empty_store).stdout)
     assert (job["status"], job["attempts"], job["submitter"]) == ("finished", 1, "ada")
     stored = empty_store.main_scores().query("model == 'local/tiny-queued'")
     assert job["result"] == {"demo_uspto_classification": pytest.approx(stored["value"].iloc[0])}
 
-    idle = evaluator("worker", "--once", store=empty_store)
+    idle = evaluator_subprocess("worker", "--once", store=empty_store)
     assert idle.returncode == 0 and "stopped after 0 jobs" in idle.stderr
 
 
@@ -166,7 +172,7 @@ def test_run_with_bad_data_prints_one_line_per_bad_task_and_stores_the_others(em
     (data / "title2full" / "test" / "data.parquet").write_text("not parquet")
     result = evaluator(
         "run", "--model", str(tiny_model_path), "--name", "local/tiny-bad", "--tasks", "retrieval_OUT,title2full,para_problem",
-        "--data-dir", str(data), store=empty_store, env={"OMP_NUM_THREADS": "1"},
+        "--data-dir", str(data), store=empty_store,
     )
     assert result.returncode == 1
     naming = [line for line in result.stderr.splitlines() if line.startswith("error: ")]

@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from explorer.cli import main as explorer_main
 from explorer.corpus import SHIPPED_CORPUS, load_corpus
 from explorer.errors import BadQuery, ExplorerError, UnknownModel, UnknownPatent
 from explorer.index import ensure_index
@@ -25,6 +26,7 @@ from explorer.registry import load_registry
 from explorer.service import Explorer
 from results.explorer_cache import count_projections, explorer_folder, list_indexes
 from results.store import Store
+from tests.cli import CliResult, run_in_process
 from tests.conftest import REPO
 
 MINILM = "sentence-transformers/all-MiniLM-L6-v2"
@@ -261,11 +263,15 @@ def test_query_without_corpus_words_returns_no_bm25_hits(explorer):
     assert any("no document shares a word" in note for note in comparison.notes)
 
 
-def _cli(*args: str) -> subprocess.CompletedProcess:
+def _cli_subprocess(*args: str) -> subprocess.CompletedProcess:
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(REPO)}
     return subprocess.run(
         [sys.executable, "-m", "explorer", *args], cwd=REPO, env=env, capture_output=True, text=True, timeout=300
     )
+
+
+def _cli(*args: str) -> CliResult:
+    return run_in_process(explorer_main, list(args))
 
 
 def test_cli_search_prints_json_per_model(explorer, store_path, corpus_path, registry_path):
@@ -273,7 +279,7 @@ def test_cli_search_prints_json_per_model(explorer, store_path, corpus_path, reg
     explorer.index(TINY)
     query = "a wireless antenna for a mobile phone"
     common = ["--store", str(store_path), "--corpus", str(corpus_path), "--registry", str(registry_path)]
-    result = _cli("search", query, "--models", f"bm25,{TINY}", "--k", "7", "--json", *common)
+    result = _cli_subprocess("search", query, "--models", f"bm25,{TINY}", "--k", "7", "--json", *common)
     assert result.returncode == 0, result.stderr
     printed = json.loads(result.stdout.strip().splitlines()[-1])
     expected = explorer.compare(query, ["bm25", TINY], k=7).to_json()

@@ -17,6 +17,7 @@ from results import cli
 from results.importer import import_mteb_results
 from results.seed import MTEB_SAMPLE, MTEB_SAMPLE_LABEL, REFERENCE, seed
 from results.store import Store
+from tests.cli import CliResult, run_in_process
 from tests.conftest import REPO
 
 NON_METRIC_KEYS = {"hf_subset", "languages", "main_score", "evaluation_time", "kg_co2_emissions"}
@@ -179,8 +180,12 @@ def test_reference_scores_keep_their_provenance_and_source(seeded_store):
     ]
 
 
-def _cli(*args: str) -> subprocess.CompletedProcess:
+def _cli_subprocess(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "results", *args], cwd=REPO, capture_output=True, text=True, timeout=120)
+
+
+def _cli(*args: str) -> CliResult:
+    return run_in_process(cli.main, list(args))
 
 
 def test_cli_seed_import_export_stats(tmp_path):
@@ -194,7 +199,7 @@ def test_cli_seed_import_export_stats(tmp_path):
     checkout = _sample_copy(tmp_path)
     broken = checkout / "results" / "BAAI__bge-base-en-v1.5" / "a5beb1e3e68b9ab74eb54cfd186867f64f240e1a" / "BigPatentClustering.v2.json"
     broken.write_text("{ nope")
-    imported = _cli("import-mteb", str(checkout), "--store", store)
+    imported = _cli_subprocess("import-mteb", str(checkout), "--store", store)
     assert imported.returncode == 1
     assert f"skipped {broken}: not valid JSON" in imported.stderr
     assert "44 of 45 result files imported; 1 skipped" in imported.stdout
