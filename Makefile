@@ -18,7 +18,7 @@ run: $(APP_STAMP)
 	$(PY) app.py
 
 test: $(TEST_STAMP) $(CHROMIUM)
-	$(PY) -m pytest
+	$(PY) -m pytest -n auto --dist loadfile
 
 bench: $(TEST_STAMP)
 	$(PY) bench/leaderboard.py
