@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import os
+from contextlib import contextmanager
 
 import pandas as pd
 from mteb import TaskMetadata
 
 from evaluator.tasks.data import DataSource
+from evaluator.tasks.examples import empty_examples
 from patenteb.catalogue import task
 
 PAPER = "https://arxiv.org/abs/2510.22264"
@@ -48,14 +50,45 @@ def patenteb_metadata(name: str) -> TaskMetadata:
 
 
 class PatenTEBTask:
-    """Mixin for the mteb task classes: the rows of a split, read from the data source chosen at construction."""
+    """Mixin for the mteb task classes: the rows of a split, read from the data source chosen at construction,
+    and what each example scored in the last evaluation (evaluator/tasks/examples.py)."""
+
+    id_columns: tuple[str, ...] = ("q",)
+    """The columns whose values name an example (joined when several)."""
 
     def __init__(self, data_dir: str | os.PathLike | None = None, hf_token: str | None = None, seed: int = 42):
         super().__init__(seed=seed)
         self.source = DataSource.resolve(data_dir, hf_token)
+        self.example_ids: dict[str, list[str]] = {}
+        self._examples: dict[tuple[str, str], pd.DataFrame] = {}
+        self._scoring: tuple[str, str] | None = None
 
     def read_split(self, split: str) -> pd.DataFrame:
         return self.source.read(self.metadata.name, split)
 
     def data_origin(self) -> str:
         return self.source.describe(self.metadata.name)
+
+    def example_scores(self) -> pd.DataFrame:
+        """Per-example rows of every split and subset scored since this task was built (EXAMPLE_COLUMNS)."""
+        if not self._examples:
+            return empty_examples()
+        return pd.concat(list(self._examples.values()), ignore_index=True)
+
+    def keep_examples(self, frame: pd.DataFrame) -> None:
+        for (split, subset), rows in frame.groupby(["split", "subset"], sort=False):
+            self._examples[(split, subset)] = rows.reset_index(drop=True)
+
+    @contextmanager
+    def scoring(self, split: str, subset: str):
+        """Names the split and subset being scored, for hooks that mteb calls without them."""
+        self._scoring = (split, subset)
+        try:
+            yield
+        finally:
+            self._scoring = None
+
+    def scoring_split(self) -> tuple[str, str]:
+        if self._scoring is None:
+            raise RuntimeError(f"{self.metadata.name}: scored outside of `scoring(split, subset)`")
+        return self._scoring

@@ -27,7 +27,9 @@ PAIR_CLASSIFICATION_NOTE = CLASSIFICATION_NOTE + (
 )
 CLUSTERING_NOTE = (
     "Every document is embedded; k-means with k = the number of gold clusters runs on 10 resamples of the "
-    "split (each up to 16,384 documents) and the V-measures are averaged."
+    "split (each up to 16,384 documents) and the V-measures are averaged. Each document's own cluster (kept "
+    "per example, and what per-example V-measure intervals and comparisons use) comes from one more k-means with "
+    "the same settings over the whole split, on the same embeddings."
 )
 PARAPHRASE_NOTE = (
     "Scored as STS: the cosine similarity of the two texts' embeddings against the 0/1 label, Pearson r."

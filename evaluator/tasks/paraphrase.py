@@ -6,11 +6,15 @@ from datasets import Dataset, DatasetDict
 from mteb.abstasks import AbsTaskSTS
 
 from evaluator.tasks.base import PatenTEBTask, patenteb_metadata
+from evaluator.tasks.examples import example_ids, similarity_examples
 
 
 class PatentParaphrase(PatenTEBTask, AbsTaskSTS):
+    """Per pair (evaluator/tasks/examples.py): the cosine similarity mteb correlated with the label, and the label."""
+
     min_score = 0
     max_score = 1
+    id_columns = ("q", "t")
 
     def load_data(self, num_proc: int | None = None, *, timer=None, **kwargs) -> None:
         if self.data_loaded:
@@ -24,7 +28,20 @@ class PatentParaphrase(PatenTEBTask, AbsTaskSTS):
             }
         )
         self.dataset = DatasetDict({"test": pairs})
+        self.example_ids = {"test": example_ids(rows, self.id_columns)}
         self.data_loaded = True
+
+    def _evaluate_subset(self, model, data_split, *, hf_split: str, hf_subset: str, **kwargs):
+        with self.scoring(hf_split, hf_subset):
+            return super()._evaluate_subset(model, data_split, hf_split=hf_split, hf_subset=hf_subset, **kwargs)
+
+    def _calculate_scores(self, scores, normalized_scores):
+        """mteb's hook with each pair's similarities and its label (scaled to [0, 1], which a 0/1 label already is)."""
+        split, subset = self.scoring_split()
+        self.keep_examples(
+            similarity_examples(split, subset, self.example_ids[split], scores["cosine_scores"], normalized_scores)
+        )
+        return super()._calculate_scores(scores, normalized_scores)
 
 
 class para_problem(PatentParaphrase):

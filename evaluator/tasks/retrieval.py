@@ -10,6 +10,7 @@ from mteb.abstasks import AbsTaskRetrieval
 from mteb.models import EncoderProtocol, SearchEncoderWrapper, SearchProtocol
 
 from evaluator.tasks.base import PatenTEBTask, patenteb_metadata
+from evaluator.tasks.examples import retrieval_examples
 from patenteb.catalogue import PAIRED_FIELDS
 
 SCORED_DEPTHS = (1, 3, 5, 10, 20, 100)
@@ -92,6 +93,11 @@ class PatentRetrieval(PatenTEBTask, AbsTaskRetrieval):
         if isinstance(model, EncoderProtocol) and not isinstance(model, SearchProtocol):
             model = SearchEncoderWrapper(model, corpus_chunk_size=CORPUS_CHUNK_SIZE)
         return super()._evaluate_subset(model, *args, **kwargs)
+
+    def task_specific_scores(self, scores, qrels, results, hf_split: str, hf_subset: str) -> dict[str, float]:
+        """mteb's hook after scoring: `scores` holds pytrec_eval's per-query metrics, `results` each query's ranking."""
+        self.keep_examples(retrieval_examples(hf_split, hf_subset, scores, results))
+        return super().task_specific_scores(scores, qrels, results, hf_split, hf_subset)
 
     def load_data(self, num_proc: int | None = None, *, timer=None, **kwargs) -> None:
         if self.data_loaded:
