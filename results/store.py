@@ -42,6 +42,10 @@ RECORD_FROM_SETTINGS = "from settings"
 
 COST_KEY = ("model", "revision", "task")
 
+EXAMPLE_KEY = ("model", "revision", "task", "split", "subset", "example_id")
+EXAMPLE_COLUMNS = EXAMPLE_KEY + ("metric", "value", "gold", "predicted", "retrieved")
+"""`example_scores`: what each example of an evaluated task scored (evaluator/tasks/examples.py)."""
+
 _process_locks: dict[Path, threading.RLock] = {}
 _process_locks_guard = threading.Lock()
 
@@ -353,21 +357,47 @@ class Store:
         models: pd.DataFrame | None = None,
         keep_sources: bool = False,
         costs: pd.DataFrame | None = None,
+        examples: pd.DataFrame | None = None,
     ) -> UpsertCounts:
         """Write score rows (and optionally their models' metadata) in one transaction.
 
         With `keep_sources`, a row whose figures are already stored keeps the source text it was stored with:
         re-importing a file that is already in the store (under another path or label) changes nothing.
         `costs`: what evaluating them cost, one `evaluation_costs` row per (model, revision, task), written in
-        the same transaction.
+        the same transaction. `examples`: their per-example rows (EXAMPLE_COLUMNS), written in the same
+        transaction as in `upsert_example_scores`.
         """
         with self.transaction() as connection:
             counts = _write_scores(connection, scores, models, keep_sources)
             if costs is not None and not costs.empty:
                 _upsert(connection, "evaluation_costs", costs, key=COST_KEY, keep_existing_when_null=False)
-            if counts.written:
+            examples_written = examples is not None and _replace_example_scores(connection, examples) > 0
+            if counts.written or examples_written:
                 self._bump_generation(connection)
             return counts
+
+    def upsert_example_scores(self, examples: pd.DataFrame) -> int:
+        """Write per-example rows (EXAMPLE_COLUMNS); each (model, revision, task) present replaces its stored
+        rows as a whole, so a task evaluated again keeps no example of its earlier run. Returns the rows written."""
+        with self.transaction() as connection:
+            written = _replace_example_scores(connection, examples)
+            if written:
+                self._bump_generation(connection)
+            return written
+
+    def example_scores(self, model: str | None = None, task: str | None = None) -> pd.DataFrame:
+        """Stored per-example rows (EXAMPLE_COLUMNS), optionally of one model and/or one task."""
+        conditions, parameters = [], []
+        for column, value in (("model", model), ("task", task)):
+            if value is not None:
+                conditions.append(f"{column} = ?")
+                parameters.append(value)
+        where = f"WHERE {' AND '.join(conditions)}" if conditions else ""
+        with self.connect() as connection:
+            return connection.execute(
+                f"SELECT {', '.join(EXAMPLE_COLUMNS)} FROM example_scores {where} ORDER BY {', '.join(EXAMPLE_KEY)}",
+                parameters,
+            ).df()
 
     def evaluation_costs(self) -> pd.DataFrame:
         """What each evaluated task cost: device, texts/s of encoding, peak memory, wall time (one row per task)."""
@@ -395,6 +425,51 @@ def _write_scores(
         connection, "scores", scores, key=SCORE_KEY, keep_existing_when_null=False,
         descriptive=("source",) if keep_sources else (),
     )
+
+
+def _replace_example_scores(connection: duckdb.DuckDBPyConnection, examples: pd.DataFrame) -> int:
+    """Inside an open transaction: replace the stored rows of each (model, revision, task) in `examples`."""
+    if examples.empty:
+        return 0
+    missing = [column for column in EXAMPLE_KEY + ("metric",) if column not in examples.columns]
+    unknown = set(examples.columns) - set(EXAMPLE_COLUMNS)
+    if missing or unknown:
+        raise ValueError(
+            f"per-example rows need the columns {list(EXAMPLE_COLUMNS)}; missing {missing}, unknown {sorted(unknown)}"
+        )
+    if examples.duplicated(list(EXAMPLE_KEY)).any():
+        duplicates = examples[examples.duplicated(list(EXAMPLE_KEY), keep=False)].head(4)
+        raise ValueError(f"duplicate per-example keys in one write:\n{duplicates[list(EXAMPLE_KEY)]}")
+    connection.register("incoming_examples", _examples_table(examples))
+    try:
+        connection.execute(
+            "DELETE FROM example_scores WHERE EXISTS (SELECT 1 FROM incoming_examples i WHERE i.model = "
+            "example_scores.model AND i.revision = example_scores.revision AND i.task = example_scores.task)"
+        )
+        connection.execute(
+            f"INSERT INTO example_scores ({', '.join(EXAMPLE_COLUMNS)}) "
+            f"SELECT {', '.join(EXAMPLE_COLUMNS)} FROM incoming_examples"
+        )
+    finally:
+        connection.unregister("incoming_examples")
+    return len(examples)
+
+
+def _examples_table(examples: pd.DataFrame):
+    """The rows as an Arrow table with the table's types: a text column that is empty in the first rows (gold
+    of retrieval rows written before classification rows) is never guessed to be of another type."""
+    import pyarrow
+
+    rows = examples.reindex(columns=list(EXAMPLE_COLUMNS))
+    fields = []
+    for column in EXAMPLE_COLUMNS:
+        if column == "value":
+            rows[column] = pd.to_numeric(rows[column], errors="coerce").astype("float64")
+            fields.append(pyarrow.field(column, pyarrow.float64()))
+        else:
+            rows[column] = rows[column].astype(object).where(rows[column].notna(), None)
+            fields.append(pyarrow.field(column, pyarrow.string()))
+    return pyarrow.Table.from_pandas(rows, schema=pyarrow.schema(fields), preserve_index=False)
 
 
 def _ensure_models_exist(connection: duckdb.DuckDBPyConnection, scores: pd.DataFrame) -> None:
