@@ -4,8 +4,9 @@ Each PatenTEB task becomes one Ray task (a shard) that asks for one GPU where th
 otherwise. A shard loads the data, evaluates with mteb into a scratch folder on its node and hands back the
 result file, the run's notes and what it cost (`TaskOutcome`); it never opens the store. The process that
 claimed the job writes each outcome into the store as it arrives, one transaction per task, exactly as
-without Ray. A shard whose process dies (killed, out of memory, node lost) is run again by Ray itself, at
-most MAX_SHARD_RETRIES times; an error inside a shard (a model that does not load) is not retried.
+without Ray; the task's per-example rows travel back the same way, as the parquet file beside its result
+file. A shard whose process dies (killed, out of memory, node lost) is run again by Ray itself, at most
+MAX_SHARD_RETRIES times; an error inside a shard (a model that does not load) is not retried.
 
 Every node needs this repository at the same path with the same packages (Ray gives its workers the driver's
 `sys.path`), and the data where the shards can read it (the same --data-dir path, or the Hub with HF_TOKEN).
@@ -31,6 +32,7 @@ from evaluator.runner import (
     TaskOutcome,
 )
 from patenteb import catalogue, settings
+from results.record import examples_file
 
 log = logging.getLogger("evaluator.ray")
 
@@ -183,6 +185,8 @@ def evaluate_shard(model: ModelSpec, name: str, request: EvaluationRequest) -> T
             outcome.result_json = path.read_text(encoding="utf-8")
             meta = path.parent / "model_meta.json"
             outcome.model_meta_json = meta.read_text(encoding="utf-8") if meta.is_file() else None
+            examples = examples_file(path)
+            outcome.examples_parquet = examples.read_bytes() if examples.is_file() else None
     return outcome
 
 

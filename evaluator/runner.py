@@ -8,7 +8,13 @@ Crash safety comes from three layers, checked in this order for every task:
    re-encoded.
 Tasks are computed here, one after another, or as Ray tasks (`fanout`, evaluator/ray_fanout.py) that hand their
 result files back; either way this process alone writes the store, one transaction per task, with what the task
-cost (evaluator/devices.py). The runner knows no queue; it never holds a store connection while encoding.
+cost (evaluator/devices.py) and what each of its examples scored (evaluator/tasks/examples.py). The runner knows
+no queue; it never holds a store connection while encoding.
+
+Per-example scores exist only for tasks computed by our task classes. They are written beside mteb's result file
+(`<Task>.examples.parquet`) as soon as mteb finishes, and read from there into the store in the task's
+transaction, so a task restored from its result file (layer 2) keeps them; a task whose file was written by an
+older version, or by mteb's own task classes (external tasks), has none.
 """
 
 from __future__ import annotations
@@ -40,7 +46,7 @@ from evaluator.tasks import DEMO_TASKS, EXTERNAL_TASKS, GROUPS, PATENTEB_TASKS, 
 from patenteb import catalogue, settings
 from patenteb.hub import offline_requested
 from results.mteb_files import MODEL_META_FILE
-from results.record import record_task_result
+from results.record import examples_file, record_task_result
 from results.store import Store
 
 log = logging.getLogger(__name__)
@@ -169,6 +175,8 @@ class TaskOutcome:
     result_json: str | None = None
     """mteb's result file, when it was computed away from the store's evaluations folder."""
     model_meta_json: str | None = None
+    examples_parquet: bytes | None = None
+    """The per-example file beside it (evaluator/tasks/examples.py), when the task kept any."""
 
 
 class Fanout(Protocol):
@@ -282,7 +290,10 @@ class TaskEvaluator:
                 _load_data(task)
             except (DataUnavailable, DataFormatError) as error:
                 return TaskOutcome(name, problem=" ".join(str(error).split()))
+            result_path = result_cache.get_task_result_path(name, self.model.mteb_name, self.model.revision)
+            examples_file(result_path).unlink(missing_ok=True)
             _evaluate_with_mteb(self.encoder.get(), task, result_cache, self.settings.batch_size)
+            _keep_example_scores(task, result_path)
         log.info("%s on %s: %s", self.model.name, name, _describe_cost(meter.cost))
         return TaskOutcome(
             name,
@@ -291,6 +302,13 @@ class TaskEvaluator:
             cost=meter.cost,
             model_facts=self.encoder.model_facts(),
         )
+
+
+def _keep_example_scores(task, result_path: Path) -> None:
+    """Write the per-example rows the task kept (none for mteb's own task classes) beside its result file."""
+    examples = task.example_scores() if hasattr(task, "example_scores") else None
+    if examples is not None and not examples.empty:
+        _write_atomically(examples_file(result_path), examples.to_parquet(index=False))
 
 
 def _describe_cost(cost: TaskCost) -> str:
@@ -344,6 +362,10 @@ class _StoreWriter:
     def store_outcome(self, outcome: TaskOutcome) -> float:
         path = self.result_path(outcome.task)
         if outcome.result_json is not None:
+            if outcome.examples_parquet is not None:
+                _write_atomically(examples_file(path), outcome.examples_parquet)
+            else:
+                examples_file(path).unlink(missing_ok=True)
             _write_atomically(path, outcome.result_json)
             if outcome.model_meta_json is not None:
                 _write_atomically(path.parent / MODEL_META_FILE, outcome.model_meta_json)
@@ -360,14 +382,19 @@ class _StoreWriter:
         return self.store_task(outcome.task, path)
 
     def store_task(self, name: str, result_path: Path) -> float:
-        """Write every score of the result file, the model's facts and the task's cost in one transaction;
-        return the main score."""
+        """Write every score of the result file, the model's facts, the task's cost and its per-example rows in
+        one transaction; return the main score."""
         facts = catalogue.task(name)
         run = _recall_run(result_path, name)
         precision = run.get("precision") or self.model.precision
         rows = _score_rows(result_path, name, facts.metric.key, self.model, precision, run.get("prompt"), run.get("data"))
         cost = TaskCost.from_record(run["cost"]) if isinstance(run.get("cost"), dict) else None
-        self.store.upsert_scores(rows, self._model_row(run.get("model_facts") or {}), costs=self._cost_row(name, cost))
+        self.store.upsert_scores(
+            rows,
+            self._model_row(run.get("model_facts") or {}),
+            costs=self._cost_row(name, cost),
+            examples=self._example_rows(name, result_path),
+        )
         record_task_result(self.store, result_path)
         main_score = _main_score(rows, facts.metric.key, facts.eval_split)
         log.info("%s on %s: %s = %s", self.model.name, name, facts.metric.key, main_score)
@@ -384,6 +411,22 @@ class _StoreWriter:
         }
         return pd.DataFrame([row])
 
+    def _example_rows(self, name: str, result_path: Path) -> pd.DataFrame | None:
+        """The per-example file beside the result file, as store rows; None when there is none (or it is
+        unreadable: then the scores are still written, and the log says why)."""
+        path = examples_file(result_path)
+        if not path.is_file():
+            return None
+        try:
+            examples = pd.read_parquet(path)
+        except Exception as error:  # a damaged file must not cost the task's scores
+            log.warning("%s: per-example file %s not stored: %s: %s", name, path, type(error).__name__, error)
+            return None
+        examples.insert(0, "task", name)
+        examples.insert(0, "revision", self.model.revision)
+        examples.insert(0, "model", self.model.name)
+        return examples
+
     def _cost_row(self, name: str, cost: TaskCost | None) -> pd.DataFrame | None:
         if cost is None:
             return None
@@ -397,10 +440,13 @@ class _StoreWriter:
         return pd.DataFrame([record])
 
 
-def _write_atomically(path: Path, text: str) -> None:
+def _write_atomically(path: Path, content: str | bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_name(path.name + ".tmp")
-    temporary.write_text(text, encoding="utf-8")
+    if isinstance(content, bytes):
+        temporary.write_bytes(content)
+    else:
+        temporary.write_text(content, encoding="utf-8")
     os.replace(temporary, path)
 
 

@@ -7,7 +7,8 @@ the last two at a location the operator names ($PATENTEB_RECORD_REPO), as an fss
 folder (a mounted disk, tests). Layout:
 
     queue.json                                     every job and the remote-code allow-list
-    evaluations/results/<org>__<model>/<revision>/ the worker's result files, model_meta.json, its notes
+    evaluations/results/<org>__<model>/<revision>/ the worker's result files, model_meta.json, its notes,
+                                                   and each task's per-example file (<Task>.examples.parquet)
 
 `pull` rebuilds a store from a record; `rebuild` does it into a new file from a record or from a folder of
 the worker's result files. Pushes happen on their own: the queue functions report each change to the
@@ -39,6 +40,7 @@ QUEUE_FILE = "queue.json"
 EVALUATIONS = "evaluations"
 RESULT_LAYOUT_DEPTH = 3
 """A result file's place in an mteb ResultCache: results/<org>__<model>/<revision>/<Task>.json."""
+EXAMPLES_SUFFIX = ".examples.parquet"
 
 
 class RecordError(RuntimeError):
@@ -146,6 +148,12 @@ def push_jobs(record: Record | str, store: Store) -> None:
     _as_record(record).write({QUEUE_FILE: data}, message=f"queue: {len(snapshot['jobs'])} jobs")
 
 
+def examples_file(result_path: Path) -> Path:
+    """The worker's per-example rows of a task (evaluator/tasks/examples.py), beside mteb's result file."""
+    result_path = Path(result_path)
+    return result_path.with_name(result_path.stem + EXAMPLES_SUFFIX)
+
+
 def result_files_of(result_path: Path) -> dict[str, Path]:
     """A result file and the files beside it that rebuilding its rows needs, by their place in the record."""
     result_path = Path(result_path)
@@ -153,7 +161,7 @@ def result_files_of(result_path: Path) -> dict[str, Path]:
         raise RecordError(f"{result_path} is not inside an mteb results folder (results/<model>/<revision>/)")
     folder = PurePosixPath(EVALUATIONS, *result_path.parts[-RESULT_LAYOUT_DEPTH - 1 : -1])
     files = {str(folder / result_path.name): result_path}
-    for name in (MODEL_META_FILE, RUNS_FILE):
+    for name in (MODEL_META_FILE, RUNS_FILE, examples_file(result_path).name):
         beside = result_path.parent / name
         if beside.is_file():
             files[str(folder / name)] = beside

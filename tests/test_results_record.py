@@ -126,8 +126,8 @@ def test_a_result_file_is_pushed_with_what_rebuilding_its_rows_needs(evaluated_s
     record_task_result(store, result)
     pushed = sorted(str(path.relative_to(record)) for path in (record / "evaluations").rglob("*") if path.is_file())
     folder = result.parent.relative_to(store.evaluations_dir)
-    assert pushed == [f"evaluations/{folder}/{name}"
-                      for name in (f"{RETRIEVAL}.json", "evaluated_with.jsonl", "model_meta.json")]
+    assert pushed == [f"evaluations/{folder}/{name}" for name in (
+        f"{RETRIEVAL}.examples.parquet", f"{RETRIEVAL}.json", "evaluated_with.jsonl", "model_meta.json")]
 
 
 def test_a_record_that_fails_after_the_pull_is_logged_and_the_queue_goes_on(empty_store, tmp_path, caplog):
