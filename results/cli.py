@@ -13,6 +13,13 @@ from results.seed import seed
 from results.store import Store, StoreBusy, StoreCorrupt, default_store_path
 
 EXPORT_COLUMNS = ["model", "revision", "task", "split", "subset", "metric", "score", "provenance"]
+EXPORT_DESCRIPTION = """Per-example columns (--per-example): model, revision, task, split, subset, example_id, metric,
+value, gold, predicted, retrieved. By family:
+  retrieval       metric ndcg_at_10, value = the query's NDCG@10, example_id = query id,
+                  retrieved = the 10 best-ranked document ids (space-separated); gold, predicted empty
+  classification  metric correct, value 1/0, gold and predicted label; example_id = the test row's id
+  clustering      metric cluster, value = assigned cluster, gold label, predicted = the cluster as text
+  paraphrase      metric similarity, value = cosine similarity, gold = 0/1 label"""
 
 
 def _store(args: argparse.Namespace) -> Store:
@@ -51,16 +58,39 @@ def cmd_rebuild(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    frame = _store(args).all_scores().rename(columns={"value": "score"})
-    frame = frame[EXPORT_COLUMNS + [c for c in frame.columns if c not in EXPORT_COLUMNS]]
+    store = _store(args)
+    if args.per_example:
+        frame = store.example_scores(model=args.model, task=args.task)
+        if frame.empty:
+            print(f"error: {_no_examples_reason(store, args)}", file=sys.stderr)
+            return 2
+        what = "per-example rows"
+    else:
+        frame = store.all_scores().rename(columns={"value": "score"})
+        frame = frame[EXPORT_COLUMNS + [c for c in frame.columns if c not in EXPORT_COLUMNS]]
+        if args.model is not None:
+            frame = frame[frame["model"] == args.model]
+        if args.task is not None:
+            frame = frame[frame["task"] == args.task]
+        what = "score rows"
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     if args.format == "csv":
         frame.to_csv(out, index=False)
     else:
         frame.to_parquet(out, index=False)
-    print(f"wrote {len(frame)} score rows to {out}")
+    print(f"wrote {len(frame)} {what} to {out}")
     return 0
+
+
+def _no_examples_reason(store: Store, args: argparse.Namespace) -> str:
+    chosen = (("model", args.model), ("task", args.task))
+    selection = " and ".join(f"{name} {value!r}" for name, value in chosen if value)
+    where = f"for {selection} " if selection else ""
+    return (
+        f"no per-example scores {where}in {store.path}; they exist only for tasks the worker evaluated with "
+        f"this version (`python -m evaluator run`), not for paper, third-party or MTEB-imported scores"
+    )
 
 
 def cmd_stats(args: argparse.Namespace) -> int:
@@ -107,9 +137,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     rebuilder.add_argument("--replace", action="store_true", help="replace the store if it exists")
 
-    exporter = commands.add_parser("export", parents=[store_option], help="write every score row to a file")
+    exporter = commands.add_parser(
+        "export", parents=[store_option],
+        help="write every score row (or, with --per-example, every example's score) to a file",
+        description=EXPORT_DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     exporter.add_argument("--format", choices=["csv", "parquet"], required=True)
     exporter.add_argument("--out", required=True, metavar="FILE")
+    exporter.add_argument("--per-example", action="store_true", help="the per-example scores of evaluated tasks")
+    exporter.add_argument("--model", metavar="M", help="only this model's rows")
+    exporter.add_argument("--task", metavar="T", help="only this task's rows")
 
     stats = commands.add_parser("stats", parents=[store_option], help="counts of models, tasks and scores")
     stats.add_argument("--json", action="store_true", help="print one JSON object")

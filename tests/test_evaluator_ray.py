@@ -72,6 +72,9 @@ def test_the_demo_through_ray_gives_exactly_the_single_process_scores(ray_addres
     assert (costs["texts_encoded"] > 0).all() and (costs["texts_per_s"] > 0).all()
     written = {path.stem for path in fanned.evaluations_dir.rglob("*.json")}
     assert written == {*DEMO, "model_meta"}, "the driver writes the result files the shards handed back"
+    shard_examples, local_examples = fanned.example_scores(), single.example_scores()
+    assert set(shard_examples["task"]) == set(DEMO), "each shard's per-example rows travel back with its result"
+    pd.testing.assert_frame_equal(shard_examples, local_examples)
 
 
 def shard_processes() -> dict[int, str]:
