@@ -92,7 +92,7 @@ def start_worker(store: Store) -> WorkerSupervisor:
 
     supervisor = WorkerSupervisor(
         [sys.executable, "-m", "evaluator", "worker", "--store", str(store.path)], cwd=str(REPO_ROOT), env=environment,
-        on_exit=hand_back_jobs_of,
+        on_exit=hand_back_jobs_of, niceness=settings.worker_niceness(),
     ).start()
     atexit.register(supervisor.stop)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))

@@ -3,13 +3,15 @@
 The supervisor starts `python -m evaluator worker`, waits on it in a thread, and when it exits for any reason
 (a crash, SIGKILL, the OOM killer) logs why and starts another after a short back-off. Restarts are bounded:
 at most `max_restarts` within `window_s`; past that it waits until the oldest restart leaves the window. The
-worker dies with the app even on `kill -9` of the app (Linux PR_SET_PDEATHSIG).
+worker dies with the app even on `kill -9` of the app (Linux PR_SET_PDEATHSIG). It may run at a lower CPU priority
+(`niceness`), so that on a shared machine the app's visitors are served first and evaluation takes what is left.
 """
 
 from __future__ import annotations
 
 import ctypes
 import logging
+import os
 import signal
 import subprocess
 import sys
@@ -29,9 +31,17 @@ BACKOFF_S = (1.0, 2.0, 5.0, 10.0, 30.0)
 STOP_GRACE_S = 30.0
 
 
-def _die_with_parent() -> None:
-    """Runs in the child before exec: the kernel sends it SIGTERM when the supervising thread's process dies."""
-    ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+def _worker_preparation(niceness: int) -> Callable[[], None]:
+    """What the child runs before exec: lower its CPU priority by `niceness`, and have the kernel send it SIGTERM
+    when the supervising thread's process dies."""
+
+    def prepare() -> None:
+        if niceness:
+            os.nice(niceness)
+        if sys.platform.startswith("linux"):
+            ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+    return prepare
 
 
 def describe_exit(returncode: int) -> str:
@@ -77,10 +87,13 @@ class WorkerSupervisor:
         backoff_s: Sequence[float] = BACKOFF_S,
         on_exit: Callable[[int, str], None] | None = None,
         output: IO | None = None,
+        niceness: int = 0,
     ):
         """`on_exit(pid, reason)` runs after each unexpected exit, before the restart (e.g. to free its jobs);
-        `output`: an open file for the workers' stdout and stderr (default: this process's)."""
+        `output`: an open file for the workers' stdout and stderr (default: this process's); `niceness`: how much
+        lower than this process the workers' CPU priority is."""
         self.command, self.cwd, self.env, self.output = list(command), cwd, env, output
+        self.niceness = niceness
         self.max_restarts, self.window_s, self.backoff_s = max_restarts, window_s, tuple(backoff_s)
         self.on_exit = on_exit
         self._process: subprocess.Popen | None = None
@@ -135,7 +148,7 @@ class WorkerSupervisor:
             env=self.env,
             stdout=self.output,
             stderr=self.output,
-            preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None,
+            preexec_fn=_worker_preparation(self.niceness),
         )
 
     def _delay_before_restart(self, now: float) -> float:

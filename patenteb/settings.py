@@ -30,6 +30,9 @@ LOCK_TIMEOUT = Variable("PATENTEB_LOCK_TIMEOUT", "60", "seconds to wait for anot
 HOST = Variable("HOST", "127.0.0.1", "where the app listens")
 PORT = Variable("PORT", "7860", "the app's port")
 NO_WORKER = Variable("PATENTEB_NO_WORKER", None, "`1`: the app starts no worker")
+WORKER_NICENESS = Variable(
+    "PATENTEB_WORKER_NICENESS", "10", "how much lower the CPU priority of the app's worker is (`nice`): visitors first"
+)
 HUB_OFFLINE = Variable("HF_HUB_OFFLINE", None, "`1` (the default of `make run` and `app.py`): never call the Hub")
 HUB_ENDPOINT = Variable("HF_ENDPOINT", "https://huggingface.co", "the Hugging Face Hub's address")
 HUB_TOKEN = Variable("HF_TOKEN", None, "a Hub token: the gated PatenTEB datasets, Hub model look-ups")
@@ -126,6 +129,10 @@ def port() -> int:
 
 def start_worker() -> bool:
     return not is_true(NO_WORKER)
+
+
+def worker_niceness() -> int:
+    return int(WORKER_NICENESS.raw())
 
 
 def temp_dir() -> Path | None:

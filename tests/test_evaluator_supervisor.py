@@ -41,6 +41,15 @@ def test_a_killed_worker_is_reaped_and_replaced_and_its_exit_reported():
     assert not os.path.exists(f"/proc/{second}"), "stopping the supervisor leaves its worker behind"
 
 
+def test_the_worker_runs_below_the_apps_cpu_priority():
+    supervisor = WorkerSupervisor(SLEEPER, niceness=7).start()
+    try:
+        pid = wait_for(lambda: supervisor.status().pid)
+        assert os.getpriority(os.PRIO_PROCESS, pid) == min(19, os.getpriority(os.PRIO_PROCESS, 0) + 7)
+    finally:
+        supervisor.stop()
+
+
 def test_restarts_are_bounded_within_the_window():
     supervisor = WorkerSupervisor(CRASHER, max_restarts=2, window_s=120, backoff_s=(0.0,))
     supervisor.start()
