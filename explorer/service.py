@@ -165,6 +165,8 @@ class Comparison:
     terms: list[str]
     results: list[ModelResult] = field(default_factory=list)
     unavailable: dict[str, str] = field(default_factory=dict)
+    preparing: set[str] = field(default_factory=set)
+    """The names in `unavailable` that the background builds are still preparing (asking again later will work)."""
     notes: list[str] = field(default_factory=list)
 
     def overlaps(self) -> list[dict]:
@@ -336,6 +338,8 @@ class Explorer:
                 model, index, _ = self.index(name, build=build_here, progress=progress)
             except (ModelUnavailable, MissingIndex, NotReady) as problem:
                 comparison.unavailable[name] = str(problem)
+                if isinstance(problem, NotReady):
+                    comparison.preparing.add(name)
                 continue
             started = time.perf_counter()
             positions, scores, note = retrieve(model, index, text, k, allowed, query_position)

@@ -54,7 +54,8 @@ class BadRequest(ValueError):
 
 
 class Unavailable(RuntimeError):
-    """The store cannot be read right now (locked by a writer, or damaged); retrying later may work."""
+    """Not now, maybe in a moment: the store is locked by a writer or damaged, or the models asked for are still
+    being prepared at start."""
 
 
 @dataclass(frozen=True)
@@ -247,13 +248,16 @@ class PublicApi:
         return entity_tag(query.generation, "search", query.query, query.models, query.k)
 
     def search(self, query: SearchQuery) -> dict:
-        """Hits per model; models that cannot answer are listed under `errors`. None can answer → BadRequest."""
+        """Hits per model; models that cannot answer are listed under `errors`. None can answer → Unavailable when
+        some are still being prepared, else BadRequest."""
         try:
             comparison = self.explorer.compare(query=query.query, models=list(query.models), k=query.k)
         except ExplorerError as error:
             raise BadRequest(str(error)) from error
         if not comparison.results:
             reasons = "; ".join(comparison.unavailable.values()) or "no model answered"
+            if comparison.preparing:
+                raise Unavailable(f"none of the models can search yet: {reasons}")
             raise BadRequest(f"none of the models can search here: {reasons}")
         corpus = self.explorer.corpus
         return {
