@@ -7,6 +7,8 @@ Readers keep frames in memory and reload them only when the file changed and its
 
 from __future__ import annotations
 
+import logging
+import math
 import os
 import random
 import threading
@@ -46,6 +48,16 @@ EXAMPLE_KEY = ("model", "revision", "task", "split", "subset", "example_id")
 EXAMPLE_COLUMNS = EXAMPLE_KEY + ("metric", "value", "gold", "predicted", "retrieved")
 """`example_scores`: what each example of an evaluated task scored (evaluator/tasks/examples.py)."""
 
+INTERVAL_KEY = ("model", "revision", "task", "split", "subset", "metric")
+INTERVAL_COLUMNS = INTERVAL_KEY + ("low", "high", "n_resamples", "method")
+"""`score_intervals`: the bootstrap interval of a task's main score (`metric`) for each (split, subset) of its
+per-example rows, recomputed whenever those rows are written (patenteb/statistics.py `task_interval`, seeded, 
+`INTERVAL_RESAMPLES` resamples). low and high are NULL where the metric is undefined on too many resamples."""
+INTERVAL_RESAMPLES = 1000
+INTERVAL_SEED = 0
+
+log = logging.getLogger("results.store")
+
 _process_locks: dict[Path, threading.RLock] = {}
 _process_locks_guard = threading.Lock()
 
@@ -83,6 +95,9 @@ class Snapshot:
     scores: pd.DataFrame
     costs: pd.DataFrame = field(default_factory=pd.DataFrame)
     """What each evaluated task cost (the `evaluation_costs` rows)."""
+    intervals: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=list(INTERVAL_COLUMNS)))
+    """The bootstrap interval of each main score that has per-example rows (INTERVAL_COLUMNS; the task's main
+    metric on its evaluation split, like `scores`); scores without per-example data have none."""
 
 
 def _lock_for(path: Path) -> threading.RLock:
@@ -280,6 +295,7 @@ class Store:
                     models=_models_frame(connection),
                     scores=_main_scores_frame(connection),
                     costs=_costs_frame(connection),
+                    intervals=_main_intervals_frame(connection),
                 )
             self._snapshot, self._snapshot_signature = snapshot, signature
             return snapshot
@@ -365,28 +381,39 @@ class Store:
         re-importing a file that is already in the store (under another path or label) changes nothing.
         `costs`: what evaluating them cost, one `evaluation_costs` row per (model, revision, task), written in
         the same transaction. `examples`: their per-example rows (EXAMPLE_COLUMNS), written in the same
-        transaction as in `upsert_example_scores`.
+        transaction as in `upsert_example_scores`, with the tasks' bootstrap intervals.
         """
         with self.transaction() as connection:
             counts = _write_scores(connection, scores, models, keep_sources)
             if costs is not None and not costs.empty:
                 _upsert(connection, "evaluation_costs", costs, key=COST_KEY, keep_existing_when_null=False)
-            examples_written = examples is not None and _replace_example_scores(connection, examples) > 0
-            if counts.written or examples_written:
+            examples_changed = examples is not None and _replace_example_scores(connection, examples).changed
+            if counts.written or examples_changed:
                 self._bump_generation(connection)
             return counts
 
     def upsert_example_scores(self, examples: pd.DataFrame) -> int:
         """Write per-example rows (EXAMPLE_COLUMNS); each (model, revision, task) present replaces its stored
-        rows as a whole, so a task evaluated again keeps no example of its earlier run. Returns the rows written."""
+        rows as a whole, so a task evaluated again keeps no example of its earlier run, and its bootstrap
+        intervals (`score_intervals`) are computed again. A task whose rows are stored as they are is left alone.
+        Returns the rows written."""
         with self.transaction() as connection:
-            written = _replace_example_scores(connection, examples)
-            if written:
+            replaced = _replace_example_scores(connection, examples)
+            if replaced.changed:
                 self._bump_generation(connection)
-            return written
+            return replaced.examples
 
     def example_scores(self, model: str | None = None, task: str | None = None) -> pd.DataFrame:
         """Stored per-example rows (EXAMPLE_COLUMNS), optionally of one model and/or one task."""
+        return self._rows_of("example_scores", EXAMPLE_COLUMNS, EXAMPLE_KEY, model, task)
+
+    def score_intervals(self, model: str | None = None, task: str | None = None) -> pd.DataFrame:
+        """Stored bootstrap intervals (INTERVAL_COLUMNS) of every split and subset, optionally of one model and/or
+        one task (`snapshot().intervals` holds those of the main scores)."""
+        return self._rows_of("score_intervals", INTERVAL_COLUMNS, INTERVAL_KEY, model, task)
+
+    def _rows_of(self, table: str, columns: tuple[str, ...], key: tuple[str, ...], model: str | None,
+                 task: str | None) -> pd.DataFrame:
         conditions, parameters = [], []
         for column, value in (("model", model), ("task", task)):
             if value is not None:
@@ -395,8 +422,7 @@ class Store:
         where = f"WHERE {' AND '.join(conditions)}" if conditions else ""
         with self.connect() as connection:
             return connection.execute(
-                f"SELECT {', '.join(EXAMPLE_COLUMNS)} FROM example_scores {where} ORDER BY {', '.join(EXAMPLE_KEY)}",
-                parameters,
+                f"SELECT {', '.join(columns)} FROM {table} {where} ORDER BY {', '.join(key)}", parameters
             ).df()
 
     def evaluation_costs(self) -> pd.DataFrame:
@@ -427,10 +453,26 @@ def _write_scores(
     )
 
 
-def _replace_example_scores(connection: duckdb.DuckDBPyConnection, examples: pd.DataFrame) -> int:
-    """Inside an open transaction: replace the stored rows of each (model, revision, task) in `examples`."""
+@dataclass(frozen=True)
+class ExamplesReplaced:
+    examples: int = 0
+    """Per-example rows written (those of tasks whose stored rows differed)."""
+    intervals: int = 0
+    """Interval rows written."""
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.examples or self.intervals)
+
+
+TASK_RUN = ("model", "revision", "task")
+
+
+def _replace_example_scores(connection: duckdb.DuckDBPyConnection, examples: pd.DataFrame) -> ExamplesReplaced:
+    """Inside an open transaction: replace the stored rows of each (model, revision, task) in `examples` whose
+    rows differ from the stored ones, and compute the intervals of those (and of any that has none yet)."""
     if examples.empty:
-        return 0
+        return ExamplesReplaced()
     missing = [column for column in EXAMPLE_KEY + ("metric",) if column not in examples.columns]
     unknown = set(examples.columns) - set(EXAMPLE_COLUMNS)
     if missing or unknown:
@@ -440,19 +482,92 @@ def _replace_example_scores(connection: duckdb.DuckDBPyConnection, examples: pd.
     if examples.duplicated(list(EXAMPLE_KEY)).any():
         duplicates = examples[examples.duplicated(list(EXAMPLE_KEY), keep=False)].head(4)
         raise ValueError(f"duplicate per-example keys in one write:\n{duplicates[list(EXAMPLE_KEY)]}")
+    columns, run = ", ".join(EXAMPLE_COLUMNS), ", ".join(TASK_RUN)
     connection.register("incoming_examples", _examples_table(examples))
     try:
-        connection.execute(
-            "DELETE FROM example_scores WHERE EXISTS (SELECT 1 FROM incoming_examples i WHERE i.model = "
-            "example_scores.model AND i.revision = example_scores.revision AND i.task = example_scores.task)"
-        )
-        connection.execute(
-            f"INSERT INTO example_scores ({', '.join(EXAMPLE_COLUMNS)}) "
-            f"SELECT {', '.join(EXAMPLE_COLUMNS)} FROM incoming_examples"
-        )
+        changed = connection.execute(
+            f"""
+            WITH stored AS (
+                SELECT {columns} FROM example_scores
+                WHERE ({run}) IN (SELECT DISTINCT {run} FROM incoming_examples)
+            )
+            SELECT DISTINCT {run} FROM (
+                (SELECT {columns} FROM incoming_examples EXCEPT ALL SELECT {columns} FROM stored)
+                UNION ALL
+                (SELECT {columns} FROM stored EXCEPT ALL SELECT {columns} FROM incoming_examples)
+            )
+            """
+        ).df()
+        without_intervals = connection.execute(
+            f"SELECT DISTINCT {run} FROM incoming_examples i WHERE NOT EXISTS (SELECT 1 FROM score_intervals s "
+            "WHERE s.model = i.model AND s.revision = i.revision AND s.task = i.task)"
+        ).df()
+        connection.register("changed_runs", changed)
+        try:
+            written = connection.execute(
+                f"SELECT count(*) FROM incoming_examples WHERE ({run}) IN (SELECT {run} FROM changed_runs)"
+            ).fetchone()[0]
+            connection.execute(f"DELETE FROM example_scores WHERE ({run}) IN (SELECT {run} FROM changed_runs)")
+            connection.execute(
+                f"INSERT INTO example_scores ({columns}) "
+                f"SELECT {columns} FROM incoming_examples WHERE ({run}) IN (SELECT {run} FROM changed_runs)"
+            )
+        finally:
+            connection.unregister("changed_runs")
     finally:
         connection.unregister("incoming_examples")
-    return len(examples)
+    recompute = pd.concat([changed, without_intervals]).drop_duplicates()
+    if recompute.empty:
+        return ExamplesReplaced(examples=written)
+    intervals = _interval_rows(examples.merge(recompute, on=list(TASK_RUN)), _main_metrics(connection))
+    connection.register("recomputed_runs", recompute)
+    try:
+        connection.execute(f"DELETE FROM score_intervals WHERE ({run}) IN (SELECT {run} FROM recomputed_runs)")
+    finally:
+        connection.unregister("recomputed_runs")
+    if not intervals.empty:
+        connection.register("incoming_intervals", intervals)
+        try:
+            connection.execute(
+                f"INSERT INTO score_intervals ({', '.join(INTERVAL_COLUMNS)}) "
+                f"SELECT {', '.join(INTERVAL_COLUMNS)} FROM incoming_intervals"
+            )
+        finally:
+            connection.unregister("incoming_intervals")
+    return ExamplesReplaced(examples=written, intervals=len(intervals))
+
+
+def _main_metrics(connection: duckdb.DuckDBPyConnection) -> dict[str, str]:
+    return dict(connection.execute("SELECT task, main_metric FROM tasks").fetchall())
+
+
+def _interval_rows(examples: pd.DataFrame, main_metric_by_task: dict[str, str]) -> pd.DataFrame:
+    """The bootstrap interval of each (model, revision, task, split, subset) of `examples` (INTERVAL_COLUMNS).
+
+    A group whose rows the statistics cannot use (fewer than two examples, no numeric values) gets no interval;
+    the log says why, and its scores and examples are stored all the same."""
+    from patenteb.statistics import StatisticsInputError, task_interval
+
+    rows = []
+    for (model, revision, task, split, subset), group in examples.groupby(
+        ["model", "revision", "task", "split", "subset"], sort=True
+    ):
+        try:
+            interval = task_interval(group, n_resamples=INTERVAL_RESAMPLES, seed=INTERVAL_SEED)
+        except StatisticsInputError as error:
+            log.warning("no interval for %s %s on %s (%s/%s): %s", model, revision, task, split, subset, error)
+            continue
+        metric = main_metric_by_task.get(task) or str(group["metric"].iloc[0])
+        rows.append({
+            "model": model, "revision": revision, "task": task, "split": split, "subset": subset, "metric": metric,
+            "low": _finite_or_none(interval.low), "high": _finite_or_none(interval.high),
+            "n_resamples": interval.n_resamples, "method": interval.method,
+        })
+    return pd.DataFrame(rows, columns=list(INTERVAL_COLUMNS))
+
+
+def _finite_or_none(value: float) -> float | None:
+    return float(value) if math.isfinite(value) else None
 
 
 def _examples_table(examples: pd.DataFrame):
@@ -558,6 +673,19 @@ def _models_frame(connection: duckdb.DuckDBPyConnection) -> pd.DataFrame:
 
 def _costs_frame(connection: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     return connection.execute(f"SELECT * FROM evaluation_costs ORDER BY {', '.join(COST_KEY)}").df()
+
+
+def _main_intervals_frame(connection: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """The intervals of the main scores (a task's main metric on its evaluation split), as `_main_scores_frame`."""
+    columns = ", ".join(f"i.{column}" for column in INTERVAL_COLUMNS)
+    return connection.execute(
+        f"""
+        SELECT {columns}
+        FROM score_intervals i
+        JOIN tasks t ON i.task = t.task AND i.metric = t.main_metric AND i.split = t.eval_split
+        ORDER BY i.model, i.task, i.subset, i.revision
+        """
+    ).df()
 
 
 def _main_scores_frame(connection: duckdb.DuckDBPyConnection) -> pd.DataFrame:
