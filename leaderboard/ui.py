@@ -24,7 +24,7 @@ from leaderboard.filters import (
     Filters,
     parse_share_query,
 )
-from leaderboard.lru import LruCache
+from patenteb.lru import LruCache
 from leaderboard.page import build_page, filter_figures, view_figures
 from leaderboard.tables import Board, choose_cells, prepare_board
 from leaderboard.views import AGGREGATION_RULE, EFFICIENCY_RULE, VIEWS

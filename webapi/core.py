@@ -20,7 +20,7 @@ from explorer.errors import ExplorerError
 from explorer.service import MAX_MODELS, Explorer
 from leaderboard import styling
 from leaderboard.filters import DIM_CHOICES, PARAM_CHOICES, PROMPT_CHOICES, TOKEN_CHOICES, Filters, matching_models
-from leaderboard.lru import LruCache
+from patenteb.lru import LruCache
 from leaderboard.tables import build_table
 from leaderboard.ui import BoardCache
 from leaderboard.views import VIEWS, VIEWS_BY_KEY
