@@ -53,6 +53,8 @@ def cmd_rebuild(args: argparse.Namespace) -> int:
     report = rebuild(args.source, target, replace=args.replace, show_progress=True)
     for path, reason in report.evaluations.skipped:
         print(f"skipped {path}: {reason}", file=sys.stderr)
+    for path, reason in report.evaluations.examples_skipped:
+        print(f"per-example rows not stored from {path}: {reason}", file=sys.stderr)
     print(f"rebuilt {target}: {report.summary()}")
     return 0 if report.evaluations.ok else 1
 

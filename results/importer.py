@@ -15,13 +15,17 @@ from results.mteb_files import (
     ResultFileError,
     find_result_files,
     last_run,
+    examples_file,
     model_metadata,
+    read_examples_file,
     read_result_file,
 )
 from results.store import Store, UpsertCounts
 
 EVALUATED = "evaluated"
 DEFAULT_PRECISION = "float32"
+EXAMPLE_ROWS_PER_WRITE = 1_000_000
+"""Per-example rows are written in batches of about this many (a store rebuilt at PatenTEB's size reads millions)."""
 
 
 @dataclass
@@ -30,15 +34,22 @@ class ImportReport:
     files_imported: int = 0
     skipped: list[tuple[Path, str]] = field(default_factory=list)
     counts: UpsertCounts = field(default_factory=UpsertCounts)
+    example_rows: int = 0
+    """Per-example rows written (a task whose stored rows are the same is not written again)."""
+    examples_skipped: list[tuple[Path, str]] = field(default_factory=list)
+    """Per-example files that could not be read: their task's scores are imported without them."""
 
     @property
     def ok(self) -> bool:
         return not self.skipped
 
     def summary(self) -> str:
+        examples = f"; per-example rows: {self.example_rows} written" if self.example_rows else ""
+        unreadable = f" ({len(self.examples_skipped)} per-example files unreadable)" if self.examples_skipped else ""
         return (
             f"{self.files_imported} of {self.files_seen} result files imported; {len(self.skipped)} skipped; "
             f"score rows: {self.counts.new} new, {self.counts.changed} changed, {self.counts.unchanged} unchanged"
+            f"{examples}{unreadable}"
         )
 
 
@@ -125,7 +136,8 @@ def import_evaluations(
     job_models: dict[tuple[str, str], tuple[str, str]] | None = None,
     show_progress: bool = False,
 ) -> ImportReport:
-    """Import the worker's result files (an mteb ResultCache folder) with the rows the worker wrote.
+    """Import the worker's result files (an mteb ResultCache folder) with the rows the worker wrote: the scores,
+    then each task's per-example rows (its `<Task>.examples.parquet`), whose intervals the store computes.
 
     The store's model name and the precision come from the worker's notes beside each file; files written
     before the notes named them fall back to `job_models` ({(mteb model name, revision): (model, precision)},
@@ -135,6 +147,7 @@ def import_evaluations(
     report = ImportReport()
     frames: list[pd.DataFrame] = []
     model_rows: dict[str, list[dict]] = {}
+    example_sources: list[tuple[Path, str, str, str]] = []
     for path, _root, result in _readable_results([folder], main_metric_by_task, report, show_progress):
         run = last_run(path, result.task)
         known_model, known_precision = (job_models or {}).get((result.model, result.revision), (None, None))
@@ -143,13 +156,52 @@ def import_evaluations(
         prompt = run.get("prompt") if isinstance(run.get("prompt"), str) else None
         frames.append(evaluated_score_rows(result, model, precision, prompt, _text(run.get("data"))))
         model_rows.setdefault(model, []).append(model_metadata(model, result.model_meta))
+        example_sources.append((path, model, result.revision, result.task))
         report.files_imported += 1
     if frames:
         scores = pd.concat(frames, ignore_index=True).drop_duplicates(
             ["model", "revision", "task", "split", "subset", "metric", "provenance"], keep="last"
         )
         report.counts = store.upsert_scores(scores, _merge_model_rows(model_rows))
+    _import_examples(store, example_sources, report)
     return report
+
+
+def _import_examples(store: Store, sources: list[tuple[Path, str, str, str]], report: ImportReport) -> None:
+    """Write the per-example files beside the imported result files, in batches of whole tasks; the last file
+    of a (model, revision, task) wins, as for its scores."""
+    latest = {(model, revision, task): path for path, model, revision, task in sources}
+    batch: list[tuple[Path, pd.DataFrame]] = []
+    rows = 0
+    for (model, revision, task), path in latest.items():
+        try:
+            examples = read_examples_file(path, model, revision, task)
+        except ResultFileError as error:
+            report.examples_skipped.append((examples_file(path), str(error)))
+            continue
+        if examples is None or examples.empty:
+            continue
+        batch.append((examples_file(path), examples))
+        rows += len(examples)
+        if rows >= EXAMPLE_ROWS_PER_WRITE:
+            _write_examples(store, batch, report)
+            batch, rows = [], 0
+    _write_examples(store, batch, report)
+
+
+def _write_examples(store: Store, batch: list[tuple[Path, pd.DataFrame]], report: ImportReport) -> None:
+    """One write for the batch; when the store refuses it (a file with unknown columns or repeated ids), each
+    file on its own, so that only the bad ones are left out."""
+    if not batch:
+        return
+    try:
+        report.example_rows += store.upsert_example_scores(pd.concat([rows for _, rows in batch], ignore_index=True))
+    except ValueError:
+        for path, rows in batch:
+            try:
+                report.example_rows += store.upsert_example_scores(rows)
+            except ValueError as error:
+                report.examples_skipped.append((path, " ".join(str(error).split())))
 
 
 def _text(value) -> str | None:

@@ -18,6 +18,7 @@ MODEL_META_FILE = "model_meta.json"
 RUNS_FILE = "evaluated_with.jsonl"
 """The worker's notes beside mteb's result files: one JSON line per task run (task, prompt, data origin, and
 the store's model name and precision), so that a store rebuilt from the files gets the same rows."""
+EXAMPLES_SUFFIX = ".examples.parquet"
 NOT_METRICS = {"main_score", "evaluation_time", "kg_co2_emissions", "hf_subset", "languages"}
 LEGACY_SPLITS = {"test", "dev", "validation", "train", "test_full", "default"}
 
@@ -60,6 +61,30 @@ def find_result_files(root: Path) -> Iterator[Path]:
     for path in sorted(base.rglob("*.json")):
         if path.name != MODEL_META_FILE:
             yield path
+
+
+def examples_file(result_path: Path) -> Path:
+    """The worker's per-example rows of a task (evaluator/tasks/examples.py), beside mteb's result file."""
+    result_path = Path(result_path)
+    return result_path.with_name(result_path.stem + EXAMPLES_SUFFIX)
+
+
+def read_examples_file(result_path: Path, model: str, revision: str, task: str):
+    """The per-example rows beside a result file as store rows (model, revision and task put in front), or None
+    when there is none; ResultFileError with the reason when the file cannot be read."""
+    import pandas as pd
+
+    path = examples_file(result_path)
+    if not path.is_file():
+        return None
+    try:
+        examples = pd.read_parquet(path)
+    except Exception as error:  # pyarrow raises several types for a damaged file; each means the same here
+        raise ResultFileError(f"unreadable per-example file: {type(error).__name__}: {error}") from error
+    examples.insert(0, "task", task)
+    examples.insert(0, "revision", revision)
+    examples.insert(0, "model", model)
+    return examples
 
 
 def read_runs(result_path: Path) -> list[dict]:

@@ -31,7 +31,7 @@ from fsspec.implementations.local import LocalFileSystem
 
 from results import jobs
 from results.importer import ImportReport, import_evaluations
-from results.mteb_files import MODEL_META_FILE, RUNS_FILE
+from results.mteb_files import MODEL_META_FILE, RUNS_FILE, examples_file
 from results.store import Store
 
 log = logging.getLogger("results.record")
@@ -40,7 +40,6 @@ QUEUE_FILE = "queue.json"
 EVALUATIONS = "evaluations"
 RESULT_LAYOUT_DEPTH = 3
 """A result file's place in an mteb ResultCache: results/<org>__<model>/<revision>/<Task>.json."""
-EXAMPLES_SUFFIX = ".examples.parquet"
 
 
 class RecordError(RuntimeError):
@@ -146,12 +145,6 @@ def push_jobs(record: Record | str, store: Store) -> None:
     snapshot = jobs.queue_snapshot(store)
     data = json.dumps(snapshot, indent=1, ensure_ascii=False).encode("utf-8")
     _as_record(record).write({QUEUE_FILE: data}, message=f"queue: {len(snapshot['jobs'])} jobs")
-
-
-def examples_file(result_path: Path) -> Path:
-    """The worker's per-example rows of a task (evaluator/tasks/examples.py), beside mteb's result file."""
-    result_path = Path(result_path)
-    return result_path.with_name(result_path.stem + EXAMPLES_SUFFIX)
 
 
 def result_files_of(result_path: Path) -> dict[str, Path]:

@@ -16,7 +16,7 @@ import pytest
 from evaluator.submissions import Submission, submit
 from evaluator.worker import Worker
 from results import jobs
-from results.record import QUEUE_FILE, Record, RecordError, pull, pulled_marker, record_task_result
+from results.record import QUEUE_FILE, Record, RecordError, pull, pulled_marker, rebuild, record_task_result
 from results.seed import seed
 from results.store import Store
 from tests.conftest import REPO
@@ -81,6 +81,7 @@ def test_a_deleted_store_comes_back_from_its_record_with_every_score_and_job(eva
     assert report.files_downloaded == files_in_record
 
     pd.testing.assert_frame_equal(scores_before, restarted.all_scores())
+    assert_same_examples_and_intervals(store, restarted)
     jobs_after = queue_as_documents(restarted)
     running = next(job for job in jobs_before if job["status"] == "running")
     assert [job for job in jobs_after if job["id"] != running["id"]] == [
@@ -93,13 +94,26 @@ def test_a_deleted_store_comes_back_from_its_record_with_every_score_and_job(eva
     assert jobs.enqueue(restarted, jobs.NewJob("org/new", "main", (RETRIEVAL,), "demo")).id == 6
 
 
+def assert_same_examples_and_intervals(original: Store, rebuilt: Store) -> None:
+    examples = original.example_scores()
+    assert set(examples["model"]) == {"local/tiny-a", "local/tiny-b"} and set(examples["task"]) == {CLASSIFICATION, RETRIEVAL}
+    pd.testing.assert_frame_equal(examples, rebuilt.example_scores())
+    intervals = original.score_intervals()
+    assert len(intervals) == 3 and intervals[["low", "high"]].notna().all().all()
+    pd.testing.assert_frame_equal(intervals, rebuilt.score_intervals())
+
+
 def test_pulling_twice_changes_nothing(evaluated_site, tmp_path):
     store, record = copy_site(evaluated_site, tmp_path)
     pull(record, store)
     scores, queue, generation = store.all_scores(), queue_as_documents(store), store.generation()
+    examples, intervals = store.example_scores(), store.score_intervals()
     report = pull(record, store)
     assert (report.files_downloaded, report.evaluations.counts.written, report.seeded) == (0, 0, False)
+    assert report.evaluations.example_rows == 0
     pd.testing.assert_frame_equal(scores, store.all_scores())
+    pd.testing.assert_frame_equal(examples, store.example_scores())
+    pd.testing.assert_frame_equal(intervals, store.score_intervals())
     assert queue_as_documents(store) == queue and store.generation() == generation
 
 
@@ -188,13 +202,38 @@ def test_rebuild_from_the_result_files_gives_exactly_the_scores(evaluated_site, 
     assert rebuilt.returncode == 0, rebuilt.stderr
     assert "3 of 3 result files imported" in rebuilt.stdout
     pd.testing.assert_frame_equal(original, _export(target, tmp_path / "rebuilt.parquet"))
+    assert_same_examples_and_intervals(store, Store(target, record=None))
 
     again = _cli("rebuild", "--from", str(store.evaluations_dir), "--store", str(target))
     assert again.returncode == 2 and "exists; pass --replace" in again.stderr
     from_record = _cli("rebuild", "--from", str(_record), "--store", str(target), "--replace")
     assert from_record.returncode == 0, from_record.stderr
     pd.testing.assert_frame_equal(original, _export(target, tmp_path / "from-record.parquet"))
+    assert_same_examples_and_intervals(store, Store(target, record=None))
     assert len(jobs.list_jobs(Store(target, record=None))) == 5
+
+
+def test_a_damaged_per_example_file_costs_only_its_own_rows(evaluated_site, tmp_path):
+    store, _record = evaluated_site
+    source = tmp_path / "source"
+    shutil.copytree(store.evaluations_dir, source)
+    damaged = next(source.rglob(f"{RETRIEVAL}.examples.parquet"))
+    damaged.write_bytes(b"not parquet")
+    renamed = next(path for path in source.rglob(f"{CLASSIFICATION}.examples.parquet") if "tiny-a" in str(path))
+    pd.read_parquet(renamed).rename(columns={"gold": "colour"}).to_parquet(renamed, index=False)
+
+    report = rebuild(source, tmp_path / "rebuilt.duckdb")
+    rebuilt = Store(tmp_path / "rebuilt.duckdb", record=None)
+    assert report.evaluations.ok and report.evaluations.files_imported == 3
+    reasons = {path.relative_to(rebuilt.evaluations_dir): reason for path, reason in report.evaluations.examples_skipped}
+    damaged, renamed = damaged.relative_to(source), renamed.relative_to(source)
+    assert set(reasons) == {damaged, renamed}
+    assert reasons[damaged].startswith("unreadable per-example file") and "unknown ['colour']" in reasons[renamed]
+    assert "(2 per-example files unreadable)" in report.summary()
+    pd.testing.assert_frame_equal(store.all_scores(), rebuilt.all_scores())
+    kept = rebuilt.score_intervals()
+    assert list(zip(kept["model"], kept["task"])) == [("local/tiny-b", CLASSIFICATION)]
+    pd.testing.assert_frame_equal(rebuilt.example_scores(), store.example_scores(model="local/tiny-b", task=CLASSIFICATION))
 
 
 def test_a_record_location_that_fsspec_cannot_use_is_a_clear_error(tmp_path):
