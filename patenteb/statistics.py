@@ -11,25 +11,28 @@ Per-example frames have the columns of `PER_EXAMPLE_COLUMNS`; a task's family de
 | clustering     | `cluster`      | V-measure of gold vs the assigned clusters                  |
 | paraphrase     | `similarity`   | Pearson r between the similarities and the gold labels      |
 
-Every metric is computed for a whole matrix of resamples at once: resampled examples become per-resample
-counts (`np.bincount` over the resample index matrix), and macro-F1, V-measure and Pearson r follow from
-counts and sums. `scipy.stats.bootstrap` draws the resamples and takes the percentiles. The paired
-permutation test is written here with numpy: `scipy.stats.permutation_test(permutation_type='samples')`
-swaps the pair of each example in a Python loop over the examples (one call per example and batch), far
-too slow at 18,000 examples; the test suite checks that both give the same exact p-values on small samples.
+Every metric is computed for a whole batch of resamples at once. A resample is a row of example weights (how
+often each example was drawn); the mean is a matrix product, Pearson r follows from weighted sums, macro-F1 and
+V-measure from weighted counts of (gold, predicted) pairs (`np.bincount`), so nothing loops over resamples in
+Python. The resamples are drawn exactly as `scipy.stats.bootstrap` draws them (the same generator calls), and
+the tests check the intervals against scipy.stats.bootstrap with sklearn's metric called on each resample;
+scipy's function itself is not called because it hands the statistic resampled copies of every array (one
+gather per array and resample), which made a 15-task comparison several times slower than the weights. The
+paired permutation test follows `scipy.stats.permutation_test(permutation_type='samples')`'s conventions and
+is checked against it (exact p-values on small samples); scipy's own swaps each example in a Python loop over
+the examples, far too slow at 18,000 examples.
 """
 
 from __future__ import annotations
 
-import warnings
 import zlib
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 import pandas as pd
 from scipy import stats
-from scipy.special import xlogy
 
 from patenteb.catalogue import BY_NAME, FAMILIES
 
@@ -48,6 +51,8 @@ DEFAULT_CONFIDENCE = 0.95
 BATCH_ELEMENTS = 2**21
 """Resamples are processed in batches of about this many example draws, to bound memory."""
 ZERO_ENTROPY = 1e-10
+CONSTANT_SPREAD = 1e-12
+"""Relative spread below which a resample's similarities or labels count as constant (Pearson r undefined)."""
 
 INTERVAL_METHOD = (
     f"{DEFAULT_CONFIDENCE:.0%} percentile bootstrap: the task's examples are drawn with replacement "
@@ -102,51 +107,91 @@ class Comparison:
 
 
 # ---------------------------------------------------------------------------------------------------------------
-# Metrics on whole matrices of resamples: each takes arrays of shape (resamples, examples) or (examples,).
+# Metrics on whole batches of resamples. A bootstrap batch is a (resamples, n) matrix of drawn example indices;
+# a permutation batch is a (permutations, n) matrix of swap bits, packed eight to a byte (np.packbits order).
+# The mean is a gather; Pearson r follows from weighted sums (matrix products); macro-F1 and V-measure from
+# counts of (gold, predicted) pairs per resample (np.bincount); sums over swapped examples are read from
+# per-byte tables (each byte of swap bits selects one of 256 precomputed partial sums).
 
 
-def counts_per_row(ids: np.ndarray, n_values: int) -> np.ndarray:
-    """How often each value 0..n_values-1 occurs in each row of `ids` (rows, examples) -> (rows, n_values)."""
-    rows = ids.shape[0]
-    offsets = (np.arange(rows, dtype=np.int64) * n_values)[:, None]
-    return np.bincount((ids + offsets).ravel(), minlength=rows * n_values).reshape(rows, n_values).astype(np.float64)
+def resample_weights(indices: np.ndarray) -> np.ndarray:
+    """How often each example occurs in each resample: (resamples, n) indices below n -> (resamples, n) floats."""
+    rows, n = indices.shape
+    weights = np.empty((rows, n), dtype=np.float64)
+    for row in range(rows):
+        weights[row] = np.bincount(indices[row], minlength=n)
+    return weights
+
+
+def counts_per_row(values: np.ndarray, n_values: int) -> np.ndarray:
+    """How often each of 0..n_values-1 occurs in each row of `values` (rows, columns) -> (rows, n_values) ints.
+    One bincount per row: its counts stay in cache, which beats one bincount over offset rows."""
+    counts = np.empty((values.shape[0], n_values), dtype=np.int64)
+    for row, row_values in enumerate(values):
+        counts[row] = np.bincount(row_values, minlength=n_values)
+    return counts
 
 
 def sum_by_group(counts: np.ndarray, groups: np.ndarray, n_groups: int) -> np.ndarray:
     """Columns of `counts` (rows, columns) summed by the group of each column -> (rows, n_groups)."""
-    rows = counts.shape[0]
-    offsets = (np.arange(rows, dtype=np.int64) * n_groups)[:, None]
-    index = (groups[None, :] + offsets).ravel()
-    return np.bincount(index, weights=counts.ravel(), minlength=rows * n_groups).reshape(rows, n_groups)
+    sums = np.empty((counts.shape[0], n_groups))
+    for row, row_counts in enumerate(counts):
+        sums[row] = np.bincount(groups, weights=row_counts, minlength=n_groups)
+    return sums
 
 
-def macro_f1_from_counts(pair_counts: np.ndarray, pair_gold: np.ndarray, pair_predicted: np.ndarray, n_labels: int) -> np.ndarray:
+@lru_cache(maxsize=16)
+def _x_log_x_table(size: int) -> np.ndarray:
+    k = np.arange(size, dtype=np.float64)
+    return k * np.log(np.maximum(k, 1.0))
+
+
+def _sum_x_log_x(counts: np.ndarray, largest: int) -> np.ndarray:
+    """Sum of c log c along the last axis, for whole-number counts up to `largest` (a table lookup, not a log)."""
+    table = _x_log_x_table(1 << int(largest).bit_length())
+    return table[counts.astype(np.intp, copy=False)].sum(axis=-1)
+
+
+@dataclass(frozen=True)
+class PairTable:
+    """The gold label and the prediction (label or cluster) of each (gold, predicted) pair id."""
+
+    gold: np.ndarray
+    predicted: np.ndarray
+    n_gold: int
+    n_predicted: int
+
+    def gold_sizes(self, pair_counts: np.ndarray) -> np.ndarray:
+        return sum_by_group(pair_counts, self.gold, self.n_gold)
+
+
+def macro_f1_from_counts(pair_counts: np.ndarray, pairs: PairTable, gold_sizes: np.ndarray | None = None) -> np.ndarray:
     """Macro-F1 per row from counts of (gold, predicted) pairs, averaged over the labels present in the row
     (as sklearn's f1_score(average='macro') does: F1 = 2 TP / (gold count + predicted count))."""
-    support = sum_by_group(pair_counts, pair_gold, n_labels)
-    predicted = sum_by_group(pair_counts, pair_predicted, n_labels)
-    correct = pair_gold == pair_predicted
-    true_positives = sum_by_group(pair_counts[:, correct], pair_gold[correct], n_labels)
+    support = pairs.gold_sizes(pair_counts) if gold_sizes is None else gold_sizes
+    predicted = sum_by_group(pair_counts, pairs.predicted, pairs.n_predicted)
+    correct = np.flatnonzero(pairs.gold == pairs.predicted)
+    true_positives = np.zeros(predicted.shape)
+    true_positives[:, pairs.gold[correct]] = pair_counts[:, correct]
     denominator = support + predicted
     present = denominator > 0
-    f1 = np.divide(2 * true_positives, denominator, out=np.zeros_like(denominator), where=present)
+    f1 = np.divide(2 * true_positives, denominator, out=np.zeros(denominator.shape), where=present)
     return f1.sum(axis=1) / present.sum(axis=1)
 
 
-def v_measure_from_counts(pair_counts: np.ndarray, pair_gold: np.ndarray, pair_cluster: np.ndarray,
-                          n_gold: int, n_clusters: int) -> np.ndarray:
+def v_measure_from_counts(pair_counts: np.ndarray, pairs: PairTable, gold_sizes: np.ndarray | None = None) -> np.ndarray:
     """V-measure per row from contingency counts of (gold label, cluster) pairs, as sklearn's v_measure_score:
     homogeneity = I / H(gold), completeness = I / H(cluster), each 1 when its entropy is 0."""
-    n = pair_counts.sum(axis=1)
-    gold_sizes = sum_by_group(pair_counts, pair_gold, n_gold)
-    cluster_sizes = sum_by_group(pair_counts, pair_cluster, n_clusters)
-    gold_xlogx = xlogy(gold_sizes, gold_sizes).sum(axis=1) / n
-    cluster_xlogx = xlogy(cluster_sizes, cluster_sizes).sum(axis=1) / n
-    pair_xlogx = xlogy(pair_counts, pair_counts).sum(axis=1) / n
+    gold_sizes = pairs.gold_sizes(pair_counts) if gold_sizes is None else gold_sizes
+    n = gold_sizes.sum(axis=1)
+    largest = int(n.max())
+    gold_term = _sum_x_log_x(gold_sizes, largest) / n
+    cluster_term = _sum_x_log_x(sum_by_group(pair_counts, pairs.predicted, pairs.n_predicted), largest) / n
     log_n = np.log(n)
-    gold_entropy = log_n - gold_xlogx
-    cluster_entropy = log_n - cluster_xlogx
-    mutual_information = np.clip(pair_xlogx - gold_xlogx - cluster_xlogx + log_n, 0.0, None)
+    gold_entropy = log_n - gold_term
+    cluster_entropy = log_n - cluster_term
+    pair_term = _sum_x_log_x(pair_counts, largest) / n
+    mutual_information = np.clip(pair_term - gold_term - cluster_term + log_n, 0.0, None)
     with np.errstate(divide="ignore", invalid="ignore"):
         homogeneity = np.where(gold_entropy > ZERO_ENTROPY, mutual_information / gold_entropy, 1.0)
         completeness = np.where(cluster_entropy > ZERO_ENTROPY, mutual_information / cluster_entropy, 1.0)
@@ -154,52 +199,157 @@ def v_measure_from_counts(pair_counts: np.ndarray, pair_gold: np.ndarray, pair_c
         return np.where(total > 0, 2 * homogeneity * completeness / total, 0.0)
 
 
-def pearson_rows(x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """Pearson r of x and y along the last axis (NaN where either is constant)."""
-    x_centred = x - x.mean(axis=-1, keepdims=True)
-    y_centred = y - y.mean(axis=-1, keepdims=True)
+def pearson_from_sums(n: float, gold_sums: np.ndarray, sums: np.ndarray) -> np.ndarray:
+    """Pearson r per row from weighted sums: gold_sums (..., 2) = (sum g, sum g^2), sums (..., 3) = (sum x,
+    sum x^2, sum x g), of values centred beforehand. NaN where x or g is constant, as scipy.stats.pearsonr."""
+    sum_g, sum_gg = gold_sums[..., 0], gold_sums[..., 1]
+    sum_x, sum_xx, sum_xg = sums[..., 0], sums[..., 1], sums[..., 2]
+    spread_x = n * sum_xx - sum_x**2
+    spread_g = n * sum_gg - sum_g**2
+    constant = (spread_x <= CONSTANT_SPREAD * n * sum_xx) | (spread_g <= CONSTANT_SPREAD * n * sum_gg)
     with np.errstate(divide="ignore", invalid="ignore"):
-        r = (x_centred * y_centred).sum(axis=-1) / np.sqrt((x_centred**2).sum(axis=-1) * (y_centred**2).sum(axis=-1))
-    return np.clip(r, -1.0, 1.0)
+        r = (n * sum_xg - sum_x * sum_g) / np.sqrt(spread_x * spread_g)
+    return np.where(constant, np.nan, np.clip(r, -1.0, 1.0))
 
 
-@dataclass(frozen=True)
-class _Metric:
-    """A family's metric over per-example arrays. `x` is what differs between models (the value, or the id of
-    the example's (gold, predicted) pair); `gold` is only used by Pearson r."""
-
-    family: str
-    pair_gold: np.ndarray | None = None
-    pair_predicted: np.ndarray | None = None
-    n_gold: int = 0
-    n_predicted: int = 0
-
-    def __call__(self, x: np.ndarray, gold: np.ndarray | None = None) -> np.ndarray:
-        if self.family == RETRIEVAL:
-            return x.mean(axis=-1)
-        if self.family == PARAPHRASE:
-            return pearson_rows(x, gold)
-        rows = np.atleast_2d(x)
-        counts = counts_per_row(rows, len(self.pair_gold))
-        if self.family == CLASSIFICATION:
-            score = macro_f1_from_counts(counts, self.pair_gold, self.pair_predicted, self.n_gold)
-        else:
-            score = v_measure_from_counts(counts, self.pair_gold, self.pair_predicted, self.n_gold, self.n_predicted)
-        return score if x.ndim > 1 else score[0]
+_BYTE_BITS = np.unpackbits(np.arange(256, dtype=np.uint8)[:, None], axis=1).astype(np.float64)
+"""Row b: the eight bits of byte value b, first example first (np.unpackbits order)."""
 
 
-@dataclass(frozen=True)
-class _Group:
-    """One (split, subset) group of a task, ready to resample: per-example arrays aligned by example id."""
+def byte_tables(columns: np.ndarray) -> np.ndarray:
+    """For columns (n, k): (k, ceil(n/8) * 256) partial sums; entry 256 j + b of a column sums it over the
+    examples 8j..8j+7 whose bits are set in byte value b."""
+    n, k = columns.shape
+    n_bytes = -(-n // 8)
+    padded = np.zeros((n_bytes * 8, k))
+    padded[:n] = columns
+    return np.ascontiguousarray(np.einsum("bt,jtk->kjb", _BYTE_BITS, padded.reshape(n_bytes, 8, k)).reshape(k, -1))
 
-    metric: _Metric
-    a: np.ndarray
-    b: np.ndarray | None
-    gold: np.ndarray | None
 
-    @property
-    def size(self) -> int:
-        return len(self.a)
+def swapped_sums(packed: np.ndarray, tables: np.ndarray) -> np.ndarray:
+    """Per row of packed swap bits (rows, n_bytes): the columns summed over the swapped examples -> (rows, k)."""
+    entries = packed + (np.arange(packed.shape[1], dtype=np.intp) * 256)[None, :]
+    return np.stack([table[entries].sum(axis=1) for table in tables], axis=1)
+
+
+class _Examples:
+    """One (split, subset) group of a task: per-example arrays of one model (A), or of two models (A, B) paired
+    by example id. Gives the metric (one model) or A - B (two) on resamples, and A - B after swaps."""
+
+    size: int
+    paired: bool
+
+    def scores(self) -> tuple[float, float | None]:
+        """The metric of A and of B (None with one model) on all the examples."""
+        raise NotImplementedError
+
+    def difference(self) -> float:
+        a, b = self.scores()
+        return a - b
+
+    def resampled(self, indices: np.ndarray) -> np.ndarray:
+        """Per row of drawn example indices (resamples, n): the metric of A, or A - B when paired."""
+        raise NotImplementedError
+
+    def swapped(self, packed: np.ndarray) -> np.ndarray:
+        """Per row of packed swap bits (permutations, ceil(n/8); a set bit: that example's A and B outputs trade
+        places): A - B."""
+        raise NotImplementedError
+
+
+class _MeanExamples(_Examples):
+    def __init__(self, a: np.ndarray, b: np.ndarray | None = None):
+        self.size, self.paired = len(a), b is not None
+        self.a, self.b = a, b
+        if b is not None:
+            self.a_minus_b = a - b
+            self.tables = byte_tables(self.a_minus_b[:, None])
+
+    def scores(self):
+        return float(self.a.mean()), (float(self.b.mean()) if self.paired else None)
+
+    def difference(self) -> float:
+        return float(self.a_minus_b.sum() / self.size)
+
+    def resampled(self, indices):
+        return (self.a_minus_b if self.paired else self.a)[indices].mean(axis=1)
+
+    def swapped(self, packed):
+        return (self.a_minus_b.sum() - 2 * swapped_sums(packed, self.tables)[:, 0]) / self.size
+
+
+class _PearsonExamples(_Examples):
+    def __init__(self, a: np.ndarray, gold: np.ndarray, b: np.ndarray | None = None):
+        self.size, self.paired = len(a), b is not None
+        centre = a.mean() if b is None else (a.mean() + b.mean()) / 2
+        gold = gold - gold.mean()
+        self.gold_columns = np.column_stack([gold, gold * gold])
+        self.columns_a = self._columns(a - centre, gold)
+        if b is not None:
+            self.columns_b = self._columns(b - centre, gold)
+            self.tables = byte_tables(self.columns_b - self.columns_a)
+
+    @staticmethod
+    def _columns(x: np.ndarray, gold: np.ndarray) -> np.ndarray:
+        return np.column_stack([x, x * x, x * gold])
+
+    def _r(self, gold_sums: np.ndarray, sums: np.ndarray) -> np.ndarray:
+        return pearson_from_sums(self.size, gold_sums, sums)
+
+    def scores(self):
+        gold_sums = self.gold_columns.sum(axis=0)
+        a = float(self._r(gold_sums, self.columns_a.sum(axis=0)))
+        return a, (float(self._r(gold_sums, self.columns_b.sum(axis=0))) if self.paired else None)
+
+    def resampled(self, indices):
+        weights = resample_weights(indices)
+        gold_sums = weights @ self.gold_columns
+        a = self._r(gold_sums, weights @ self.columns_a)
+        return a - self._r(gold_sums, weights @ self.columns_b) if self.paired else a
+
+    def swapped(self, packed):
+        gold_sums = self.gold_columns.sum(axis=0)
+        shift = swapped_sums(packed, self.tables)
+        a = self._r(gold_sums, self.columns_a.sum(axis=0) + shift)
+        return a - self._r(gold_sums, self.columns_b.sum(axis=0) - shift)
+
+
+class _CountExamples(_Examples):
+    """Classification and clustering: each example as the id of its (gold, predicted) pair; the metric from the
+    counts of each pair (macro-F1 or V-measure)."""
+
+    def __init__(self, family: str, pairs: PairTable, a: np.ndarray, b: np.ndarray | None = None):
+        self.size, self.paired = len(a), b is not None
+        self.pairs, self.a, self.b = pairs, a, b
+        self.metric = macro_f1_from_counts if family == CLASSIFICATION else v_measure_from_counts
+        n_pairs = len(pairs.gold)
+        self.counts_a = np.bincount(a, minlength=n_pairs)[None, :]
+        self.gold_sizes = pairs.gold_sizes(self.counts_a)
+        if b is not None:
+            self.counts_b = np.bincount(b, minlength=n_pairs)[None, :]
+            self.differs = np.flatnonzero(a != b)
+            self.a_where_differs, self.b_where_differs = a[self.differs], b[self.differs]
+            self.counts_a_where_same = self.counts_a - np.bincount(self.a_where_differs, minlength=n_pairs)[None, :]
+
+    def scores(self):
+        a = float(self.metric(self.counts_a, self.pairs, self.gold_sizes)[0])
+        return a, (float(self.metric(self.counts_b, self.pairs, self.gold_sizes)[0]) if self.paired else None)
+
+    def resampled(self, indices):
+        n_pairs = len(self.pairs.gold)
+        counts_a = counts_per_row(self.a[indices], n_pairs)
+        gold_sizes = self.pairs.gold_sizes(counts_a)
+        a = self.metric(counts_a, self.pairs, gold_sizes)
+        if not self.paired:
+            return a
+        return a - self.metric(counts_per_row(self.b[indices], n_pairs), self.pairs, gold_sizes)
+
+    def swapped(self, packed):
+        swaps = np.unpackbits(packed, axis=1, count=self.size).view(bool)[:, self.differs]
+        moved = np.where(swaps, self.b_where_differs, self.a_where_differs)
+        counts_a = self.counts_a_where_same + counts_per_row(moved, len(self.pairs.gold))
+        counts_b = self.counts_a + self.counts_b - counts_a
+        return self.metric(counts_a, self.pairs, self.gold_sizes) - self.metric(counts_b, self.pairs, self.gold_sizes)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -233,7 +383,7 @@ def _require_columns(examples: pd.DataFrame, columns: Sequence[str]) -> None:
 def main_examples(examples: pd.DataFrame, family: str | None = None) -> tuple[pd.DataFrame, str]:
     """The rows of one task and model that make its main score, and the task's family.
 
-    The family comes from the rows' metric (checked against `family` and the catalogue when given)."""
+    The family comes from the catalogue for a known task, else from the rows' metric."""
     _require_columns(examples, ("example_id", "metric", "value"))
     if examples.empty:
         raise StatisticsInputError("no per-example rows")
@@ -249,7 +399,7 @@ def main_examples(examples: pd.DataFrame, family: str | None = None) -> tuple[pd
             raise StatisticsInputError(
                 f"{task or 'the task'} ({family}) needs per-example {wanted!r} rows; found {', '.join(map(str, metrics))}"
             )
-        return examples[examples["metric"] == wanted], family
+        return (examples if len(metrics) == 1 else examples[examples["metric"] == wanted]), family
     if len(metrics) != 1:
         raise StatisticsInputError(f"several per-example metrics ({', '.join(map(str, metrics))}): name the family")
     return examples, family_of_metric(str(metrics[0]))
@@ -264,24 +414,19 @@ def _single(examples: pd.DataFrame, column: str) -> str | None:
     return str(values[0]) if len(values) else None
 
 
-def _grouped(examples: pd.DataFrame) -> list[tuple[tuple, pd.DataFrame]]:
-    keys = [column for column in GROUP_COLUMNS if column in examples.columns]
-    ordered = examples.sort_values([*keys, "example_id"], kind="stable")
-    if not keys:
-        return [((), ordered)]
-    return [(key if isinstance(key, tuple) else (key,), rows) for key, rows in ordered.groupby(keys, sort=True, dropna=False)]
+def _group_keys(*frames: pd.DataFrame) -> list[str]:
+    return [column for column in GROUP_COLUMNS if all(column in frame.columns for frame in frames)]
 
 
-def _check_unique_ids(rows: pd.DataFrame, key: tuple) -> None:
-    repeated = rows["example_id"].duplicated()
+def _check_unique_ids(rows: pd.DataFrame, keys: list[str]) -> None:
+    repeated = rows.duplicated([*keys, "example_id"])
     if repeated.any():
-        raise StatisticsInputError(
-            f"example id {rows['example_id'][repeated].iloc[0]!r} repeats in {'/'.join(map(str, key)) or 'the rows'}"
-        )
+        where = "/".join(map(str, rows.loc[repeated, keys].iloc[0])) if keys else "the rows"
+        raise StatisticsInputError(f"example id {rows['example_id'][repeated].iloc[0]!r} repeats in {where}")
 
 
 def _values(rows: pd.DataFrame, column: str, what: str) -> np.ndarray:
-    values = pd.to_numeric(rows[column], errors="coerce").to_numpy(dtype=np.float64)
+    values = pd.to_numeric(rows[column], errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
     bad = ~np.isfinite(values)
     if bad.any():
         raise StatisticsInputError(f"{bad.sum()} of {len(values)} examples have no numeric {what} "
@@ -289,84 +434,88 @@ def _values(rows: pd.DataFrame, column: str, what: str) -> np.ndarray:
     return values
 
 
-def _labels(rows: pd.DataFrame, column: str) -> np.ndarray:
+def _labels(rows: pd.DataFrame, column: str, what: str) -> pd.Series:
     labels = rows[column]
     if labels.isna().any():
-        raise StatisticsInputError(f"{int(labels.isna().sum())} of {len(labels)} examples have no {column} label")
-    return labels.astype(str).to_numpy()
+        raise StatisticsInputError(f"{int(labels.isna().sum())} of {len(labels)} examples have no {what}")
+    return labels.astype(str).reset_index(drop=True)
 
 
-def _pair_metric(family: str, gold: np.ndarray, predicted: Sequence[np.ndarray]) -> tuple[_Metric, list[np.ndarray]]:
-    """Each example's (gold, predicted) pair as a dense pair id; one id space for all the predictions given.
-    Classification labels share one vocabulary; each model's cluster ids stay its own (clusters of two models
-    are different clusters even when their numbers coincide)."""
+def _codes(labels: pd.Series) -> tuple[np.ndarray, int]:
+    codes, vocabulary = pd.factorize(labels)
+    return codes.astype(np.int64), len(vocabulary)
+
+
+def _pair_ids(family: str, gold: pd.Series, predictions: Sequence[pd.Series]) -> tuple[PairTable, list[np.ndarray]]:
+    """Each example's (gold, predicted) pair as a dense pair id, one id space for all the predictions given.
+    Classification labels share one vocabulary; each model's cluster ids stay its own (two models' clusters
+    are different clusters even where their numbers coincide)."""
     if family == CLASSIFICATION:
-        vocabulary, codes = np.unique(np.concatenate([gold, *predicted]), return_inverse=True)
-        gold_codes, predicted_codes = codes[: len(gold)], np.split(codes[len(gold):], len(predicted))
-        n_gold = n_predicted = len(vocabulary)
+        codes, n_labels = _codes(pd.concat([gold, *predictions], ignore_index=True))
+        gold_codes, predicted_codes = codes[: len(gold)], np.split(codes[len(gold):], len(predictions))
+        n_gold = n_predicted = n_labels
     else:
-        gold_vocabulary, gold_codes = np.unique(gold, return_inverse=True)
-        n_gold = len(gold_vocabulary)
-        predicted_codes, offset = [], 0
-        for clusters in predicted:
-            cluster_vocabulary, cluster_codes = np.unique(clusters, return_inverse=True)
-            predicted_codes.append(cluster_codes + offset)
-            offset += len(cluster_vocabulary)
-        n_predicted = offset
+        gold_codes, n_gold = _codes(gold)
+        predicted_codes, n_predicted = [], 0
+        for clusters in predictions:
+            cluster_codes, n_clusters = _codes(clusters)
+            predicted_codes.append(cluster_codes + n_predicted)
+            n_predicted += n_clusters
     pair_codes = np.concatenate([gold_codes * n_predicted + codes for codes in predicted_codes])
-    unique_pairs, pair_ids = np.unique(pair_codes, return_inverse=True)
-    metric = _Metric(family, unique_pairs // n_predicted, unique_pairs % n_predicted, n_gold, n_predicted)
-    return metric, np.split(pair_ids.astype(np.int64), len(predicted))
+    pair_ids, unique_pairs = pd.factorize(pair_codes)
+    unique_pairs = np.asarray(unique_pairs, dtype=np.int64)
+    table = PairTable(unique_pairs // n_predicted, unique_pairs % n_predicted, n_gold, n_predicted)
+    return table, np.split(pair_ids.astype(np.int64), len(predictions))
 
 
-def _encode(rows_a: pd.DataFrame, rows_b: pd.DataFrame | None, family: str) -> tuple[_Metric, np.ndarray, np.ndarray | None, np.ndarray | None]:
+def _examples(family: str, rows: pd.DataFrame, paired: bool) -> _Examples:
+    """A group's arrays from rows with value/gold/predicted columns suffixed _a (and _b when paired)."""
     if family == RETRIEVAL:
-        return (_Metric(family), _values(rows_a, "value", "value"),
-                None if rows_b is None else _values(rows_b, "value", "value"), None)
+        return _MeanExamples(_values(rows, "value_a", "value"), _values(rows, "value_b", "value") if paired else None)
+    _require_columns(rows, ("gold_a",))
     if family == PARAPHRASE:
-        _require_columns(rows_a, ("gold",))
-        gold = _values(rows_a, "gold", "gold label")
-        if rows_b is not None and not np.array_equal(gold, _values(rows_b, "gold", "gold label")):
+        gold = _values(rows, "gold_a", "gold label")
+        if paired and not np.array_equal(gold, _values(rows, "gold_b", "gold label")):
             raise StatisticsInputError("the two models' gold labels differ on shared examples")
-        return (_Metric(family), _values(rows_a, "value", "similarity"),
-                None if rows_b is None else _values(rows_b, "value", "similarity"), gold)
-    _require_columns(rows_a, ("gold", "predicted"))
-    gold = _labels(rows_a, "gold")
-    if rows_b is not None and not np.array_equal(gold, _labels(rows_b, "gold")):
+        return _PearsonExamples(_values(rows, "value_a", "similarity"), gold,
+                                _values(rows, "value_b", "similarity") if paired else None)
+    _require_columns(rows, ("predicted_a",))
+    gold = _labels(rows, "gold_a", "gold label")
+    if paired and not gold.equals(_labels(rows, "gold_b", "gold label")):
         raise StatisticsInputError("the two models' gold labels differ on shared examples")
-    predictions = [_labels(rows_a, "predicted")] + ([] if rows_b is None else [_labels(rows_b, "predicted")])
-    metric, ids = _pair_metric(family, gold, predictions)
-    return metric, ids[0], (ids[1] if rows_b is not None else None), None
+    what = "predicted label" if family == CLASSIFICATION else "assigned cluster"
+    predictions = [_labels(rows, "predicted_a", what)] + ([_labels(rows, "predicted_b", what)] if paired else [])
+    table, ids = _pair_ids(family, gold, predictions)
+    return _CountExamples(family, table, ids[0], ids[1] if paired else None)
 
 
-def _groups_of_one(examples: pd.DataFrame, family: str) -> list[_Group]:
-    groups = []
-    for key, rows in _grouped(examples):
-        _check_unique_ids(rows, key)
-        metric, a, _, gold = _encode(rows, None, family)
-        groups.append(_Group(metric, a, None, gold))
-    return groups
+OWN_COLUMNS = ("value", "gold", "predicted")
 
 
-def _paired_groups(examples_a: pd.DataFrame, examples_b: pd.DataFrame, family: str) -> list[_Group]:
-    groups = []
-    b_by_key = dict(_grouped(examples_b))
-    for key, rows_a in _grouped(examples_a):
-        rows_b = b_by_key.get(key)
-        if rows_b is None:
-            continue
-        _check_unique_ids(rows_a, key)
-        _check_unique_ids(rows_b, key)
-        shared = np.intersect1d(rows_a["example_id"].astype(str), rows_b["example_id"].astype(str))
-        if len(shared) == 0:
-            continue
-        rows_a = rows_a[rows_a["example_id"].astype(str).isin(shared)].sort_values("example_id", key=lambda s: s.astype(str))
-        rows_b = rows_b[rows_b["example_id"].astype(str).isin(shared)].sort_values("example_id", key=lambda s: s.astype(str))
-        metric, a, b, gold = _encode(rows_a, rows_b, family)
-        groups.append(_Group(metric, a, b, gold))
-    if not groups:
+def _groups_of_one(rows: pd.DataFrame, family: str) -> list[_Examples]:
+    keys = _group_keys(rows)
+    _check_unique_ids(rows, keys)
+    present = [column for column in OWN_COLUMNS if column in rows.columns]
+    ordered = rows[[*keys, "example_id", *present]].rename(columns={c: f"{c}_a" for c in present})
+    ordered = ordered.sort_values([*keys, "example_id"], kind="stable")
+    if not keys:
+        return [_examples(family, ordered, paired=False)]
+    return [_examples(family, group, paired=False) for _, group in ordered.groupby(keys, sort=True, dropna=False)]
+
+
+def _paired_groups(rows_a: pd.DataFrame, rows_b: pd.DataFrame, family: str) -> list[_Examples]:
+    keys = _group_keys(rows_a, rows_b)
+    for rows in (rows_a, rows_b):
+        _check_unique_ids(rows, keys)
+    present = [column for column in OWN_COLUMNS if column in rows_a.columns and column in rows_b.columns]
+    merged = rows_a[[*keys, "example_id", *present]].merge(
+        rows_b[[*keys, "example_id", *present]], on=[*keys, "example_id"], suffixes=("_a", "_b"), sort=True
+    )
+    if merged.empty:
         raise StatisticsInputError("the two models share no example ids on this task")
-    return groups
+    if not keys:
+        return [_examples(family, merged, paired=True)]
+    return [_examples(family, group, paired=True) for _, group in merged.groupby(keys, sort=True, dropna=False)]
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -385,31 +534,20 @@ def _batch(n_examples: int, n_resamples: int) -> int:
     return int(max(1, min(n_resamples, BATCH_ELEMENTS // max(n_examples, 1))))
 
 
-def _bootstrap_distribution(group: _Group, n_resamples: int, rng: np.random.Generator, paired: bool) -> np.ndarray:
-    """The group's metric (or A - B when `paired`) on each of `n_resamples` resamples of its examples."""
-    if group.size < 2:
-        raise StatisticsInputError(f"a bootstrap needs at least 2 examples; this task has {group.size}")
-    metric = group.metric
-    data: tuple[np.ndarray, ...]
-    statistic: Callable
-    if not paired:
-        if group.gold is None:
-            data, statistic = (group.a,), lambda x, axis=-1: metric(x)
-        else:
-            data, statistic = (group.a, group.gold), lambda x, gold, axis=-1: metric(x, gold)
-    elif metric.family == RETRIEVAL:
-        data, statistic = (group.a - group.b,), lambda difference, axis=-1: difference.mean(axis=-1)
-    elif group.gold is None:
-        data, statistic = (group.a, group.b), lambda a, b, axis=-1: metric(a) - metric(b)
-    else:
-        data, statistic = (group.a, group.b, group.gold), lambda a, b, gold, axis=-1: metric(a, gold) - metric(b, gold)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", stats.DegenerateDataWarning)  # scipy's own interval, which is not used
-        result = stats.bootstrap(
-            data, statistic, n_resamples=n_resamples, batch=_batch(group.size, n_resamples), vectorized=True,
-            paired=len(data) > 1, method="percentile", rng=rng,
-        )
-    return np.asarray(result.bootstrap_distribution, dtype=np.float64)
+def _bootstrap_distribution(groups: Sequence[_Examples], n_resamples: int, rng: np.random.Generator) -> np.ndarray:
+    """The metric (or A - B) on each of `n_resamples` resamples, each group resampled on its own and the groups'
+    values averaged. The draws are scipy.stats.bootstrap's: per batch, one `rng.integers(0, n, (batch, n))`."""
+    total = np.zeros(n_resamples)
+    for group in groups:
+        if group.size < 2:
+            raise StatisticsInputError(f"a bootstrap needs at least 2 examples; this task has {group.size}")
+        batch = _batch(group.size, n_resamples)
+        values = []
+        for start in range(0, n_resamples, batch):
+            indices = rng.integers(0, group.size, (min(batch, n_resamples - start), group.size))
+            values.append(group.resampled(indices))
+        total += np.concatenate(values)
+    return total / len(groups)
 
 
 def _percentile_interval(distribution: np.ndarray, confidence: float) -> tuple[float, float]:
@@ -430,10 +568,15 @@ def _check_resampling(n_resamples: int, confidence: float) -> None:
         raise StatisticsInputError(f"confidence must lie between 0 and 1, not {confidence!r}")
 
 
+def _one_model(examples: pd.DataFrame, family: str | None) -> tuple[list[_Examples], str | None]:
+    rows, family = main_examples(examples, family)
+    return _groups_of_one(rows, family), _single(rows, "task")
+
+
 def task_score(examples: pd.DataFrame, family: str | None = None) -> float:
     """The task's metric recomputed from one model's examples (the mean over its (split, subset) groups)."""
-    rows, family = main_examples(examples, family)
-    return float(np.mean([group.metric(group.a, group.gold) for group in _groups_of_one(rows, family)]))
+    groups, _ = _one_model(examples, family)
+    return float(np.mean([group.scores()[0] for group in groups]))
 
 
 def task_bootstrap(examples: pd.DataFrame, family: str | None = None, n_resamples: int = DEFAULT_RESAMPLES,
@@ -443,22 +586,18 @@ def task_bootstrap(examples: pd.DataFrame, family: str | None = None, n_resample
 
     Examples are ordered by id before resampling, so two models with the same examples get the same resamples."""
     _check_resampling(n_resamples, DEFAULT_CONFIDENCE)
-    rows, family = main_examples(examples, family)
-    rng = resampling_generator(seed, _single(rows, "task"))
-    distributions = [_bootstrap_distribution(group, int(n_resamples), rng, paired=False) for group in _groups_of_one(rows, family)]
-    return np.mean(distributions, axis=0)
+    groups, task = _one_model(examples, family)
+    return _bootstrap_distribution(groups, int(n_resamples), resampling_generator(seed, task))
 
 
 def task_interval(examples: pd.DataFrame, family: str | None = None, n_resamples: int = DEFAULT_RESAMPLES,
                   seed: int = DEFAULT_SEED, confidence: float = DEFAULT_CONFIDENCE) -> Interval:
     """Percentile bootstrap interval of one model's score on one task, from its per-example rows."""
     _check_resampling(n_resamples, confidence)
-    rows, family = main_examples(examples, family)
-    rng = resampling_generator(seed, _single(rows, "task"))
-    groups = _groups_of_one(rows, family)
-    distribution = np.mean([_bootstrap_distribution(group, int(n_resamples), rng, paired=False) for group in groups], axis=0)
+    groups, task = _one_model(examples, family)
+    distribution = _bootstrap_distribution(groups, int(n_resamples), resampling_generator(seed, task))
     low, high = _percentile_interval(distribution, confidence)
-    score = float(np.mean([group.metric(group.a, group.gold) for group in groups]))
+    score = float(np.mean([group.scores()[0] for group in groups]))
     return Interval(low, high, int(n_resamples), f"percentile bootstrap, {int(n_resamples)} resamples, seed {seed}", score)
 
 
@@ -466,36 +605,30 @@ def task_interval(examples: pd.DataFrame, family: str | None = None, n_resamples
 # Paired comparison.
 
 
-def _swap_masks(n_examples: int, n_resamples: int, rng: np.random.Generator):
-    """Batches of swap masks (True: the example's A and B outputs trade places), and whether they are all 2^n."""
-    if n_examples < 63 and 2**n_examples <= n_resamples:
-        patterns = np.arange(2**n_examples, dtype=np.int64)[:, None] >> np.arange(n_examples, dtype=np.int64)
-        return [(patterns & 1).astype(bool)], True
-    batch = _batch(n_examples, n_resamples)
-    sizes = [min(batch, n_resamples - start) for start in range(0, n_resamples, batch)]
-    return (rng.integers(0, 2, size=(size, n_examples), dtype=bool) for size in sizes), False
+def _swap_batches(sizes: Sequence[int], n_resamples: int, rng: np.random.Generator):
+    """Batches of packed swap bits, one array per group, and whether they are all 2^n swap patterns."""
+    total = sum(sizes)
+    if total < 63 and 2**total <= n_resamples:
+        patterns = (np.arange(2**total, dtype=np.int64)[:, None] >> np.arange(total, dtype=np.int64)) & 1
+        groups = np.split(patterns.astype(np.uint8), np.cumsum(sizes)[:-1], axis=1)
+        return [[np.packbits(group, axis=1) for group in groups]], True
+    batch = _batch(total, n_resamples)
+
+    def random_swaps(rows: int) -> list[np.ndarray]:
+        return [np.frombuffer(rng.bytes(rows * -(-size // 8)), dtype=np.uint8).reshape(rows, -1) for size in sizes]
+
+    return (random_swaps(min(batch, n_resamples - start)) for start in range(0, n_resamples, batch)), False
 
 
-def _mean_difference(groups: Sequence[_Group], swaps: np.ndarray | None = None) -> np.ndarray:
-    differences, start = [], 0
-    for group in groups:
-        a, b = group.a, group.b
-        if swaps is not None:
-            swap = swaps[:, start:start + group.size]
-            a, b = np.where(swap, group.b, group.a), np.where(swap, group.a, group.b)
-        differences.append(group.metric(a, group.gold) - group.metric(b, group.gold))
-        start += group.size
-    return np.mean(differences, axis=0)
-
-
-def paired_permutation_p(groups: Sequence[_Group], n_resamples: int, rng: np.random.Generator) -> float:
-    """Two-sided p-value of A - B under random swaps of each example's A and B outputs, with scipy's
-    conventions (permutation_test): exact over all 2^n swaps when that is no more than n_resamples, else
+def paired_permutation_p(groups: Sequence[_Examples], n_resamples: int, rng: np.random.Generator) -> float:
+    """Two-sided p-value of A - B under random swaps of each example's A and B outputs, with the conventions of
+    scipy.stats.permutation_test: exact over all 2^n swaps when that is no more than n_resamples, else
     (count + 1) / (n_resamples + 1); values within 100 ulp of the observed one count as equal."""
-    observed = float(_mean_difference(groups))
-    n_examples = sum(group.size for group in groups)
-    masks, exact = _swap_masks(n_examples, n_resamples, rng)
-    null = np.concatenate([_mean_difference(groups, swaps) for swaps in masks])
+    observed = float(np.mean([group.difference() for group in groups]))
+    batches, exact = _swap_batches([group.size for group in groups], n_resamples, rng)
+    null = np.concatenate([
+        np.mean([group.swapped(packed) for group, packed in zip(groups, swaps)], axis=0) for swaps in batches
+    ])
     tolerance = abs(np.finfo(np.float64).eps * 100 * observed)
     adjustment = 0 if exact else 1
     at_most = (np.count_nonzero(null <= observed + tolerance) + adjustment) / (len(null) + adjustment)
@@ -518,12 +651,11 @@ def compare_models(examples_a: pd.DataFrame, examples_b: pd.DataFrame, family: s
         raise StatisticsInputError(f"A's examples are of {task}, B's of {_single(rows_b, 'task')}")
     groups = _paired_groups(rows_a, rows_b, family_a)
     rng = resampling_generator(seed, task)
-    distribution = np.mean([_bootstrap_distribution(group, int(n_resamples), rng, paired=True) for group in groups], axis=0)
-    low, high = _percentile_interval(distribution, confidence)
-    a = float(np.mean([group.metric(group.a, group.gold) for group in groups]))
-    b = float(np.mean([group.metric(group.b, group.gold) for group in groups]))
+    low, high = _percentile_interval(_bootstrap_distribution(groups, int(n_resamples), rng), confidence)
+    scores = [group.scores() for group in groups]
     return Comparison(
-        a=a, b=b, delta=float(_mean_difference(groups)), ci_low=low, ci_high=high,
+        a=float(np.mean([a for a, _ in scores])), b=float(np.mean([b for _, b in scores])),
+        delta=float(np.mean([group.difference() for group in groups])), ci_low=low, ci_high=high,
         p_value=paired_permutation_p(groups, int(n_resamples), rng),
         n_examples=sum(group.size for group in groups), n_resamples=int(n_resamples),
     )
@@ -578,8 +710,9 @@ def compare(frame: pd.DataFrame, model_a: str, model_b: str, tasks: Sequence[str
     _check_resampling(n_resamples, confidence)
     if model_a == model_b and revision_a == revision_b:
         raise StatisticsInputError(f"{model_a} is compared with itself: choose two different models (or revisions)")
-    rows_a, rows_b = _model_rows(frame, model_a, revision_a), _model_rows(frame, model_b, revision_b)
-    tasks_a, tasks_b = set(map(str, pd.unique(rows_a["task"]))), set(map(str, pd.unique(rows_b["task"])))
+    by_task_a = {str(task): rows for task, rows in _model_rows(frame, model_a, revision_a).groupby("task", sort=False)}
+    by_task_b = {str(task): rows for task, rows in _model_rows(frame, model_b, revision_b).groupby("task", sort=False)}
+    tasks_a, tasks_b = set(by_task_a), set(by_task_b)
     if tasks is None:
         chosen = sorted(tasks_a & tasks_b, key=_task_order)
         if not chosen:
@@ -595,8 +728,8 @@ def compare(frame: pd.DataFrame, model_a: str, model_b: str, tasks: Sequence[str
                 raise StatisticsInputError(f"{model} has no per-example data on {', '.join(lacking)}")
     rows = []
     for task in chosen:
-        task_a = _one_revision(rows_a[rows_a["task"] == task], model_a, task)
-        task_b = _one_revision(rows_b[rows_b["task"] == task], model_b, task)
+        task_a = _one_revision(by_task_a[task], model_a, task)
+        task_b = _one_revision(by_task_b[task], model_b, task)
         try:
             _, family = main_examples(task_a)
             result = compare_models(task_a, task_b, family, n_resamples, seed, confidence)
