@@ -15,21 +15,9 @@ from pathlib import Path
 
 from patenteb import settings
 from results import jobs as job_queue
-from results.store import Store, StoreBusy, StoreCorrupt, default_store_path
+from results.command_line import CommandError, run_command, store_from, store_option
 
 QUEUE_HEADER = ("id", "status", "model", "revision", "tasks", "attempts", "submitted", "ended", "reason")
-
-
-class CommandError(Exception):
-    """A problem to report in one line, with the exit status to leave with."""
-
-    def __init__(self, message: str, status: int = 1):
-        super().__init__(message)
-        self.status = status
-
-
-def _store(args: argparse.Namespace) -> Store:
-    return Store(args.store or default_store_path())
 
 
 def cmd_submit(args: argparse.Namespace) -> int:
@@ -44,7 +32,7 @@ def cmd_submit(args: argparse.Namespace) -> int:
         load_from=args.load_from,
     )
     try:
-        job = submit(_store(args), submission, parameter_limit=args.max_params)
+        job = submit(store_from(args), submission, parameter_limit=args.max_params)
     except SubmissionRefused as refusal:
         raise CommandError(f"refused: {refusal}") from None
     print(f"queued job #{job.id}: {job.model} @ {job.revision} on {len(job.tasks)} tasks ({job.selection})")
@@ -54,7 +42,7 @@ def cmd_submit(args: argparse.Namespace) -> int:
 
 
 def cmd_queue(args: argparse.Namespace) -> int:
-    jobs = job_queue.list_jobs(_store(args), statuses=args.status or job_queue.STATUSES, limit=args.limit)
+    jobs = job_queue.list_jobs(store_from(args), statuses=args.status or job_queue.STATUSES, limit=args.limit)
     if args.json:
         print(json.dumps([_job_record(job) for job in jobs]))
         return 0
@@ -99,7 +87,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
     if fanout is None:
         _check_device(args)
     worker = Worker(
-        _store(args),
+        store_from(args),
         name=args.name,
         lease_s=args.lease,
         data_dir=args.data_dir,
@@ -146,7 +134,7 @@ def cmd_allow_remote_code(args: argparse.Namespace) -> int:
     reason = malformed_id_reason(args.model)
     if reason:
         raise CommandError(reason, status=2)
-    added = job_queue.allow_remote_code(_store(args), args.model, allowed_by=args.by)
+    added = job_queue.allow_remote_code(store_from(args), args.model, allowed_by=args.by)
     print(f"{args.model} {'may now' if added else 'was already allowed to'} run its own code in the worker")
     return 0
 
@@ -185,7 +173,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     progress = TaskProgress(model.name)
     try:
         report = run_evaluation(
-            _store(args), model, tasks, data_dir=args.data_dir, hf_token=settings.hub_token(), progress=progress,
+            store_from(args), model, tasks, data_dir=args.data_dir, hf_token=settings.hub_token(), progress=progress,
             device=args.device, batch_size=args.batch_size, fanout=fanout,
         )
     except failures as error:
@@ -203,11 +191,10 @@ def build_parser() -> argparse.ArgumentParser:
     from evaluator.worker import DEFAULT_LEASE_S, DEFAULT_POLL_S
 
     parser = argparse.ArgumentParser(prog="python -m evaluator", description=__doc__.split("\n")[0])
-    store_option = argparse.ArgumentParser(add_help=False)
-    store_option.add_argument("--store", help="DuckDB file (default: $PATENTEB_STORE or data/patenteb.duckdb)")
+    store = store_option()
     commands = parser.add_subparsers(dest="command", required=True)
 
-    submit = commands.add_parser("submit", parents=[store_option], help="queue a model for evaluation")
+    submit = commands.add_parser("submit", parents=[store], help="queue a model for evaluation")
     submit.add_argument("model", metavar="MODEL", help="Hub model id, such as org/name")
     submit.add_argument("--revision", default="main", help="branch, tag or commit (default: main)")
     submit.add_argument("--tasks", default="PatenTEB", help="PatenTEB, demo, external or task names, comma-separated")
@@ -218,12 +205,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--max-params", type=float, help="size limit in parameters (default: $PATENTEB_MAX_MODEL_PARAMS or 1e9)"
     )
 
-    listing = commands.add_parser("queue", parents=[store_option], help="list jobs, newest first")
+    listing = commands.add_parser("queue", parents=[store], help="list jobs, newest first")
     listing.add_argument("--status", action="append", choices=job_queue.STATUSES, help="only these (repeatable)")
     listing.add_argument("--limit", type=int, default=100)
     listing.add_argument("--json", action="store_true", help="print one JSON array")
 
-    worker = commands.add_parser("worker", parents=[store_option], help="evaluate queued jobs until stopped")
+    worker = commands.add_parser("worker", parents=[store], help="evaluate queued jobs until stopped")
     worker.add_argument("--once", action="store_true", help="take at most one job, then exit")
     worker.add_argument("--lease", type=float, default=DEFAULT_LEASE_S, help="lease length in seconds")
     worker.add_argument("--poll", type=float, default=DEFAULT_POLL_S, help="seconds between looks at an empty queue")
@@ -235,12 +222,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     allow = commands.add_parser(
-        "allow-remote-code", parents=[store_option], help="let the worker run a model's own code (trust_remote_code)"
+        "allow-remote-code", parents=[store], help="let the worker run a model's own code (trust_remote_code)"
     )
     allow.add_argument("model", metavar="MODEL")
     allow.add_argument("--by", help="the maintainer allowing it")
 
-    run = commands.add_parser("run", parents=[store_option], help="evaluate a model now, without the queue")
+    run = commands.add_parser("run", parents=[store], help="evaluate a model now, without the queue")
     run.add_argument("--model", required=True, metavar="NAME_OR_PATH", help="Hub id or local model folder")
     run.add_argument("--tasks", required=True, help="PatenTEB, demo, external or task names, comma-separated")
     run.add_argument("--data-dir", type=Path, help="local PatenTEB data (default: $PATENTEB_DATA_DIR or the Hub)")
@@ -285,11 +272,4 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s: %(message)s", stream=sys.stderr)
     logging.getLogger("evaluator").setLevel(logging.INFO)
-    try:
-        return COMMANDS[args.command](args)
-    except CommandError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return error.status
-    except (StoreBusy, StoreCorrupt) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+    return run_command(COMMANDS[args.command], args)

@@ -12,11 +12,11 @@ from explorer.errors import ExplorerError
 from explorer.index import DenseIndex, HybridIndex, ensure_index, export_prebuilt
 from explorer.prebuilt import PREBUILT_FOLDER, read_prebuilt
 from explorer.service import K_LIMITS, Explorer
-from results.store import Store, StoreBusy, StoreCorrupt, default_store_path
+from results.command_line import run_command, store_from, store_option
 
 
 def _explorer(args: argparse.Namespace) -> Explorer:
-    return Explorer(Store(args.store or default_store_path()), corpus=args.corpus, registry=args.registry)
+    return Explorer(store_from(args), corpus=args.corpus, registry=args.registry)
 
 
 class TqdmStages:
@@ -160,8 +160,7 @@ def cmd_map(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m explorer", description=__doc__)
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--store", help="DuckDB file (default: $PATENTEB_STORE or data/patenteb.duckdb)")
+    common = argparse.ArgumentParser(add_help=False, parents=[store_option()])
     common.add_argument("--corpus", help="parquet/JSONL with id, text, codes (default: the shipped USPTO 10k)")
     common.add_argument("--registry", help="models TOML (default: $PATENTEB_EXPLORER_MODELS or explorer/models.toml)")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -203,11 +202,4 @@ COMMANDS = {"models": cmd_models, "index": cmd_index, "search": cmd_search, "map
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    try:
-        return COMMANDS[args.command](args)
-    except (ExplorerError, StoreBusy, StoreCorrupt) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
+    return run_command(COMMANDS[args.command], args, failures={ExplorerError: 1})
