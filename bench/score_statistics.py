@@ -3,19 +3,25 @@
 Prints progress lines, then as the last line one JSON object:
   interval_18k_1000_s    one retrieval interval: 18,000 queries x 1,000 resamples (median of the repeats)
   loop_18k_1000_s        the naive baseline, same run: a Python loop drawing one resample at a time from the
-                         per-example frame (`rows.sample(n, replace=True)`) and averaging it
+                         per-example frame (`rows.sample(n, replace=True)`) and averaging it (100 resamples
+                         timed, scaled to 1,000)
   speedup_vs_loop        loop_18k_1000_s / interval_18k_1000_s
   numpy_loop_18k_1000_s  a leaner loop: one numpy index draw and mean per resample
   speedup_vs_numpy_loop  numpy_loop_18k_1000_s / interval_18k_1000_s (drawing the indices dominates both)
   interval_<family>_s    one interval at the size of PatenTEB's largest task of each family
-  sklearn_loop_<family>_s  the sklearn / scipy metric called once per resample, timed for about two seconds
+  sklearn_loop_<family>_s  the sklearn / scipy metric called once per resample, timed for about a second
                          and scaled to 1,000 resamples (what a plain loop would take)
+  rank_intervals_1000_models_s        rank intervals of 1,000 models over the 15 PatenTEB tasks (scores only)
+  rank_intervals_1000_models_drawn_s  the same with 1,000 bootstrap draws for every cell
   compare_15_tasks_s     `compare` of two models over the 15 PatenTEB tasks at their test sizes (1,000
                          bootstrap resamples and 1,000 permutations each), from one long frame
+  compare_15_tasks_cpu_s  its CPU time (the machine is shared: wall time grows with the load)
+  load_average_1m        the machine's load when the run ended (2 cores)
   interval_s, compare_s  the issue's names for interval_18k_1000_s and compare_15_tasks_s
 Goals: interval < 1 s, comparison over 15 tasks < 5 s.
 
     python bench/score_statistics.py [--repeats 3]
+    python bench/score_statistics.py --only compare [--task T ...]   # per-task comparison times
 
 (Not bench/statistics.py: scripts run from bench/ have it first on sys.path, so that name would shadow the
 standard library's `statistics` module, which bench/leaderboard.py and others import.)
@@ -25,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics as stdlib_statistics
 import sys
 import time
@@ -80,9 +87,12 @@ def timed(function, repeats: int) -> float:
     return stdlib_statistics.median(times)
 
 
-def naive_loop_bootstrap(rows: pd.DataFrame, n_resamples: int) -> tuple[float, float]:
-    means = [rows.sample(len(rows), replace=True, random_state=seed)["value"].mean() for seed in range(n_resamples)]
-    return tuple(np.percentile(means, [2.5, 97.5]))
+def naive_loop_seconds(rows: pd.DataFrame, timed_resamples: int = 100) -> float:
+    """The naive loop over `timed_resamples` resamples, scaled to RESAMPLES."""
+    start = time.perf_counter()
+    means = [rows.sample(len(rows), replace=True, random_state=seed)["value"].mean() for seed in range(timed_resamples)]
+    np.percentile(means, [2.5, 97.5])
+    return (time.perf_counter() - start) * RESAMPLES / timed_resamples
 
 
 def numpy_loop_bootstrap(values: np.ndarray, n_resamples: int) -> tuple[float, float]:
@@ -91,7 +101,7 @@ def numpy_loop_bootstrap(values: np.ndarray, n_resamples: int) -> tuple[float, f
     return tuple(np.percentile(means, [2.5, 97.5]))
 
 
-def sklearn_loop_seconds(rows: pd.DataFrame, budget_s: float = 2.0) -> float:
+def sklearn_loop_seconds(rows: pd.DataFrame, budget_s: float = 1.0) -> float:
     """A plain loop calling the library metric once per resample, run for about `budget_s`, scaled to RESAMPLES."""
     family = task(rows["task"].iloc[0]).family
     rng = np.random.default_rng(0)
@@ -155,16 +165,17 @@ def main() -> None:
             s.task_interval(rows, n_resamples=RESAMPLES)
         else:
             for name in args.task or PATENTEB_TASKS:
-                task_start = time.perf_counter()
+                task_start, cpu_start = time.perf_counter(), time.process_time()
                 s.compare(frame, "bench/model-a", "bench/model-b", tasks=[name], n_resamples=RESAMPLES)
-                print(f"  {name}: {time.perf_counter() - task_start:.2f} s", flush=True)
+                print(f"  {name}: {time.perf_counter() - task_start:.2f} s wall, "
+                      f"{time.process_time() - cpu_start:.2f} s CPU", flush=True)
         print(json.dumps({f"{args.only}_s": round(time.perf_counter() - start, 4)}))
         return
 
     retrieval = synthetic_examples("title2full", 18_000, "bench/model-a", rng)
     s.task_interval(retrieval, n_resamples=20)
     figures["interval_18k_1000_s"] = timed(lambda: s.task_interval(retrieval, n_resamples=RESAMPLES), args.repeats)
-    figures["loop_18k_1000_s"] = timed(lambda: naive_loop_bootstrap(retrieval, RESAMPLES), 1)
+    figures["loop_18k_1000_s"] = naive_loop_seconds(retrieval)
     figures["speedup_vs_loop"] = figures["loop_18k_1000_s"] / figures["interval_18k_1000_s"]
     values = retrieval["value"].to_numpy()
     figures["numpy_loop_18k_1000_s"] = timed(lambda: numpy_loop_bootstrap(values, RESAMPLES), args.repeats)
@@ -184,13 +195,26 @@ def main() -> None:
         print(f"{family} {name} ({len(rows):,} examples): {seconds:.3f} s vectorised, "
               f"~{loop_seconds:.1f} s as a loop of the library metric ({loop_seconds / seconds:.0f}x)", flush=True)
 
+    scores = pd.DataFrame(rng.normal(50, 5, (1000, len(PATENTEB_TASKS))), columns=list(PATENTEB_TASKS),
+                          index=[f"model-{i:04d}" for i in range(1000)])
+    figures["rank_intervals_1000_models_s"] = timed(lambda: s.rank_intervals(scores), 1)
+    draws = {(model, column): rng.normal(scores.loc[model, column], 1.0, RESAMPLES)
+             for model in scores.index for column in scores.columns}
+    figures["rank_intervals_1000_models_drawn_s"] = timed(lambda: s.rank_intervals(scores, draws=draws), 1)
+    print(f"rank intervals, 1,000 models x {len(PATENTEB_TASKS)} tasks: {figures['rank_intervals_1000_models_s']:.2f} s "
+          f"from the scores, {figures['rank_intervals_1000_models_drawn_s']:.2f} s with bootstrap draws for every cell",
+          flush=True)
+
     frame = comparison_frame(rng)
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), time.process_time()
     table = s.compare(frame, "bench/model-a", "bench/model-b", n_resamples=RESAMPLES)
     figures["compare_15_tasks_s"] = time.perf_counter() - start
-    print(f"compare over {len(table)} tasks ({len(frame):,} rows): {figures['compare_15_tasks_s']:.2f} s; "
+    figures["compare_15_tasks_cpu_s"] = time.process_time() - cpu_start
+    print(f"compare over {len(table)} tasks ({len(frame):,} rows): {figures['compare_15_tasks_s']:.2f} s "
+          f"({figures['compare_15_tasks_cpu_s']:.2f} s CPU); "
           f"{s.verdict(table)}", flush=True)
 
+    figures["load_average_1m"] = os.getloadavg()[0]
     figures["interval_s"] = figures["interval_18k_1000_s"]
     figures["compare_s"] = figures["compare_15_tasks_s"]
     print(json.dumps({key: round(value, 4) for key, value in figures.items()}))

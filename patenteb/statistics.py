@@ -179,18 +179,19 @@ def macro_f1_from_counts(pair_counts: np.ndarray, pairs: PairTable, gold_sizes: 
     return f1.sum(axis=1) / present.sum(axis=1)
 
 
-def v_measure_from_counts(pair_counts: np.ndarray, pairs: PairTable, gold_sizes: np.ndarray | None = None) -> np.ndarray:
-    """V-measure per row from contingency counts of (gold label, cluster) pairs, as sklearn's v_measure_score:
-    homogeneity = I / H(gold), completeness = I / H(cluster), each 1 when its entropy is 0."""
-    gold_sizes = pairs.gold_sizes(pair_counts) if gold_sizes is None else gold_sizes
+def v_measure_from_parts(parts: Sequence[tuple[np.ndarray, PairTable]], gold_sizes: np.ndarray) -> np.ndarray:
+    """V-measure per row of a clustering made of parts with disjoint clusters (the items one model clustered and
+    the items another did): each part's pair counts and table, and the gold label sizes of all the items."""
     n = gold_sizes.sum(axis=1)
     largest = int(n.max())
     gold_term = _sum_x_log_x(gold_sizes, largest) / n
-    cluster_term = _sum_x_log_x(sum_by_group(pair_counts, pairs.predicted, pairs.n_predicted), largest) / n
+    cluster_term = sum(
+        _sum_x_log_x(sum_by_group(counts, pairs.predicted, pairs.n_predicted), largest) for counts, pairs in parts
+    ) / n
+    pair_term = sum(_sum_x_log_x(counts, largest) for counts, _ in parts) / n
     log_n = np.log(n)
     gold_entropy = log_n - gold_term
     cluster_entropy = log_n - cluster_term
-    pair_term = _sum_x_log_x(pair_counts, largest) / n
     mutual_information = np.clip(pair_term - gold_term - cluster_term + log_n, 0.0, None)
     with np.errstate(divide="ignore", invalid="ignore"):
         homogeneity = np.where(gold_entropy > ZERO_ENTROPY, mutual_information / gold_entropy, 1.0)
@@ -314,14 +315,13 @@ class _PearsonExamples(_Examples):
         return a - self._r(gold_sums, self.columns_b.sum(axis=0) - shift)
 
 
-class _CountExamples(_Examples):
-    """Classification and clustering: each example as the id of its (gold, predicted) pair; the metric from the
-    counts of each pair (macro-F1 or V-measure)."""
+class _ClassificationExamples(_Examples):
+    """Each example as the id of its (gold, predicted label) pair, in one label vocabulary for both models;
+    macro-F1 from the counts of each pair."""
 
-    def __init__(self, family: str, pairs: PairTable, a: np.ndarray, b: np.ndarray | None = None):
+    def __init__(self, pairs: PairTable, a: np.ndarray, b: np.ndarray | None = None):
         self.size, self.paired = len(a), b is not None
         self.pairs, self.a, self.b = pairs, a, b
-        self.metric = macro_f1_from_counts if family == CLASSIFICATION else v_measure_from_counts
         n_pairs = len(pairs.gold)
         self.counts_a = np.bincount(a, minlength=n_pairs)[None, :]
         self.gold_sizes = pairs.gold_sizes(self.counts_a)
@@ -331,25 +331,66 @@ class _CountExamples(_Examples):
             self.a_where_differs, self.b_where_differs = a[self.differs], b[self.differs]
             self.counts_a_where_same = self.counts_a - np.bincount(self.a_where_differs, minlength=n_pairs)[None, :]
 
+    def _f1(self, counts: np.ndarray, gold_sizes: np.ndarray) -> np.ndarray:
+        return macro_f1_from_counts(counts, self.pairs, gold_sizes)
+
     def scores(self):
-        a = float(self.metric(self.counts_a, self.pairs, self.gold_sizes)[0])
-        return a, (float(self.metric(self.counts_b, self.pairs, self.gold_sizes)[0]) if self.paired else None)
+        a = float(self._f1(self.counts_a, self.gold_sizes)[0])
+        return a, (float(self._f1(self.counts_b, self.gold_sizes)[0]) if self.paired else None)
 
     def resampled(self, indices):
         n_pairs = len(self.pairs.gold)
         counts_a = counts_per_row(self.a[indices], n_pairs)
         gold_sizes = self.pairs.gold_sizes(counts_a)
-        a = self.metric(counts_a, self.pairs, gold_sizes)
-        if not self.paired:
-            return a
-        return a - self.metric(counts_per_row(self.b[indices], n_pairs), self.pairs, gold_sizes)
+        a = self._f1(counts_a, gold_sizes)
+        return a - self._f1(counts_per_row(self.b[indices], n_pairs), gold_sizes) if self.paired else a
 
     def swapped(self, packed):
         swaps = np.unpackbits(packed, axis=1, count=self.size).view(bool)[:, self.differs]
         moved = np.where(swaps, self.b_where_differs, self.a_where_differs)
         counts_a = self.counts_a_where_same + counts_per_row(moved, len(self.pairs.gold))
         counts_b = self.counts_a + self.counts_b - counts_a
-        return self.metric(counts_a, self.pairs, self.gold_sizes) - self.metric(counts_b, self.pairs, self.gold_sizes)
+        return self._f1(counts_a, self.gold_sizes) - self._f1(counts_b, self.gold_sizes)
+
+
+class _ClusteringExamples(_Examples):
+    """Each example as the id of its (gold label, cluster) pair, in each model's own pair table: two models'
+    clusters are different clusters even where their numbers coincide. V-measure from the counts of each pair;
+    after swaps, a model's clustering is made of its own clusters and the other model's (disjoint parts)."""
+
+    def __init__(self, pairs_a: PairTable, a: np.ndarray, pairs_b: PairTable | None = None, b: np.ndarray | None = None):
+        self.size, self.paired = len(a), b is not None
+        self.pairs_a, self.a, self.pairs_b, self.b = pairs_a, a, pairs_b, b
+        self.counts_a = np.bincount(a, minlength=len(pairs_a.gold))[None, :]
+        self.gold_sizes = pairs_a.gold_sizes(self.counts_a)
+        if b is not None:
+            self.counts_b = np.bincount(b, minlength=len(pairs_b.gold))[None, :]
+
+    def scores(self):
+        a = float(v_measure_from_parts([(self.counts_a, self.pairs_a)], self.gold_sizes)[0])
+        b = float(v_measure_from_parts([(self.counts_b, self.pairs_b)], self.gold_sizes)[0]) if self.paired else None
+        return a, b
+
+    def resampled(self, indices):
+        counts_a = counts_per_row(self.a[indices], len(self.pairs_a.gold))
+        gold_sizes = self.pairs_a.gold_sizes(counts_a)
+        a = v_measure_from_parts([(counts_a, self.pairs_a)], gold_sizes)
+        if not self.paired:
+            return a
+        counts_b = counts_per_row(self.b[indices], len(self.pairs_b.gold))
+        return a - v_measure_from_parts([(counts_b, self.pairs_b)], gold_sizes)
+
+    def swapped(self, packed):
+        swaps = np.unpackbits(packed, axis=1, count=self.size).view(bool)
+        a_swapped = np.empty((len(swaps), len(self.pairs_a.gold)), dtype=np.int64)
+        b_swapped = np.empty((len(swaps), len(self.pairs_b.gold)), dtype=np.int64)
+        for row, row_swaps in enumerate(swaps):
+            positions = np.flatnonzero(row_swaps)
+            a_swapped[row] = np.bincount(self.a[positions], minlength=a_swapped.shape[1])
+            b_swapped[row] = np.bincount(self.b[positions], minlength=b_swapped.shape[1])
+        a = v_measure_from_parts([(self.counts_a - a_swapped, self.pairs_a), (b_swapped, self.pairs_b)], self.gold_sizes)
+        b = v_measure_from_parts([(a_swapped, self.pairs_a), (self.counts_b - b_swapped, self.pairs_b)], self.gold_sizes)
+        return a - b
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -446,26 +487,29 @@ def _codes(labels: pd.Series) -> tuple[np.ndarray, int]:
     return codes.astype(np.int64), len(vocabulary)
 
 
-def _pair_ids(family: str, gold: pd.Series, predictions: Sequence[pd.Series]) -> tuple[PairTable, list[np.ndarray]]:
-    """Each example's (gold, predicted) pair as a dense pair id, one id space for all the predictions given.
-    Classification labels share one vocabulary; each model's cluster ids stay its own (two models' clusters
-    are different clusters even where their numbers coincide)."""
-    if family == CLASSIFICATION:
-        codes, n_labels = _codes(pd.concat([gold, *predictions], ignore_index=True))
-        gold_codes, predicted_codes = codes[: len(gold)], np.split(codes[len(gold):], len(predictions))
-        n_gold = n_predicted = n_labels
-    else:
-        gold_codes, n_gold = _codes(gold)
-        predicted_codes, n_predicted = [], 0
-        for clusters in predictions:
-            cluster_codes, n_clusters = _codes(clusters)
-            predicted_codes.append(cluster_codes + n_predicted)
-            n_predicted += n_clusters
+def _pair_ids(gold_codes: np.ndarray, n_gold: int, predicted_codes: Sequence[np.ndarray], n_predicted: int) -> tuple[PairTable, list[np.ndarray]]:
+    """Each example's (gold, predicted) pair as a dense pair id, one id space for all the predictions given."""
     pair_codes = np.concatenate([gold_codes * n_predicted + codes for codes in predicted_codes])
     pair_ids, unique_pairs = pd.factorize(pair_codes)
     unique_pairs = np.asarray(unique_pairs, dtype=np.int64)
     table = PairTable(unique_pairs // n_predicted, unique_pairs % n_predicted, n_gold, n_predicted)
-    return table, np.split(pair_ids.astype(np.int64), len(predictions))
+    return table, np.split(pair_ids.astype(np.int64), len(predicted_codes))
+
+
+def _label_examples(family: str, gold: pd.Series, predictions: Sequence[pd.Series]) -> _Examples:
+    """Classification labels share one vocabulary (gold and both models'); each model's clusters are its own."""
+    if family == CLASSIFICATION:
+        codes, n_labels = _codes(pd.concat([gold, *predictions], ignore_index=True))
+        predicted_codes = np.split(codes[len(gold):], len(predictions))
+        table, ids = _pair_ids(codes[: len(gold)], n_labels, predicted_codes, n_labels)
+        return _ClassificationExamples(table, *ids)
+    gold_codes, n_gold = _codes(gold)
+    parts = []
+    for clusters in predictions:
+        cluster_codes, n_clusters = _codes(clusters)
+        table, (ids,) = _pair_ids(gold_codes, n_gold, [cluster_codes], n_clusters)
+        parts += [table, ids]
+    return _ClusteringExamples(*parts)
 
 
 def _examples(family: str, rows: pd.DataFrame, paired: bool) -> _Examples:
@@ -485,8 +529,7 @@ def _examples(family: str, rows: pd.DataFrame, paired: bool) -> _Examples:
         raise StatisticsInputError("the two models' gold labels differ on shared examples")
     what = "predicted label" if family == CLASSIFICATION else "assigned cluster"
     predictions = [_labels(rows, "predicted_a", what)] + ([_labels(rows, "predicted_b", what)] if paired else [])
-    table, ids = _pair_ids(family, gold, predictions)
-    return _CountExamples(family, table, ids[0], ids[1] if paired else None)
+    return _label_examples(family, gold, predictions)
 
 
 OWN_COLUMNS = ("value", "gold", "predicted")

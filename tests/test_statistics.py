@@ -157,8 +157,7 @@ def test_vectorised_metrics_equal_sklearn_and_scipy_on_every_resample(n, n_gold,
     predicted = np.array([f"g{value}" for value in rng.integers(0, n_predicted, n)])
     indices = rng.integers(0, n, (resamples, n))
     for family, reference in (("classification", macro_f1), ("clustering", v_measure_score)):
-        table, (pair_ids,) = s._pair_ids(family, pd.Series(gold), [pd.Series(predicted)])
-        vectorised = s._CountExamples(family, table, pair_ids).resampled(indices)
+        vectorised = s._label_examples(family, pd.Series(gold), [pd.Series(predicted)]).resampled(indices)
         expected = [reference(gold[index], predicted[index]) for index in indices]
         np.testing.assert_allclose(vectorised, expected, atol=1e-10)
     similarity = rng.normal(size=n)
