@@ -22,6 +22,7 @@ Goals: interval < 1 s, comparison over 15 tasks < 5 s.
 
     python bench/score_statistics.py [--repeats 3]
     python bench/score_statistics.py --only compare [--task T ...]   # per-task comparison times
+    python bench/score_statistics.py --only compare-saved-draws      # compare reading each model's saved draws
 
 (Not bench/statistics.py: scripts run from bench/ have it first on sys.path, so that name would shadow the
 standard library's `statistics` module, which bench/leaderboard.py and others import.)
@@ -136,7 +137,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--task", action="append", help="with --only compare: these tasks only")
-    parser.add_argument("--only", choices=["interval", "compare", "draws"], help="time one step alone (for profiling)")
+    parser.add_argument("--only", choices=["interval", "compare", "compare-saved-draws", "draws"], help="time one step alone (for profiling)")
     args = parser.parse_args()
     rng = np.random.default_rng(0)
     figures: dict[str, float] = {}
@@ -156,6 +157,16 @@ def main() -> None:
         print(f"gather+mean: {timed(lambda: values[indices].mean(axis=1), 3):.3f} s")
         print(f"weights via one bincount: {timed(lambda: np.bincount((indices + offsets).ravel(), minlength=n * 1000).reshape(1000, n).astype(np.float64), 3):.3f} s")
         print(f"weights per row: {timed(lambda: s.resample_weights(indices), 3):.3f} s")
+        return
+    if args.only == "compare-saved-draws":
+        frame = comparison_frame(rng)
+        draws = {(model, "r1", name): s.task_bootstrap(rows, n_resamples=RESAMPLES)
+                 for (model, name), rows in frame.groupby(["model", "task"])}
+        start, cpu_start = time.perf_counter(), time.process_time()
+        s.compare(frame, "bench/model-a", "bench/model-b", n_resamples=RESAMPLES, draws=draws)
+        print(json.dumps({"compare_15_tasks_saved_draws_s": round(time.perf_counter() - start, 4),
+                          "compare_15_tasks_saved_draws_cpu_s": round(time.process_time() - cpu_start, 4),
+                          "load_average_1m": os.getloadavg()[0]}))
         return
     if args.only:
         rows = synthetic_examples("title2full", 18_000, "bench/model-a", rng) if args.only == "interval" else None

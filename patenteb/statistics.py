@@ -566,11 +566,17 @@ def _paired_groups(rows_a: pd.DataFrame, rows_b: pd.DataFrame, family: str) -> l
 
 
 def resampling_generator(seed: int, task: str | None) -> np.random.Generator:
-    """The random generator a task's resampling uses: seeded by the seed and the task's name, so that a task's
+    """The random generator of a task's bootstrap: seeded by the seed and the task's name, so that a task's
     interval does not depend on which other tasks are computed, and tasks of equal size are not resampled alike."""
     if task is None:
         return np.random.default_rng(seed)
     return np.random.default_rng([seed, zlib.crc32(task.encode())])
+
+
+def permutation_generator(seed: int, task: str | None) -> np.random.Generator:
+    """The random generator of a task's permutation test (its own, so that the p-value is the same whether the
+    bootstrap was computed or read from saved draws)."""
+    return np.random.default_rng([seed, zlib.crc32((task or "").encode()), 1])
 
 
 def _batch(n_examples: int, n_resamples: int) -> int:
@@ -681,9 +687,14 @@ def paired_permutation_p(groups: Sequence[_Examples], n_resamples: int, rng: np.
 
 def compare_models(examples_a: pd.DataFrame, examples_b: pd.DataFrame, family: str | None = None,
                    n_resamples: int = DEFAULT_RESAMPLES, seed: int = DEFAULT_SEED,
-                   confidence: float = DEFAULT_CONFIDENCE) -> Comparison:
+                   confidence: float = DEFAULT_CONFIDENCE, draws_a: np.ndarray | None = None,
+                   draws_b: np.ndarray | None = None) -> Comparison:
     """Two models on one task, paired by example id (only ids both have): both scores, A - B, its paired
-    bootstrap interval and the paired permutation p-value."""
+    bootstrap interval and the paired permutation p-value.
+
+    `draws_a`, `draws_b`: each model's saved `task_bootstrap` (same seed and n_resamples). When both models
+    have exactly the same examples, their draws come from the same resamples, so A - B of the draws is the
+    paired bootstrap and is used instead of resampling again; otherwise they are ignored."""
     _check_resampling(n_resamples, confidence)
     rows_a, family_a = main_examples(examples_a, family)
     rows_b, family_b = main_examples(examples_b, family or family_a)
@@ -693,15 +704,24 @@ def compare_models(examples_a: pd.DataFrame, examples_b: pd.DataFrame, family: s
     if task != _single(rows_b, "task"):
         raise StatisticsInputError(f"A's examples are of {task}, B's of {_single(rows_b, 'task')}")
     groups = _paired_groups(rows_a, rows_b, family_a)
-    rng = resampling_generator(seed, task)
-    low, high = _percentile_interval(_bootstrap_distribution(groups, int(n_resamples), rng), confidence)
+    n_examples = sum(group.size for group in groups)
+    n_resamples = int(n_resamples)
+    if _usable_draws(draws_a, draws_b, n_resamples) and n_examples == len(rows_a) == len(rows_b):
+        distribution = np.asarray(draws_a, dtype=np.float64) - np.asarray(draws_b, dtype=np.float64)
+    else:
+        distribution = _bootstrap_distribution(groups, n_resamples, resampling_generator(seed, task))
+    low, high = _percentile_interval(distribution, confidence)
     scores = [group.scores() for group in groups]
     return Comparison(
         a=float(np.mean([a for a, _ in scores])), b=float(np.mean([b for _, b in scores])),
         delta=float(np.mean([group.difference() for group in groups])), ci_low=low, ci_high=high,
-        p_value=paired_permutation_p(groups, int(n_resamples), rng),
-        n_examples=sum(group.size for group in groups), n_resamples=int(n_resamples),
+        p_value=paired_permutation_p(groups, n_resamples, permutation_generator(seed, task)),
+        n_examples=n_examples, n_resamples=n_resamples,
     )
+
+
+def _usable_draws(draws_a, draws_b, n_resamples: int) -> bool:
+    return all(draws is not None and np.shape(draws) == (n_resamples,) for draws in (draws_a, draws_b))
 
 
 def holm(p_values: Sequence[float]) -> np.ndarray:
@@ -739,6 +759,13 @@ def _one_revision(rows: pd.DataFrame, model: str, task: str) -> pd.DataFrame:
     return rows
 
 
+def _saved_draws(draws, model: str, rows: pd.DataFrame, task: str) -> np.ndarray | None:
+    if not draws:
+        return None
+    revision = _single(rows, "revision")
+    return draws.get((model, revision, task))
+
+
 def _task_order(task: str) -> tuple:
     known = BY_NAME.get(task)
     return (0, known.display_order, task) if known is not None else (1, 0, task)
@@ -746,9 +773,13 @@ def _task_order(task: str) -> tuple:
 
 def compare(frame: pd.DataFrame, model_a: str, model_b: str, tasks: Sequence[str] | None = None, *,
             revision_a: str | None = None, revision_b: str | None = None, n_resamples: int = DEFAULT_RESAMPLES,
-            seed: int = DEFAULT_SEED, confidence: float = DEFAULT_CONFIDENCE) -> pd.DataFrame:
+            seed: int = DEFAULT_SEED, confidence: float = DEFAULT_CONFIDENCE,
+            draws: Mapping[tuple[str, str, str], np.ndarray] | None = None) -> pd.DataFrame:
     """Model A against model B on each task both have per-example data for (or on `tasks`): one row per task
-    with COMPARE_COLUMNS, Holm-adjusted over the rows. `attrs` holds the models, the settings and the method."""
+    with COMPARE_COLUMNS, Holm-adjusted over the rows. `attrs` holds the models, the settings and the method.
+
+    `draws`: saved `task_bootstrap` distributions by (model, revision, task), used where both models have
+    exactly the same examples (see `compare_models`); the results are the same, only faster."""
     _require_columns(frame, ("model", "task", "example_id", "metric", "value"))
     _check_resampling(n_resamples, confidence)
     if model_a == model_b and revision_a == revision_b:
@@ -775,7 +806,10 @@ def compare(frame: pd.DataFrame, model_a: str, model_b: str, tasks: Sequence[str
         task_b = _one_revision(by_task_b[task], model_b, task)
         try:
             _, family = main_examples(task_a)
-            result = compare_models(task_a, task_b, family, n_resamples, seed, confidence)
+            result = compare_models(
+                task_a, task_b, family, n_resamples, seed, confidence,
+                draws_a=_saved_draws(draws, model_a, task_a, task), draws_b=_saved_draws(draws, model_b, task_b, task),
+            )
         except StatisticsInputError as error:
             raise StatisticsInputError(f"{task}: {error}") from None
         rows.append({"task": task, "family": family, "n_examples": result.n_examples, "a": result.a, "b": result.b,

@@ -298,6 +298,23 @@ def test_compare_over_a_frame_pairs_shared_ids_adjusts_with_holm_and_gives_a_ver
     assert s.verdict(only) == "better on 1, worse on 0, no significant difference on 0 of 1 task"
 
 
+def test_saved_bootstrap_draws_give_the_same_comparison_where_both_models_have_the_same_examples():
+    same_ids = pd.concat([examples("paraphrase", 200, seed=50, quality=0.7),
+                          examples("paraphrase", 200, seed=51, model="org/b", quality=0.5)])
+    same_ids.loc[same_ids["model"] == "org/b", "gold"] = same_ids.loc[same_ids["model"] == "org/a", "gold"].to_numpy()
+    fewer_ids = pd.concat([examples("retrieval", 200, seed=52), examples("retrieval", 190, seed=53, model="org/b")])
+    frame = pd.concat([same_ids, fewer_ids])
+    draws = {(model, "r1", task): s.task_bootstrap(rows, n_resamples=300)
+             for (model, task), rows in frame.groupby(["model", "task"])}
+    computed = s.compare(frame, "org/a", "org/b", n_resamples=300)
+    read = s.compare(frame, "org/a", "org/b", n_resamples=300, draws=draws)
+    pd.testing.assert_frame_equal(read, computed, atol=1e-12, rtol=0)
+    bogus = {key: np.zeros(300) for key in draws}
+    with_bogus = s.compare(frame, "org/a", "org/b", n_resamples=300, draws=bogus).set_index("task")
+    assert (with_bogus.loc["para_problem", "ci_low"], with_bogus.loc["para_problem", "ci_high"]) == (0.0, 0.0)
+    assert with_bogus.loc["effect2full", "ci_low"] == computed.set_index("task").loc["effect2full", "ci_low"]
+
+
 def test_verdict_counts_signs_of_significant_differences():
     table = pd.DataFrame({"delta": [0.1, -0.2, 0.3, -0.01, 0.02], "p_holm": [0.01, 0.001, 0.2, 0.04, 0.05]})
     assert s.verdict(table) == "better on 1, worse on 2, no significant difference on 2 of 5 tasks"
