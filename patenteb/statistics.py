@@ -11,16 +11,21 @@ Per-example frames have the columns of `PER_EXAMPLE_COLUMNS`; a task's family de
 | clustering     | `cluster`      | V-measure of gold vs the assigned clusters                  |
 | paraphrase     | `similarity`   | Pearson r between the similarities and the gold labels      |
 
-Every metric is computed for a whole batch of resamples at once. A resample is a row of example weights (how
-often each example was drawn); the mean is a matrix product, Pearson r follows from weighted sums, macro-F1 and
-V-measure from weighted counts of (gold, predicted) pairs (`np.bincount`), so nothing loops over resamples in
-Python. The resamples are drawn exactly as `scipy.stats.bootstrap` draws them (the same generator calls), and
-the tests check the intervals against scipy.stats.bootstrap with sklearn's metric called on each resample;
-scipy's function itself is not called because it hands the statistic resampled copies of every array (one
-gather per array and resample), which made a 15-task comparison several times slower than the weights. The
-paired permutation test follows `scipy.stats.permutation_test(permutation_type='samples')`'s conventions and
-is checked against it (exact p-values on small samples); scipy's own swaps each example in a Python loop over
-the examples, far too slow at 18,000 examples.
+Every metric is computed for a whole batch of resamples at once: a batch is a (resamples, n) matrix of drawn
+example indices; the mean is a gather, Pearson r follows from weighted sums (matrix products with per-resample
+example counts), macro-F1 and V-measure from the counts of (gold, predicted) pairs in each resample. The only
+Python loops run one `np.bincount` per resample (faster than one bincount over offset rows: each row's counts
+stay in cache). The resamples are drawn exactly as
+`scipy.stats.bootstrap` draws them (the same generator calls, percentile method), and the tests check the
+intervals against scipy.stats.bootstrap with sklearn's metric called on each resample. scipy's function itself
+is not called: it hands the statistic a resampled copy of every array (gold, A, B), and those copies made a
+15-task comparison several times slower. The paired permutation test follows the conventions of
+`scipy.stats.permutation_test(permutation_type='samples')` and is checked against it (exact p-values on small
+samples); scipy's own swaps each example in a Python loop over the examples, far too slow at 18,000 examples.
+
+Intervals are meant to be computed once, when per-example rows are written; `task_bootstrap` gives the whole
+distribution, which `compare` (paired bootstrap of two models with the same examples) and `rank_intervals`
+(rank ranges) can reuse.
 """
 
 from __future__ import annotations
@@ -58,8 +63,8 @@ INTERVAL_METHOD = (
     f"{DEFAULT_CONFIDENCE:.0%} percentile bootstrap: the task's examples are drawn with replacement "
     f"{DEFAULT_RESAMPLES:,} times (seeded by {DEFAULT_SEED} and the task's name), the task's own metric is "
     "recomputed on each resample (mean NDCG@10; macro-F1; V-measure of the gold labels against the clusters the "
-    "model assigned; Pearson r), and the interval runs from the 2.5th to the 97.5th percentile "
-    "(scipy.stats.bootstrap). A task with several subsets is resampled within each subset and the subsets' "
+    "model assigned; Pearson r), and the interval runs from the 2.5th to the 97.5th percentile (the "
+    "percentile method of scipy.stats.bootstrap, same draws). A task with several subsets is resampled within each subset and the subsets' "
     "scores averaged. Scores without per-example data (the paper, third-party quotes, MTEB imports) have no "
     "interval."
 )

@@ -17,7 +17,7 @@ from sklearn.metrics import f1_score, v_measure_score
 from leaderboard.tables import borda_points, rank_from_points
 from patenteb import statistics as s
 
-PROPERTY_SETTINGS = settings(max_examples=150, derandomize=True, deadline=timedelta(seconds=5),
+PROPERTY_SETTINGS = settings(max_examples=100, derandomize=True, deadline=timedelta(seconds=5),
                              suppress_health_check=[HealthCheck.too_slow])
 TASK_OF_FAMILY = {"retrieval": "effect2full", "classification": "class_bloom",
                   "clustering": "clusters_inventor", "paraphrase": "para_problem"}
