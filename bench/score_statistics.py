@@ -23,6 +23,7 @@ Goals: interval < 1 s, comparison over 15 tasks < 5 s.
     python bench/score_statistics.py [--repeats 3]
     python bench/score_statistics.py --only compare [--task T ...]   # per-task comparison times
     python bench/score_statistics.py --only compare-saved-draws      # compare reading each model's saved draws
+    python bench/score_statistics.py --only bias                     # the resamples' bias at PatenTEB sizes
 
 (Not bench/statistics.py: scripts run from bench/ have it first on sys.path, so that name would shadow the
 standard library's `statistics` module, which bench/leaderboard.py and others import.)
@@ -137,10 +138,20 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--task", action="append", help="with --only compare: these tasks only")
-    parser.add_argument("--only", choices=["interval", "compare", "compare-saved-draws", "draws"], help="time one step alone (for profiling)")
+    parser.add_argument("--only", choices=["interval", "compare", "compare-saved-draws", "draws", "bias"], help="time one step alone (for profiling)")
     args = parser.parse_args()
     rng = np.random.default_rng(0)
     figures: dict[str, float] = {}
+    if args.only == "bias":
+        for family, name in LARGEST_OF_FAMILY.items():
+            rows = synthetic_examples(name, task(name).test_size, "bench/model-a", rng)
+            groups, task_name, _ = s._one_model(rows, None)
+            raw = s._bootstrap_distribution(groups, RESAMPLES, s.resampling_generator(0, task_name))
+            score = s.task_score(rows)
+            print(f"{family}: score {score:.4f}, resamples' mean {raw.mean():.4f} (bias {raw.mean() - score:+.4f}), "
+                  f"resamples' spread (2.5-97.5%) {np.percentile(raw, 97.5) - np.percentile(raw, 2.5):.4f}, "
+                  f"share above the score {np.mean(raw > score):.3f}")
+        return
     if args.only == "draws":
         n, size = 18_000, (1000, 18_000)
         for label, draw in [
@@ -203,8 +214,10 @@ def main() -> None:
         loop_seconds = sklearn_loop_seconds(rows)
         figures[f"interval_{family}_s"] = seconds
         figures[f"sklearn_loop_{family}_s"] = loop_seconds
+        interval = s.task_interval(rows, n_resamples=RESAMPLES)
         print(f"{family} {name} ({len(rows):,} examples): {seconds:.3f} s vectorised, "
-              f"~{loop_seconds:.1f} s as a loop of the library metric ({loop_seconds / seconds:.0f}x)", flush=True)
+              f"~{loop_seconds:.1f} s as a loop of the library metric ({loop_seconds / seconds:.0f}x); "
+              f"score {interval.score:.4f} [{interval.low:.4f}, {interval.high:.4f}]", flush=True)
 
     scores = pd.DataFrame(rng.normal(50, 5, (1000, len(PATENTEB_TASKS))), columns=list(PATENTEB_TASKS),
                           index=[f"model-{i:04d}" for i in range(1000)])
