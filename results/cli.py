@@ -11,10 +11,11 @@ from pathlib import Path
 
 import pandas as pd
 
+from results.command_line import STORE_PROBLEM, CommandError, run_command, store_from, store_option
 from results.importer import import_mteb_results
 from results.record import RecordError, rebuild
 from results.seed import seed
-from results.store import Store, StoreBusy, StoreCorrupt, default_store_path
+from results.store import Store, default_store_path
 
 EXPORT_COLUMNS = ["model", "revision", "task", "split", "subset", "metric", "score", "provenance"]
 EXPORT_DESCRIPTION = """Per-example columns (--per-example): model, revision, task, split, subset, example_id, metric,
@@ -35,16 +36,16 @@ and the output says which and why. --json prints one object: model_a, model_b, r
 n_resamples, seed, confidence, method."""
 
 
-class InputError(ValueError):
-    """Input a command cannot use; the message is shown as it is and the command exits 2."""
+USAGE = 2
 
 
-def _store(args: argparse.Namespace) -> Store:
-    return Store(args.store or default_store_path())
+def usage_error(message: str) -> CommandError:
+    """Input a command cannot use: one line on stderr, exit 2."""
+    return CommandError(message, USAGE)
 
 
 def cmd_seed(args: argparse.Namespace) -> int:
-    report = seed(_store(args), show_progress=True)
+    report = seed(store_from(args), show_progress=True)
     print(f"tasks: {report.tasks.new} new, {report.tasks.changed} changed, {report.tasks.unchanged} unchanged")
     print(f"models: {report.models.new} new, {report.models.changed} changed, {report.models.unchanged} unchanged")
     scores = report.reference_scores
@@ -57,7 +58,7 @@ def cmd_seed(args: argparse.Namespace) -> int:
 
 def cmd_import(args: argparse.Namespace) -> int:
     report = import_mteb_results(
-        _store(args), [Path(p) for p in args.paths], provenance=args.provenance, show_progress=True
+        store_from(args), [Path(p) for p in args.paths], provenance=args.provenance, show_progress=True
     )
     for path, reason in report.skipped:
         print(f"skipped {path}: {reason}", file=sys.stderr)
@@ -77,12 +78,11 @@ def cmd_rebuild(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    store = _store(args)
+    store = store_from(args)
     if args.per_example:
         frame = store.example_scores(model=args.model, task=args.task)
         if frame.empty:
-            print(f"error: {_no_examples_reason(store, args)}", file=sys.stderr)
-            return 2
+            raise usage_error(_no_examples_reason(store, args))
         what = "per-example rows"
     else:
         frame = store.all_scores().rename(columns={"value": "score"})
@@ -115,7 +115,7 @@ def _no_examples_reason(store: Store, args: argparse.Namespace) -> str:
 def cmd_compare(args: argparse.Namespace) -> int:
     from patenteb import statistics
 
-    store = _store(args)
+    store = store_from(args)
     names = (args.model_a, args.model_b)
     scores = store.main_scores()
     for model in names:
@@ -124,13 +124,13 @@ def cmd_compare(args: argparse.Namespace) -> int:
     example_tasks = {model: set(examples.loc[examples["model"] == model, "task"]) for model in names}
     for model in names:
         if not example_tasks[model]:
-            raise InputError(f"{model} has no per-example data: {_provenance_note(scores, model)}")
+            raise usage_error(f"{model} has no per-example data: {_provenance_note(scores, model)}")
     tasks = _chosen_tasks(args.tasks, store, names, example_tasks, scores)
     try:
         table = statistics.compare(examples, *names, tasks, revision_a=args.revision_a, revision_b=args.revision_b,
                                    n_resamples=args.resamples)
     except statistics.StatisticsInputError as error:
-        raise InputError(str(error)) from None
+        raise usage_error(str(error)) from None
     compared = set(table["task"])
     skipped = [
         {"task": task, "reason": _why_not_compared(task, names, example_tasks, scores)}
@@ -163,7 +163,7 @@ def _check_known_model(store: Store, scores: pd.DataFrame, model: str) -> None:
         return
     close = difflib.get_close_matches(model, sorted(known), n=3, cutoff=0.6)
     hint = f"; did you mean {', '.join(close)}?" if close else " (see the leaderboard, or `python -m results stats`)"
-    raise InputError(f"unknown model {model!r}: the store {store.path} has no such model{hint}")
+    raise usage_error(f"unknown model {model!r}: the store {store.path} has no such model{hint}")
 
 
 def _provenance_note(scores: pd.DataFrame, model: str) -> str:
@@ -177,7 +177,7 @@ def _chosen_tasks(listed: str | None, store: Store, names, example_tasks, scores
     if listed is None:
         shared = example_tasks[names[0]] & example_tasks[names[1]]
         if not shared:
-            raise InputError(
+            raise usage_error(
                 f"{names[0]} and {names[1]} share no task with per-example data "
                 f"({names[0]}: {', '.join(sorted(example_tasks[names[0]]))}; "
                 f"{names[1]}: {', '.join(sorted(example_tasks[names[1]]))})"
@@ -185,15 +185,15 @@ def _chosen_tasks(listed: str | None, store: Store, names, example_tasks, scores
         return None
     tasks = list(dict.fromkeys(task.strip() for task in listed.split(",") if task.strip()))
     if not tasks:
-        raise InputError("--tasks names no task: give task names separated by commas")
+        raise usage_error("--tasks names no task: give task names separated by commas")
     known = set(store.tasks()["task"])
     unknown = [task for task in tasks if task not in known]
     if unknown:
-        raise InputError(f"unknown task(s) {', '.join(unknown)}: not in the store's task catalogue")
+        raise usage_error(f"unknown task(s) {', '.join(unknown)}: not in the store's task catalogue")
     lacking = [f"{task} ({_why_not_compared(task, names, example_tasks, scores)})" for task in tasks
                if any(task not in example_tasks[model] for model in names)]
     if lacking:
-        raise InputError(f"cannot compare on {'; '.join(lacking)}")
+        raise usage_error(f"cannot compare on {'; '.join(lacking)}")
     return tasks
 
 
@@ -249,7 +249,7 @@ def _compare_table(table: pd.DataFrame) -> pd.DataFrame:
 
 
 def cmd_stats(args: argparse.Namespace) -> int:
-    stats = _store(args).stats()
+    stats = store_from(args).stats()
     if args.json:
         print(json.dumps(stats))
         return 0
@@ -277,14 +277,13 @@ def _positive_int(text: str) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m results", description=__doc__)
-    store_option = argparse.ArgumentParser(add_help=False)
-    store_option.add_argument("--store", help="DuckDB file (default: $PATENTEB_STORE or data/patenteb.duckdb)")
+    store = store_option()
     commands = parser.add_subparsers(dest="command", required=True)
 
-    commands.add_parser("seed", parents=[store_option], help="load the task catalogue, model facts and shipped scores")
+    commands.add_parser("seed", parents=[store], help="load the task catalogue, model facts and shipped scores")
 
     importer = commands.add_parser(
-        "import-mteb", parents=[store_option], help="import mteb result files (a results-repo checkout or folder)"
+        "import-mteb", parents=[store], help="import mteb result files (a results-repo checkout or folder)"
     )
     importer.add_argument("paths", nargs="+", metavar="PATH")
     importer.add_argument(
@@ -293,7 +292,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     rebuilder = commands.add_parser(
-        "rebuild", parents=[store_option],
+        "rebuild", parents=[store],
         help="build the store anew: the seed, the worker's result files and (from a record) the queue",
     )
     rebuilder.add_argument(
@@ -303,7 +302,7 @@ def build_parser() -> argparse.ArgumentParser:
     rebuilder.add_argument("--replace", action="store_true", help="replace the store if it exists")
 
     exporter = commands.add_parser(
-        "export", parents=[store_option],
+        "export", parents=[store],
         help="write every score row (or, with --per-example, every example's score) to a file",
         description=EXPORT_DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -314,7 +313,7 @@ def build_parser() -> argparse.ArgumentParser:
     exporter.add_argument("--task", metavar="T", help="only this task's rows")
 
     comparer = commands.add_parser(
-        "compare", parents=[store_option], help="is model A really better than B? paired tests per task",
+        "compare", parents=[store], help="is model A really better than B? paired tests per task",
         description=COMPARE_DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     comparer.add_argument("model_a", metavar="MODEL_A")
@@ -327,7 +326,7 @@ def build_parser() -> argparse.ArgumentParser:
                           help="bootstrap resamples and permutations (default: 1000)")
     comparer.add_argument("--json", action="store_true", help="print one JSON object")
 
-    stats = commands.add_parser("stats", parents=[store_option], help="counts of models, tasks and scores")
+    stats = commands.add_parser("stats", parents=[store], help="counts of models, tasks and scores")
     stats.add_argument("--json", action="store_true", help="print one JSON object")
     return parser
 
@@ -344,8 +343,4 @@ COMMANDS = {
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    try:
-        return COMMANDS[args.command](args)
-    except (StoreBusy, StoreCorrupt, RecordError, InputError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+    return run_command(COMMANDS[args.command], args, failures={RecordError: STORE_PROBLEM})
