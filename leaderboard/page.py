@@ -23,14 +23,18 @@ class Page:
     datatypes: list[str]
     share_query: str
     status: str
+    legend: str = ""
     figures: dict[str, go.Figure] = field(default_factory=dict)
 
 
-def styled_table(snapshot: Snapshot, board: Board, view_key: str, filters: Filters) -> tuple[LeaderboardTable, dict]:
-    """The table switch: filter models, build the view's table, style it."""
+def styled_table(
+    snapshot: Snapshot, board: Board, view_key: str, filters: Filters, with_intervals: bool = False
+) -> tuple[LeaderboardTable, dict]:
+    """The table switch: filter models, build the view's table, style it (with the cells' 95% intervals when
+    asked)."""
     shown_models = matching_models(snapshot.models, filters)
     table = build_table(board, view_key, model_subset=shown_models)
-    return table, styling.gradio_value(table, board.model_names)
+    return table, styling.gradio_value(table, board.model_names, with_intervals)
 
 
 def view_figures(snapshot: Snapshot, table: LeaderboardTable) -> dict[str, go.Figure]:
@@ -44,13 +48,13 @@ def filter_figures(
     """The figures that follow only the filters: the same whichever table is shown."""
     shown_models = matching_models(snapshot.models, filters)
     if overall is None:
-        overall = build_table(board, "overall", model_subset=shown_models)
+        overall = build_table(board, "overall", model_subset=shown_models, with_rank_ranges=False)
 
     def efficiency_tables() -> Iterator[LeaderboardTable]:
         """PatenTEB first; the Demo table is built only when PatenTEB has no point to plot."""
         yield overall
         if "demo" in board.efficiency:
-            yield build_table(board, "demo", model_subset=shown_models)
+            yield build_table(board, "demo", model_subset=shown_models, with_rank_ranges=False)
 
     radar_models = list(filters.models) or overall.frame[MODEL].head(RADAR_DEFAULT_COUNT).tolist()
     return {
@@ -62,10 +66,11 @@ def filter_figures(
 
 
 def build_page(
-    snapshot: Snapshot, board: Board, view_key: str, filters: Filters, with_figures: bool = True
+    snapshot: Snapshot, board: Board, view_key: str, filters: Filters, with_figures: bool = True,
+    with_intervals: bool = False,
 ) -> Page:
     view = VIEWS_BY_KEY[view_key]
-    table, value = styled_table(snapshot, board, view_key, filters)
+    table, value = styled_table(snapshot, board, view_key, filters, with_intervals)
     status = (
         f"{len(table.frame)} model{'' if len(table.frame) == 1 else 's'} · {view.title} · "
         f"store generation {snapshot.generation}"
@@ -80,6 +85,7 @@ def build_page(
         table=table,
         value=value,
         datatypes=styling.datatypes(table),
+        legend=styling.legend_markdown(board.interval_cells),
         share_query=share_query(view_key, filters.models),
         status=status,
         figures=page_figures,

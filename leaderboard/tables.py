@@ -1,9 +1,10 @@
 """Wide leaderboard tables built by pure functions from the long score frame.
 
 `choose_cells` picks one value per (model, task, subset); `prepare_board` pivots those cells once per store
-generation and aggregates what the shown evaluations cost per view (`efficiency`); `build_table` cuts one
-view's table from the board, with means, coverage, Borda rank, model metadata and efficiency. No styling here
-(see styling.py).
+generation, with their stored 95% intervals, and aggregates what the shown evaluations cost per view
+(`efficiency`); `build_table` cuts one view's table from the board, with means, coverage, Borda rank and its
+range under resampling (kept on the board per set of models ranked), model metadata and efficiency. No styling
+here (see styling.py).
 """
 
 from __future__ import annotations
@@ -14,9 +15,13 @@ import numpy as np
 import pandas as pd
 
 from leaderboard import views as v
+from leaderboard.confidence import CellKey, cells_with_intervals, interval_grids, rank_ranges, tied_with_above
+from patenteb.lru import LruCache
 from results.vocabulary import DEFAULT_SUBSET, FAMILIES, PROVENANCE_PREFERENCE, REPORTED_OVERALL_TASK
 
 CELL_KEY = ["model", "task", "subset"]
+MAX_RANK_TABLES = 32
+"""Rank ranges kept per board: one per (view, set of models ranked)."""
 
 
 @dataclass(frozen=True)
@@ -36,6 +41,15 @@ class LeaderboardTable:
     """How many PatenTEB tasks the Coverage column counts against."""
     efficiency_columns: tuple[str, ...] = ()
     """v.EFFICIENCY_COLUMNS when any score of this view has a cost record, else none."""
+    ci_low: pd.DataFrame = field(default_factory=pd.DataFrame)
+    ci_high: pd.DataFrame = field(default_factory=pd.DataFrame)
+    """Same index as `frame`, one column per `interval_columns`: the 95% interval of the value shown, ×100; NaN
+    where the value has no per-example data."""
+
+    @property
+    def interval_columns(self) -> tuple[str, ...]:
+        """Score columns that can carry an interval (one task each; not the authors' reported overall)."""
+        return tuple(column for column in self.score_columns if column != v.REPORTED)
 
     @property
     def empty(self) -> bool:
@@ -125,6 +139,14 @@ class Board:
     """display_name and hub_id per model id."""
     efficiency: dict[str, pd.DataFrame] = field(default_factory=dict)
     """Per view key with any cost record: v.EFFICIENCY_COLUMNS per model id (see `efficiency`)."""
+    interval_low: pd.DataFrame | None = None
+    interval_high: pd.DataFrame | None = None
+    """Shaped like `values`: the stored 95% interval of each cell evaluated here with per-example data; NaN else."""
+    interval_cells: pd.DataFrame = field(default_factory=pd.DataFrame)
+    """Those cells as rows (confidence.INTERVAL_CELL_COLUMNS), with the method and resample count stored."""
+    draws: dict[CellKey, np.ndarray] = field(default_factory=dict)
+    """Bootstrap distributions (metric scale) of the cells with per-example data, for the rank ranges."""
+    rank_tables: LruCache = field(default_factory=lambda: LruCache(MAX_RANK_TABLES), compare=False, repr=False)
 
 
 def _as_object_index(frame: pd.DataFrame) -> pd.DataFrame:
@@ -275,9 +297,17 @@ def _view_efficiency(values: pd.DataFrame, task_costs: pd.DataFrame, view_column
 
 
 def prepare_board(
-    cells: pd.DataFrame, tasks: pd.DataFrame, models: pd.DataFrame, costs: pd.DataFrame | None = None
+    cells: pd.DataFrame,
+    tasks: pd.DataFrame,
+    models: pd.DataFrame,
+    costs: pd.DataFrame | None = None,
+    intervals: pd.DataFrame | None = None,
+    draws: dict[CellKey, np.ndarray] | None = None,
 ) -> Board:
-    """`costs`: the store's evaluation_costs rows (Snapshot.costs); without them no view has efficiency columns."""
+    """`costs`: the store's evaluation_costs rows (Snapshot.costs); without them no view has efficiency columns.
+    `intervals`: the store's intervals of main scores (Snapshot.intervals); without them no cell has one.
+    `draws`: bootstrap distributions per (model, task, subset) with examples; without them rank ranges resample
+    only the tasks."""
     if cells.empty:
         columns = pd.MultiIndex.from_tuples([], names=["task", "subset"])
         empty = pd.DataFrame(index=pd.Index([], name="model", dtype=object), columns=columns)
@@ -292,6 +322,8 @@ def prepare_board(
     patenteb = v.view_tasks(tasks, v.VIEWS_BY_KEY["overall"])
     view_columns = {view.key: _view_columns(values, v.view_tasks(tasks, view)) for view in v.VIEWS}
     view_columns["overall"][v.REPORTED] = (REPORTED_OVERALL_TASK, DEFAULT_SUBSET)
+    interval_cells = cells_with_intervals(cells, intervals)
+    interval_low, interval_high = interval_grids(interval_cells, values)
     return Board(
         cells=cells,
         values=values,
@@ -303,6 +335,10 @@ def prepare_board(
         metadata=_metadata(models),
         model_names=models.set_index(models["model"].astype(object))[["display_name", "hub_id"]].astype(object),
         efficiency=_view_efficiency(values, shown_costs(cells, costs), view_columns),
+        interval_low=interval_low,
+        interval_high=interval_high,
+        interval_cells=interval_cells,
+        draws=dict(draws or {}),
     )
 
 
@@ -311,8 +347,12 @@ def _select(frame: pd.DataFrame, columns: dict[str, tuple[str, str]]) -> pd.Data
     return selected.set_axis(list(columns), axis=1)
 
 
-def build_table(board: Board, view: v.View | str, model_subset: list[str] | None = None) -> LeaderboardTable:
-    """One view's table. `model_subset` (already filtered model ids) restricts rows before ranking."""
+def build_table(
+    board: Board, view: v.View | str, model_subset: list[str] | None = None, with_rank_ranges: bool = True
+) -> LeaderboardTable:
+    """One view's table. `model_subset` (already filtered model ids) restricts rows before ranking. Rank ranges
+    are computed once per (view, models ranked) and kept on the board; `with_rank_ranges=False` leaves them
+    blank (a table built only to draw a figure)."""
     view = v.VIEWS_BY_KEY[view] if isinstance(view, str) else view
     all_columns = board.view_columns[view.key]
     columns = {label: key for label, key in all_columns.items() if label != v.REPORTED}
@@ -327,9 +367,15 @@ def build_table(board: Board, view: v.View | str, model_subset: list[str] | None
 
     task_values = values[list(columns)]
     points = borda_points(task_values)
+    ranges = None
+    if with_rank_ranges:
+        ranges = board.rank_tables.get(
+            (view.key, tuple(values.index)), lambda: rank_ranges(task_values, columns, board.draws)
+        )
     table = pd.DataFrame(index=values.index)
     table[v.RANK] = rank_from_points(points) if len(points) else pd.Series(dtype=int)
     table[v.MODEL] = values.index
+    table[v.RANK_RANGE] = ranges["rank_range"] if ranges is not None else None
     mean_columns: list[str] = []
     if view.key == "overall":
         family_means = {
@@ -367,6 +413,17 @@ def build_table(board: Board, view: v.View | str, model_subset: list[str] | None
     ascending = [True] + ([False] if headline else []) + [True]
     table = table.sort_values(order_keys, ascending=ascending, na_position="last", kind="stable")
     order = pd.Index(table[v.MODEL])
+    tied = np.zeros(len(order), dtype=bool)
+    if ranges is not None:
+        tied = tied_with_above(ranges["rank_low"].reindex(order), ranges["rank_high"].reindex(order)).to_numpy()
+    table.insert(table.columns.get_loc(v.RANK_RANGE) + 1, v.TIED, tied)
+    interval_columns = {label: key for label, key in all_columns.items() if label in score_columns and label != v.REPORTED}
+
+    def interval_part(grid: pd.DataFrame | None) -> pd.DataFrame:
+        if grid is None:
+            return pd.DataFrame(np.nan, index=range(len(order)), columns=list(interval_columns))
+        return (_select(grid, interval_columns).reindex(order) * 100).reset_index(drop=True)
+
     return LeaderboardTable(
         view=view,
         frame=table.reset_index(drop=True),
@@ -376,6 +433,8 @@ def build_table(board: Board, view: v.View | str, model_subset: list[str] | None
         disagreement=disagreement.reindex(order)[score_columns].reset_index(drop=True),
         coverage_of=len(board.coverage_columns),
         efficiency_columns=efficiency_columns,
+        ci_low=interval_part(board.interval_low),
+        ci_high=interval_part(board.interval_high),
     )
 
 

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from patenteb.statistics import INTERVAL_METHOD, RANK_METHOD
 from results.vocabulary import FAMILIES, PATENTEB
 
 
@@ -43,6 +44,10 @@ DIM = "Dim"
 MAX_TOKENS = "Max tokens"
 PROMPTS = "Prompts"
 BORDA_POINTS = "Borda points"
+RANK_RANGE = "Rank range"
+TIED = "Tied with above"
+"""CSV/API only: True where the row's rank range overlaps the row above (the grid marks the Rank cell instead)."""
+TIED_MARKER = "\u2248"
 HARDWARE = "Hardware"
 THROUGHPUT = "Encode texts/s"
 PEAK_MEMORY = "Peak memory GiB"
@@ -72,6 +77,17 @@ EFFICIENCY_RULE = (
     f"process's resident memory on a CPU); *{EVAL_WALL}* the summed wall time, shown only when every score "
     "in the row has a cost record. Blank: the score shown has no cost record (paper, third-party and MTEB "
     "imports); the columns appear in a table once any of its scores has one."
+)
+
+
+RANK_RULE = (
+    f"**{RANK_RANGE}**: {RANK_METHOD} The mark {TIED_MARKER} after a *{RANK}* is that tie. Ranges are computed "
+    "once per store generation and set of models shown (filters change which models are ranked)."
+)
+INTERVAL_RULE = (
+    f"**95% intervals** (the *Show 95% intervals* box; `<column> ci_low` and `<column> ci_high` in the CSV and "
+    f"the API): {INTERVAL_METHOD} Means over several tasks have none either. Computed when the scores are "
+    "written, not when a table is shown."
 )
 
 

@@ -166,8 +166,12 @@ def test_styling_marks_provenance_and_keeps_numbers_sortable(seeded_store):
     assert styling.SECONDARY_STYLE in style["retrieval_IN"] and styling.BEST_STYLE in style["retrieval_IN"]
     assert shown[v.COVERAGE] == "3/15"
     csv = styling.csv_frame(table)
-    assert list(csv.columns[:6]) == [v.RANK, v.MODEL, v.MEAN, "retrieval_IN", "retrieval_IN source", "retrieval_MIXED"]
+    assert list(csv.columns[:10]) == [
+        v.RANK, v.MODEL, v.RANK_RANGE, v.TIED, v.MEAN, "retrieval_IN", "retrieval_IN source", "retrieval_IN ci_low",
+        "retrieval_IN ci_high", "retrieval_MIXED",
+    ]
     assert csv["retrieval_IN source"].iloc[0] == "paper-secondary"
+    assert csv["retrieval_IN ci_low"].isna().all() and csv["retrieval_IN ci_high"].isna().all()
 
 
 def test_filters_by_bucket_prompt_and_search():
