@@ -1,4 +1,4 @@
-"""Pure model filters and the share-link state (`?family=…&models=…`)."""
+"""Pure model filters and the share-link state (`?family=…&models=…`, and `?compare=A,B` for a comparison)."""
 
 from __future__ import annotations
 
@@ -86,3 +86,16 @@ def parse_share_query(params: dict[str, str], known_models: set[str]) -> tuple[s
         view_key = DEFAULT_VIEW
     requested = [m.strip() for m in params.get("models", "").split(",") if m.strip()]
     return view_key, [m for m in requested if m in known_models]
+
+
+def compare_query(model_a: str, model_b: str) -> str:
+    """The share link's query of a comparison: `?compare=A,B`."""
+    return "?" + urlencode({"compare": f"{model_a},{model_b}"}, safe="/,")
+
+
+def parse_compare_query(params: dict[str, str], known_models: set[str]) -> tuple[str, str] | None:
+    """(model A, model B) from `?compare=A,B`; None when absent or when it does not name two known models."""
+    requested = [m.strip() for m in params.get("compare", "").split(",") if m.strip()]
+    if len(requested) != 2 or not all(model in known_models for model in requested):
+        return None
+    return requested[0], requested[1]

@@ -1,7 +1,9 @@
-"""The Leaderboard and Task information tabs: layout and event wiring over leaderboard.page.
+"""The Leaderboard and Task information tabs: layout and event wiring over leaderboard.page and
+leaderboard.compare.
 
-A table switch sends what `SentViews` kept for the same (store generation, view, filters) when it can: the
-table, status, share link and figures already in the form Gradio sends (events run with postprocess=False).
+A table switch sends what `SentViews` kept for the same (store generation, view, filters, intervals shown or
+not) when it can: the table, status, share link, legend and figures already in the form Gradio sends (events
+run with postprocess=False). Comparisons and drill-downs are kept by the shared `BoardCache`.
 """
 
 from __future__ import annotations
@@ -15,6 +17,13 @@ import pandas as pd
 from gradio.data_classes import GradioModel, GradioRootModel
 
 from leaderboard import styling
+from leaderboard.cache import BoardCache
+from leaderboard.compare import (
+    DRILLABLE_FAMILIES,
+    GATED_NOTE,
+    comparison_display,
+    delta_figure,
+)
 from leaderboard.downloads import DownloadFolder
 from leaderboard.filters import (
     DIM_CHOICES,
@@ -22,17 +31,21 @@ from leaderboard.filters import (
     PROMPT_CHOICES,
     TOKEN_CHOICES,
     Filters,
+    compare_query,
+    parse_compare_query,
     parse_share_query,
 )
-from patenteb.lru import LruCache
 from leaderboard.page import build_page, filter_figures, view_figures
-from leaderboard.tables import Board, choose_cells, prepare_board
-from leaderboard.views import AGGREGATION_RULE, EFFICIENCY_RULE, VIEWS
+from leaderboard.views import AGGREGATION_RULE, EFFICIENCY_RULE, INTERVAL_RULE, RANK_RULE, VIEWS
+from patenteb.catalogue import BY_NAME
+from patenteb.lru import LruCache
+from patenteb.statistics import COMPARE_METHOD, StatisticsInputError
 from results.store import Snapshot, Store, StoreBusy, StoreCorrupt
 from results.vocabulary import PROVENANCE_DESCRIPTIONS, PROVENANCE_PREFERENCE
 
+__all__ = ["BoardCache", "CompareSection", "LeaderboardTab", "SentViews", "build", "build_task_info"]
+
 REFRESH_SECONDS = 10
-MAX_BOARDS = 16
 MAX_SENT_VIEWS = 32
 MAX_FILTER_FIGURES = 16
 FIGURE_NAMES = ("params", "radar", "drop", "bigpatent", "efficiency")
@@ -43,6 +56,7 @@ SHOW_URL_JS = """
     return url;
 }
 """
+FULL_URL_JS = "(query) => query ? window.location.origin + window.location.pathname + query : ''"
 
 
 @dataclass(frozen=True)
@@ -55,9 +69,11 @@ class TableOutputs:
     status: gr.Markdown
     plots: dict[str, gr.Plot]
     shown_generation: gr.State
+    legend: gr.Markdown
 
     def components(self) -> list[gr.components.Component]:
-        return [self.table, self.download, self.share_query, self.status, *self.plots.values(), self.shown_generation]
+        return [self.table, self.download, self.share_query, self.status, *self.plots.values(), self.shown_generation,
+                self.legend]
 
 
 @dataclass(frozen=True)
@@ -71,21 +87,7 @@ class SentView:
     plots: dict[str, dict]
     csv_text: str
     csv_name: str
-
-
-class BoardCache:
-    """Chosen cells per (store generation, provenance choice), at most MAX_BOARDS: a switch never recomputes them."""
-
-    def __init__(self):
-        self._boards: LruCache[Board] = LruCache(MAX_BOARDS)
-
-    def get(self, snapshot: Snapshot, provenances: tuple[str, ...]) -> Board:
-        return self._boards.get(
-            (snapshot.generation, provenances),
-            lambda: prepare_board(
-                choose_cells(snapshot.scores, provenances), snapshot.tasks, snapshot.models, snapshot.costs
-            ),
-        )
+    legend: str
 
 
 def sent_form(component: gr.components.Component, value: Any) -> Any:
@@ -98,7 +100,7 @@ class SentViews:
     """What a table switch sends, kept per (store generation, view, filters) so that a repeat is a lookup.
 
     Bounds: at most MAX_SENT_VIEWS (32) views and MAX_FILTER_FIGURES (16) sets of the figures that follow only
-    the filters, least recently used dropped first, plus MAX_BOARDS (16) boards. Measured at 1,000 models: about
+    the filters, least recently used dropped first, plus the shared BoardCache's bounds. Measured at 1,000 models: about
     1.6 MB per view with its figures, so under ~60 MB in all; a few MB for today's leaderboard. A new store
     generation makes new keys, and the old entries age out.
     """
@@ -109,12 +111,15 @@ class SentViews:
         self.views: LruCache[SentView] = LruCache(MAX_SENT_VIEWS)
         self.filter_plots: LruCache[dict[str, dict]] = LruCache(MAX_FILTER_FIGURES)
 
-    def get(self, snapshot: Snapshot, view_key: str, filters: Filters) -> SentView:
-        return self.views.get((snapshot.generation, view_key, filters), lambda: self._make(snapshot, view_key, filters))
+    def get(self, snapshot: Snapshot, view_key: str, filters: Filters, with_intervals: bool = False) -> SentView:
+        return self.views.get(
+            (snapshot.generation, view_key, filters, with_intervals),
+            lambda: self._make(snapshot, view_key, filters, with_intervals),
+        )
 
-    def _make(self, snapshot: Snapshot, view_key: str, filters: Filters) -> SentView:
+    def _make(self, snapshot: Snapshot, view_key: str, filters: Filters, with_intervals: bool) -> SentView:
         board = self.boards.get(snapshot, filters.provenances)
-        page = build_page(snapshot, board, view_key, filters, with_figures=False)
+        page = build_page(snapshot, board, view_key, filters, with_figures=False, with_intervals=with_intervals)
         filter_plots = self.filter_plots.get(
             (snapshot.generation, filters), lambda: self._plots(filter_figures(snapshot, board, filters))
         )
@@ -127,6 +132,7 @@ class SentViews:
             plots={name: plots[name] for name in FIGURE_NAMES},
             csv_text=styling.csv_text(page.table),
             csv_name=f"patenteb-{view_key}.csv",
+            legend=sent_form(self.outputs.legend, page.legend),
         )
 
     def _plots(self, figures: dict) -> dict[str, dict]:
@@ -158,15 +164,16 @@ class LeaderboardTab:
     outputs: TableOutputs
     downloads: DownloadFolder
     boards: BoardCache | None = None
+    compare: CompareSection | None = None
 
     def __post_init__(self):
-        self.sent = SentViews(self.outputs, self.boards)
+        self.sent = SentViews(self.outputs, self.boards or BoardCache(self.store))
 
-    def render(self, view_key, search, models, params, dims, tokens, prompts, provenances) -> dict:
+    def render(self, view_key, search, models, params, dims, tokens, prompts, provenances, intervals=False) -> dict:
         filters = _filters(search, models, params, dims, tokens, prompts, provenances)
         try:
             snapshot = self.store.snapshot()
-            shown = self.sent.get(snapshot, view_key, filters)
+            shown = self.sent.get(snapshot, view_key, filters, bool(intervals))
         except (StoreBusy, StoreCorrupt) as error:
             raise gr.Error(f"The results store cannot be read right now: {error}") from error
         download = self.downloads.file_for(shown.csv_text, shown.csv_name)
@@ -177,6 +184,7 @@ class LeaderboardTab:
             self.outputs.status: shown.status,
             **{self.outputs.plots[name]: plot for name, plot in shown.plots.items()},
             self.outputs.shown_generation: snapshot.generation,
+            self.outputs.legend: shown.legend,
         }
 
     def refresh_if_changed(self, *values):
@@ -197,13 +205,174 @@ class LeaderboardTab:
         return gr.Radio(value=view_key), gr.Dropdown(choices=choices, value=chosen)
 
 
+@dataclass(frozen=True)
+class CompareOutputs:
+    """The components of the "Compare two models" section."""
+
+    accordion: gr.Accordion
+    model_a: gr.Dropdown
+    model_b: gr.Dropdown
+    tasks: gr.CheckboxGroup
+    verdict: gr.Markdown
+    table: gr.Dataframe
+    plot: gr.Plot
+    share_query: gr.Textbox
+    drill_task: gr.Dropdown
+    drill_note: gr.Markdown
+    drill_table: gr.Dataframe
+
+    def results(self) -> list[gr.components.Component]:
+        """What a comparison fills."""
+        return [self.verdict, self.table, self.plot, self.share_query, self.drill_task, self.drill_note, self.drill_table]
+
+
+NO_COMPARISON_YET = "Choose two models with per-example data (evaluated here) and press **Compare**."
+
+
+@dataclass
+class CompareSection:
+    """The comparison's callbacks: plain methods over the shared BoardCache, so tests can call them directly."""
+
+    store: Store
+    boards: BoardCache
+    outputs: CompareOutputs
+
+    def _snapshot(self) -> Snapshot:
+        try:
+            return self.store.snapshot()
+        except (StoreBusy, StoreCorrupt) as error:
+            raise gr.Error(f"The results store cannot be read right now: {error}") from error
+
+    def _refused(self, message: str) -> dict:
+        out = self.outputs
+        return {
+            out.verdict: f"**Cannot compare:** {message}", out.table: None, out.plot: delta_figure(None),
+            out.share_query: "", out.drill_task: gr.update(choices=[], value=None), out.drill_note: "",
+            out.drill_table: None,
+        }
+
+    def compare(self, model_a, model_b, tasks=None) -> dict:
+        """Compare A with B on the ticked tasks (every task both have when none is ticked)."""
+        snapshot = self._snapshot()
+        try:
+            comparison = self.boards.comparison(snapshot, model_a or "", model_b or "", tuple(tasks or ()))
+        except StatisticsInputError as error:
+            return self._refused(str(error))
+        except (StoreBusy, StoreCorrupt) as error:
+            raise gr.Error(f"The results store cannot be read right now: {error}") from error
+        drillable = [task for task in comparison.tasks
+                     if task in BY_NAME and BY_NAME[task].family in DRILLABLE_FAMILIES]
+        out = self.outputs
+        return {
+            out.verdict: f"**{comparison.verdict}**  \nA = {comparison.model_a}, B = {comparison.model_b}; scores "
+                         "and differences ×100.",
+            out.table: comparison_display(comparison),
+            out.plot: delta_figure(comparison),
+            out.share_query: compare_query(comparison.model_a, comparison.model_b),
+            out.drill_task: gr.update(choices=drillable, value=drillable[0] if drillable else None),
+            out.drill_note: "" if drillable else "No task of this comparison can be drilled into (retrieval and "
+                                                 "classification can).",
+            out.drill_table: None,
+        }
+
+    def compare_chosen(self, chosen, tasks=None) -> dict:
+        """Compare the first two models chosen in the table's "Compare models" box."""
+        chosen = list(chosen or ())
+        if len(chosen) < 2:
+            return self._refused("choose two models in the table's *Compare models* box first")
+        return {self.outputs.model_a: chosen[0], self.outputs.model_b: chosen[1], self.outputs.accordion: gr.update(open=True),
+                **self.compare(chosen[0], chosen[1], tasks)}
+
+    def drill(self, model_a, model_b, task) -> dict:
+        out = self.outputs
+        if not task:
+            return {out.drill_note: "Compare two models, then choose one of their tasks.", out.drill_table: None}
+        try:
+            found = self.boards.drill_down(self._snapshot(), model_a or "", model_b or "", task)
+        except StatisticsInputError as error:
+            return {out.drill_note: f"**Cannot drill down:** {error}", out.drill_table: None}
+        except (StoreBusy, StoreCorrupt) as error:
+            raise gr.Error(f"The results store cannot be read right now: {error}") from error
+        return {out.drill_note: found.note, out.drill_table: found.frame}
+
+    def restore(self, request: gr.Request) -> dict:
+        """Fill the model and task choices; `?compare=A,B` opens the section with that comparison made."""
+        snapshot = self._snapshot()
+        out = self.outputs
+        models = self.boards.models_with_examples(snapshot)
+        shown = {
+            out.model_a: gr.update(choices=models), out.model_b: gr.update(choices=models),
+            out.tasks: gr.update(choices=self.boards.tasks_with_examples(snapshot)),
+        }
+        params = dict(request.query_params) if request is not None else {}
+        pair = parse_compare_query(params, set(snapshot.models["model"]))
+        if pair is None:
+            if params.get("compare"):
+                return {**shown, out.accordion: gr.update(open=True),
+                        **self._refused(f"the share link's compare={params['compare']!r} does not name two known models")}
+            return {**shown, out.verdict: NO_COMPARISON_YET}
+        return {
+            **shown, out.model_a: gr.update(choices=models, value=pair[0]),
+            out.model_b: gr.update(choices=models, value=pair[1]), out.accordion: gr.update(open=True),
+            **self.compare(*pair),
+        }
+
+
+def build_compare(store: Store, demo: gr.Blocks, boards: BoardCache, chosen: gr.Dropdown) -> CompareSection:
+    """The "Compare two models" section (an accordion) and its wiring; `chosen` is the table's model choice."""
+    with gr.Accordion("Compare two models", open=False, elem_id="lb-compare") as accordion:
+        gr.Markdown(
+            "Is A really better than B? Per task: both scores, the difference, its 95% paired-bootstrap interval, "
+            "a paired permutation-test p-value and the Holm-adjusted p over the tasks compared. Only models "
+            "evaluated here have the per-example data this needs."
+        )
+        with gr.Row():
+            model_a = gr.Dropdown(choices=[], label="Model A", elem_id="lb-compare-a", allow_custom_value=True, scale=2)
+            model_b = gr.Dropdown(choices=[], label="Model B", elem_id="lb-compare-b", allow_custom_value=True, scale=2)
+        tasks = gr.CheckboxGroup(choices=[], label="Tasks (every task both models have when none is ticked)",
+                                 elem_id="lb-compare-tasks")
+        with gr.Row():
+            run = gr.Button("Compare", variant="primary", size="sm", elem_id="lb-compare-run")
+            from_table = gr.Button("Compare the first two models chosen above", size="sm", elem_id="lb-compare-chosen")
+        verdict = gr.Markdown(NO_COMPARISON_YET, elem_id="lb-compare-verdict")
+        table = gr.Dataframe(interactive=False, wrap=True, elem_id="lb-compare-table", label="Per task")
+        plot = gr.Plot(elem_id="lb-compare-plot", show_label=False)
+        share_link = gr.Textbox(label="Share link (opens this comparison)", elem_id="lb-compare-share",
+                                interactive=False, buttons=["copy"])
+        share_query = gr.Textbox(visible=False)
+        gr.Markdown("**Drill-down**: the examples of a task where one model beats the other most. " + GATED_NOTE)
+        with gr.Row():
+            drill_task = gr.Dropdown(choices=[], label="Task", elem_id="lb-drill-task", scale=2)
+            drill_run = gr.Button("Show the examples", size="sm", elem_id="lb-drill-run")
+        drill_note = gr.Markdown(elem_id="lb-drill-note")
+        drill_table = gr.Dataframe(interactive=False, wrap=True, max_height=500, elem_id="lb-drill-table",
+                                   label="Examples")
+        with gr.Accordion("Method", open=False):
+            gr.Markdown(COMPARE_METHOD, elem_id="lb-compare-method")
+
+    outputs = CompareOutputs(accordion, model_a, model_b, tasks, verdict, table, plot, share_query, drill_task,
+                             drill_note, drill_table)
+    section = CompareSection(store, boards, outputs)
+    show_link = dict(fn=None, inputs=[share_query], outputs=[share_link], js=FULL_URL_JS)
+    run.click(section.compare, [model_a, model_b, tasks], outputs.results(), api_name="leaderboard_compare").then(**show_link)
+    from_table.click(section.compare_chosen, [chosen, tasks], [model_a, model_b, accordion, *outputs.results()],
+                     api_name="leaderboard_compare_chosen").then(**show_link)
+    gr.on([drill_run.click, drill_task.input], section.drill, [model_a, model_b, drill_task], [drill_note, drill_table],
+          api_name="leaderboard_drill_down")
+    demo.load(section.restore, None, [accordion, model_a, model_b, tasks, *outputs.results()],
+              api_name="leaderboard_compare_restore").then(**show_link)
+    return section
+
+
 def build(
     store: Store, demo: gr.Blocks, download_folder: str | os.PathLike | None = None, boards: BoardCache | None = None
 ) -> LeaderboardTab:
     """Add the Leaderboard tab's layout to the current Blocks and wire it; CSVs go under `download_folder`.
 
-    `boards` lets the tab share its per-generation boards with another reader (the public API).
+    `boards` lets the tab share its per-generation boards, comparisons and drill-downs with another reader (the
+    public API); `tab.compare` is the "Compare two models" section.
     """
+    boards = boards or BoardCache(store)
     gr.Markdown(
         "# PatenTEB leaderboard\n"
         "Patent text-embedding models on the 15 tasks of [PatenTEB](https://arxiv.org/abs/2510.22264) "
@@ -232,10 +401,13 @@ def build(
             [(f"{name}: {PROVENANCE_DESCRIPTIONS[name]}", name) for name in PROVENANCE_PREFERENCE],
             value=list(PROVENANCE_PREFERENCE), label="Sources of scores", elem_id="lb-provenance",
         )
-    status = gr.Markdown(elem_id="lb-status")
-    gr.Markdown(styling.legend_markdown(), elem_id="lb-legend")
+    with gr.Row():
+        status = gr.Markdown(elem_id="lb-status")
+        intervals = gr.Checkbox(label="Show 95% intervals", value=False, elem_id="lb-intervals", scale=0,
+                                min_width=200)
+    legend = gr.Markdown(styling.legend_markdown(), elem_id="lb-legend")
     table = gr.Dataframe(
-        interactive=False, max_height=640, pinned_columns=2, show_search="search",
+        interactive=False, max_height=640, pinned_columns=3, show_search="search",
         buttons=["fullscreen", "copy"], elem_id="lb-table", label="Leaderboard",
     )
     with gr.Row():
@@ -244,8 +416,9 @@ def build(
                                 interactive=False, buttons=["copy"], scale=3)
     share_query = gr.Textbox(visible=False)
     shown_generation = gr.State(-1)
+    compare = build_compare(store, demo, boards, chosen)
     with gr.Accordion("How scores are combined", open=False):
-        gr.Markdown(AGGREGATION_RULE + "\n\n" + EFFICIENCY_RULE, elem_id="lb-rule")
+        gr.Markdown("\n\n".join([AGGREGATION_RULE, RANK_RULE, INTERVAL_RULE, EFFICIENCY_RULE]), elem_id="lb-rule")
     with gr.Row():
         plot_params = gr.Plot(elem_id="lb-plot-params", show_label=False)
         plot_radar = gr.Plot(elem_id="lb-plot-radar", show_label=False)
@@ -260,14 +433,15 @@ def build(
         table=table, download=download, share_query=share_query, status=status,
         plots={"params": plot_params, "radar": plot_radar, "drop": plot_drop, "bigpatent": plot_bigpatent,
                "efficiency": plot_efficiency},
-        shown_generation=shown_generation,
+        shown_generation=shown_generation, legend=legend,
     )
-    tab = LeaderboardTab(store, outputs, DownloadFolder(download_folder), boards)
-    inputs = [view, search, chosen, params, dims, tokens, prompts, provenances]
+    tab = LeaderboardTab(store, outputs, DownloadFolder(download_folder), boards, compare)
+    inputs = [view, search, chosen, params, dims, tokens, prompts, provenances, intervals]
     sent_as_is = dict(postprocess=False)
 
     gr.on(
-        [view.input, search.input, chosen.input, params.input, dims.input, tokens.input, prompts.input, provenances.input],
+        [view.input, search.input, chosen.input, params.input, dims.input, tokens.input, prompts.input,
+         provenances.input, intervals.input],
         tab.render, inputs, outputs.components(), trigger_mode="always_last", show_progress="minimal", **sent_as_is,
     ).then(None, [share_query], [share_link], js=SHOW_URL_JS)
     demo.load(tab.restore, None, [view, chosen]).then(tab.render, inputs, outputs.components(), **sent_as_is).then(

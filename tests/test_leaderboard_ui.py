@@ -20,9 +20,9 @@ from leaderboard.filters import DIM_CHOICES, PARAM_CHOICES, PROMPT_CHOICES, TOKE
 from results.vocabulary import PROVENANCE_PREFERENCE
 
 
-def _inputs(view="overall", search="", models=(), prompts=PROMPT_CHOICES, params=PARAM_CHOICES) -> list:
+def _inputs(view="overall", search="", models=(), prompts=PROMPT_CHOICES, params=PARAM_CHOICES, intervals=False) -> list:
     return [view, search, list(models), list(params), list(DIM_CHOICES), list(TOKEN_CHOICES), list(prompts),
-            list(PROVENANCE_PREFERENCE)]
+            list(PROVENANCE_PREFERENCE), intervals]
 
 
 @pytest.fixture
@@ -50,7 +50,7 @@ def _shown(tab: ui.LeaderboardTab, sent: dict) -> dict:
 
 def test_a_render_fills_every_output_by_name(tab, seeded_store):
     shown = _shown(tab, tab.render(*_inputs("retrieval-symmetric")))
-    assert shown["table"]["headers"][:3] == ["Rank", "Model", "Mean"]
+    assert shown["table"]["headers"][:4] == ["Rank", "Model", "Rank range", "Mean"]
     assert "patembed-large" in shown["table"]["data"][0][1]
     assert len(shown["datatypes"]) == len(shown["table"]["headers"])
     assert shown["status"].endswith(f"store generation {seeded_store.snapshot().generation}")
