@@ -18,6 +18,7 @@ PUBLIC = {
     "/search": ["query", "models", "k"],
     "/submit": ["model", "revision", "precision", "submitter", "tasks", "statuses"],
     "/queue": ["statuses"],
+    "/compare": ["model_a", "model_b", "tasks"],
 }
 
 
@@ -68,6 +69,17 @@ def test_search_answers_with_hits_and_explains_bad_input(app):
     ]:
         with pytest.raises(AppError, match=message):
             client.predict(**arguments, api_name="/search")
+
+
+def test_compare_explains_a_pair_it_cannot_compare(app):
+    _, client = app
+    for arguments, message in [
+        ({"model_a": "datalyes/patembed-base", "model_b": "datalyes/patembed-base"}, "compared with itself"),
+        ({"model_a": "datalyes/patembed-base", "model_b": "nobody/nothing"}, "unknown model 'nobody/nothing'"),
+        ({"model_a": "datalyes/patembed-base", "model_b": "datalyes/patembed-large"}, "has no per-example data"),
+    ]:
+        with pytest.raises(AppError, match=message):
+            client.predict(**arguments, api_name="/compare")
 
 
 def test_submit_and_queue_are_the_submit_tabs_events(app):

@@ -183,6 +183,12 @@ LONG_QUERY = "a" * 100_000
         (f"search?q=battery&models={urllib.parse.quote(UNREACHABLE)}", "cannot be loaded"),
         (f"search?q=battery&models=bm25,{TINY},a,b,c", "at most 4 models at once, got 5"),
         ("search?q=battery&page=2", "unknown parameter 'page'"),
+        ("compare?a=datalyes/patembed-base", "model_b is empty"),
+        ("compare?a=datalyes/patembed-base&b=datalyes/patembed-base", "compared with itself"),
+        ("compare?a=datalyes/patembed-base&b=nobody/nothing", "unknown model 'nobody/nothing'"),
+        ("compare?a=datalyes/patembed-base&b=datalyes/patembed-large", "datalyes/patembed-base has no per-example data"),
+        ("compare?a=x&b=y&tasks=no_such_task", "unknown task 'no_such_task'"),
+        ("compare?a=x&b=y&model=z", "unknown parameter 'model'"),
     ],
 )
 def test_a_bad_parameter_gets_400_with_a_json_message(app, path, message):

@@ -2,7 +2,8 @@
 
 Every request is checked first (a bad value raises `BadRequest` with a message for the caller), then answered
 from the leaderboard's pure core or the explorer's service. Leaderboard answers are kept per (store
-generation, view, filters, format) in bounded LRU caches, so a repeat costs a lookup.
+generation, view, filters, format) in bounded LRU caches, comparisons of two models per (store generation,
+models, tasks) in the BoardCache shared with the Leaderboard tab, so a repeat costs a lookup.
 """
 
 from __future__ import annotations
@@ -19,11 +20,13 @@ import pandas as pd
 from explorer.errors import ExplorerError
 from explorer.service import MAX_MODELS, Explorer
 from leaderboard import styling
+from leaderboard.cache import BoardCache
+from leaderboard.compare import comparison_json
 from leaderboard.filters import DIM_CHOICES, PARAM_CHOICES, PROMPT_CHOICES, TOKEN_CHOICES, Filters, matching_models
-from patenteb.lru import LruCache
 from leaderboard.tables import build_table
-from leaderboard.ui import BoardCache
 from leaderboard.views import VIEWS, VIEWS_BY_KEY
+from patenteb.lru import LruCache
+from patenteb.statistics import INTERVAL_METHOD, RANK_METHOD, StatisticsInputError
 from results.store import Snapshot, Store, StoreBusy, StoreCorrupt
 from results.vocabulary import PROVENANCE_PREFERENCE
 
@@ -44,6 +47,7 @@ FILTER_CHOICES: dict[str, tuple[str, ...]] = {
 }
 """The leaderboard's checkbox filters by API parameter name; leaving one out keeps every choice."""
 MAX_NAME_FILTER_CHARACTERS = 500
+MAX_MODEL_NAME_CHARACTERS = 300
 MAX_CACHED_TABLES = 32
 MAX_CACHED_BODIES = 64
 CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
@@ -136,7 +140,7 @@ class PublicApi:
     def __init__(self, store: Store, explorer: Explorer | None = None, boards: BoardCache | None = None):
         self.store = store
         self.explorer = explorer or Explorer(store)
-        self.boards = boards or BoardCache()
+        self.boards = boards or BoardCache(store)
         self._tables: LruCache[tuple[pd.DataFrame, dict]] = LruCache(MAX_CACHED_TABLES)
         self._bodies: LruCache[bytes] = LruCache(MAX_CACHED_BODIES)
 
@@ -202,12 +206,36 @@ class PublicApi:
         snapshot, filters = query.snapshot, query.filters
         board = self.boards.get(snapshot, filters.provenances)
         table = build_table(board, query.view, model_subset=matching_models(snapshot.models, filters))
-        about = {"view": query.view, "title": VIEWS_BY_KEY[query.view].title, "generation": snapshot.generation}
+        about = {"view": query.view, "title": VIEWS_BY_KEY[query.view].title, "generation": snapshot.generation,
+                 "interval_method": INTERVAL_METHOD, "rank_method": RANK_METHOD}
         return styling.csv_frame(table), about
 
     @staticmethod
     def views() -> list[dict]:
         return [{"key": view.key, "title": view.title} for view in VIEWS]
+
+    # comparison of two models --------------------------------------------------------------------
+
+    def compare(self, model_a: str | None, model_b: str | None, tasks: Iterable[str] | None = None) -> dict:
+        """Model A against B on every task both have per-example data for (or on `tasks`): the shape of
+        `python -m results compare --json` (metric scale 0–1) with the verdict, the method and the store
+        generation. A pair that cannot be compared (unknown model, a model with itself, no per-example data,
+        no shared task) is a BadRequest whose message says why."""
+        model_a = checked_text("model_a", model_a, MAX_MODEL_NAME_CHARACTERS, required=True)
+        model_b = checked_text("model_b", model_b, MAX_MODEL_NAME_CHARACTERS, required=True)
+        chosen = tuple(dict.fromkeys(task.strip() for task in (tasks or ()) if task and task.strip()))
+        snapshot = self.snapshot()
+        known_tasks = set(snapshot.tasks["task"])
+        unknown = [task for task in chosen if task not in known_tasks]
+        if unknown:
+            raise BadRequest(f"unknown task {unknown[0]!r}; GET /api/{API_VERSION}/tasks lists them")
+        try:
+            comparison = self.boards.comparison(snapshot, model_a, model_b, chosen or None)
+        except StatisticsInputError as error:
+            raise BadRequest(str(error)) from error
+        except (StoreBusy, StoreCorrupt) as error:
+            raise Unavailable(f"the results store cannot be read right now: {error}") from error
+        return {**comparison_json(comparison), "generation": snapshot.generation}
 
     # models and tasks ----------------------------------------------------------------------------
 

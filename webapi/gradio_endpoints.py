@@ -1,6 +1,6 @@
 """The app's named Gradio endpoints, and the pass that hides every other event from the API page.
 
-`gradio_client.Client(url).view_api()` lists exactly PUBLIC_ENDPOINTS. `leaderboard` and `search` are
+`gradio_client.Client(url).view_api()` lists exactly PUBLIC_ENDPOINTS. `leaderboard`, `search` and `compare` are
 API-only endpoints defined here over `PublicApi`; `submit` and `queue` are the Submit tab's own events,
 named where they are wired (evaluator/ui.py).
 """
@@ -16,8 +16,7 @@ from explorer.service import DEFAULT_K, K_LIMITS, MAX_MODELS, MAX_QUERY_CHARACTE
 from leaderboard.views import VIEWS
 from webapi.core import DEFAULT_VIEW, FILTER_CHOICES, BadRequest, PublicApi, Unavailable
 
-PUBLIC_ENDPOINTS = ("leaderboard", "search", "submit", "queue")
-"""A paired `compare` endpoint joins this list when the paired comparison exists."""
+PUBLIC_ENDPOINTS = ("leaderboard", "search", "submit", "queue", "compare")
 
 
 def described(fn: Callable, summary: str, arguments: dict[str, str]) -> Callable:
@@ -31,7 +30,7 @@ def _listed(choices) -> str:
 
 
 def add_gradio_endpoints(api: PublicApi) -> None:
-    """Add `leaderboard` and `search` to the Blocks being built (call inside its `with` block)."""
+    """Add `leaderboard`, `search` and `compare` to the Blocks being built (call inside its `with` block)."""
 
     def leaderboard(
         view: str = DEFAULT_VIEW,
@@ -54,6 +53,12 @@ def add_gradio_endpoints(api: PublicApi) -> None:
     def search(query: str, models: list[str] | None = None, k: int = DEFAULT_K) -> dict:
         try:
             return api.search(api.search_query(query, models, k))
+        except (BadRequest, Unavailable) as error:
+            raise gr.Error(str(error)) from error
+
+    def compare(model_a: str, model_b: str, tasks: list[str] | None = None) -> dict:
+        try:
+            return api.compare(model_a, model_b, tasks)
         except (BadRequest, Unavailable) as error:
             raise gr.Error(str(error)) from error
 
@@ -82,8 +87,21 @@ def add_gradio_endpoints(api: PublicApi) -> None:
             "k": f"hits per model, {K_LIMITS[0]} to {K_LIMITS[1]}",
         },
     )
+    described(
+        compare,
+        "Is model A really better than B? Per task both have per-example data for: "
+        "{model_a, model_b, verdict, method, generation, tasks: [{task, family, n_examples, a, b, delta, ci_low, "
+        "ci_high, p_value, p_holm, result}]}; scores on the metric's scale (0-1), delta = a - b with its 95% paired "
+        "bootstrap interval, a paired permutation-test p-value and the Holm-adjusted p over the tasks compared.",
+        {
+            "model_a": "a model id evaluated here (GET /api/v1/models lists the ids)",
+            "model_b": "another such model id",
+            "tasks": "task names to compare on (GET /api/v1/tasks lists them); every task both have when left out",
+        },
+    )
     gr.api(leaderboard, api_name="leaderboard")
     gr.api(search, api_name="search")
+    gr.api(compare, api_name="compare")
 
 
 def hide_unlisted_events(demo: gr.Blocks, public: tuple[str, ...] = PUBLIC_ENDPOINTS) -> None:

@@ -1,4 +1,4 @@
-"""Plain HTTP under /api/v1 on the app's own server: the leaderboard, models, tasks and search.
+"""Plain HTTP under /api/v1 on the app's own server: the leaderboard, models, tasks, search and comparisons.
 
 Every answer carries an ETag made from the store generation and the (normalised) request; a request whose
 If-None-Match holds it gets 304 before any work is done. A bad parameter gets 400 with {"error": message}.
@@ -35,6 +35,7 @@ SEARCH_THREADS = 4
 LEADERBOARD_PARAMETERS = {"view", "format", "search", "models", *FILTER_CHOICES}
 CATALOGUE_PARAMETERS = {"format"}
 SEARCH_PARAMETERS = {"q", "models", "k"}
+COMPARE_PARAMETERS = {"a", "b", "tasks"}
 REVALIDATE = {"Cache-Control": "no-cache"}
 
 
@@ -156,5 +157,16 @@ def http_routes(api: PublicApi) -> list[BaseRoute]:
         answer = await anyio.to_thread.run_sync(api.search, query, limiter=search_limiter)
         headers = REVALIDATE if answer["errors"] else {"ETag": tag, **REVALIDATE}
         return JSONResponse(answer, headers=headers)
+
+    @router.get("/compare")
+    def compare(request: Request) -> Response:
+        """?a=MODEL&b=MODEL[&tasks=T1,T2]: the paired comparison (see PublicApi.compare)."""
+        parameters = Parameters(request, COMPARE_PARAMETERS)
+        a, b, tasks = parameters.one("a"), parameters.one("b"), parameters.many("tasks")
+        snapshot = api.snapshot()
+        tag = entity_tag(snapshot.generation, "compare", a, b, tasks)
+        if matches(request, tag):
+            return not_modified(tag)
+        return JSONResponse(api.compare(a, b, tasks), headers={"ETag": tag, **REVALIDATE})
 
     return list(router.routes)
