@@ -81,7 +81,7 @@ EFFICIENCY_RULE = (
 
 
 RANK_RULE = (
-    f"**{RANK_RANGE}**: {RANK_METHOD} The mark {TIED_MARKER} after a *{RANK}* is that tie. Ranges are computed "
+    f"**{RANK_RANGE}**. {RANK_METHOD} The mark {TIED_MARKER} after a *{RANK}* is that tie. Ranges are computed "
     "once per store generation and set of models shown (filters change which models are ranked)."
 )
 INTERVAL_RULE = (
