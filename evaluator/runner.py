@@ -354,7 +354,13 @@ class _StoreWriter:
         from evaluator.tasks import build_task
 
         model = self.model
-        previous = self.result_cache.load_task_result(name, model.mteb_name, model.revision)
+        try:
+            previous = self.result_cache.load_task_result(name, model.mteb_name, model.revision)
+        except ValueError as error:
+            path = self.result_path(name)
+            log.warning("%s: %s is unreadable (a worker stopped while writing it?), evaluating again: %s", name, path, error)
+            path.unlink(missing_ok=True)
+            return None
         task = build_task(name, request.data_dir, request.hf_token)
         if previous is not None and not previous.get_missing_evaluations(task):
             return self.result_path(name)
@@ -646,10 +652,16 @@ def _remember_run(result_path: Path, task: str, **facts) -> None:
 
 
 def _recall_run(result_path: Path, task: str) -> dict:
-    """The note of the last run of `task` next to its result file: {} if none was noted."""
+    """The note of the last run of `task` next to its result file: {} if none was noted. A line cut short (a worker
+    killed while appending it) is no note."""
     path = result_path.parent / RUNS_FILE
-    runs = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()] if path.is_file() else []
-    last = [run for run in runs if run.get("task") == task][-1:]
+    runs = []
+    for line in path.read_text(encoding="utf-8").splitlines() if path.is_file() else ():
+        try:
+            runs.append(json.loads(line))
+        except json.JSONDecodeError:
+            continue
+    last = [run for run in runs if isinstance(run, dict) and run.get("task") == task][-1:]
     return last[0] if last else {}
 
 

@@ -192,6 +192,20 @@ def test_texts_encoded_before_a_crash_are_not_encoded_again(benchmark_run, tiny_
     assert rerun.scores["title2full"] == pytest.approx(report.scores["title2full"])
 
 
+def test_a_result_file_cut_short_by_a_killed_worker_is_evaluated_again(benchmark_run, tiny_model_path, data_dir):
+    store, report, _ = benchmark_run
+    folder = store.evaluations_dir / "results" / "test__tiny-bert" / REVISION
+    result_file = folder / "para_solution.json"
+    result_file.write_bytes(result_file.read_bytes()[: result_file.stat().st_size // 2])
+    with (folder / "evaluated_with.jsonl").open("a", encoding="utf-8") as notes:
+        notes.write('{"task": "para_solution", "model": "test/ti')
+    fresh = Store(store.path.parent / "after-a-cut-file.duckdb")
+    rerun = run_evaluation(fresh, ModelSpec(TINY, str(tiny_model_path), REVISION), ["para_solution"], data_dir=data_dir)
+    assert rerun.evaluated == ["para_solution"] and rerun.texts_encoded == 0
+    assert rerun.scores["para_solution"] == pytest.approx(report.scores["para_solution"])
+    assert json.loads(result_file.read_text())["task_name"] == "para_solution"
+
+
 def test_the_models_own_prompts_run_and_are_recorded(empty_store, data_dir, tmp_path):
     from sentence_transformers import SentenceTransformer
 
