@@ -1,4 +1,5 @@
-"""Seed the store from the shipped reference figures and MTEB results sample. Running it twice changes nothing.
+"""Seed the store from the shipped reference figures, the MTEB results sample and this repository's own demo
+runs (results/seeds/demo_runs). Running it twice changes nothing.
 
 The task catalogue itself needs no seeding: the store writes it whenever it opens a file (`results.store`).
 """
@@ -10,7 +11,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from results.importer import ImportReport, import_mteb_results
+from results.importer import ImportReport, evaluated_score_rows, import_mteb_results
+from results.mteb_files import find_result_files, last_run, model_metadata, read_result_file
 from results.store import Store, UpsertCounts
 from results.task_table import task_catalogue
 from results.vocabulary import DEFAULT_SUBSET, METRIC_KEYS, REPORTED_OVERALL_TASK, reference_provenance
@@ -24,6 +26,11 @@ REPORTED_REVISION = "external"
 
 NO_PROMPT_SUBSET = "no_prompt"
 
+DEMO_RUNS = SEEDS / "demo_runs"
+DEMO_RUNS_COMMIT = "86075aa"
+DEMO_RUNS_SOURCE = f"this repository's evaluator, demo benchmark, 2026-11-30, commit {DEMO_RUNS_COMMIT}"
+"""The source of the demo runs' scores: how they were produced is in results/seeds/demo_runs/README.md."""
+
 
 @dataclass
 class SeedReport:
@@ -31,6 +38,7 @@ class SeedReport:
     models: UpsertCounts
     reference_scores: UpsertCounts
     mteb_sample: ImportReport
+    demo_runs: UpsertCounts
 
 
 def _read_csv(name: str) -> pd.DataFrame:
@@ -163,7 +171,29 @@ def seed(store: Store, show_progress: bool = False) -> SeedReport:
     sample = import_mteb_results(
         store, [MTEB_SAMPLE], source_label=MTEB_SAMPLE_LABEL, show_progress=show_progress
     )
-    return SeedReport(task_counts, model_counts, score_counts, sample)
+    scores, models = demo_runs(tasks)
+    demo_counts = store.upsert_scores(scores, models)
+    return SeedReport(task_counts, model_counts, score_counts, sample, demo_counts)
+
+
+def demo_runs(tasks: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The demo benchmark as this repository's evaluator scored the offline models: score rows (provenance
+    'evaluated', as the worker writes them, with DEMO_RUNS_SOURCE) and the rows of the models that models.csv
+    describes (their model_meta.json under the CSV's names and credits). Their per-example files lie beside them;
+    the seed stores the scores only."""
+    main_metrics = dict(zip(tasks["task"], tasks["main_metric"]))
+    credits = pd.read_csv(DEMO_RUNS / "models.csv", dtype=str, keep_default_na=False).set_index("model")
+    scores, models = [], {}
+    for path in find_result_files(DEMO_RUNS / "results"):
+        result = read_result_file(path, main_metrics)
+        run = last_run(path, result.task)
+        model = run.get("model") or result.model
+        rows = evaluated_score_rows(result, model, run.get("precision") or "float32", run.get("prompt"), run.get("data"))
+        scores.append(rows.assign(source=DEMO_RUNS_SOURCE))
+        if model in credits.index:
+            credit = {key: _none_if_blank(value) for key, value in credits.loc[model].items()}
+            models[model] = {**model_metadata(model, result.model_meta), **credit, "source": DEMO_RUNS_SOURCE}
+    return pd.concat(scores, ignore_index=True), pd.DataFrame(list(models.values()))
 
 
 def is_seeded(store: Store) -> bool:
