@@ -16,7 +16,7 @@ import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator
+from typing import TYPE_CHECKING, Iterator
 
 import duckdb
 import pandas as pd
@@ -24,6 +24,9 @@ import pandas as pd
 from patenteb import settings
 from results.migrations import MIGRATIONS
 from results.task_table import task_catalogue
+
+if TYPE_CHECKING:
+    import pyarrow
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_STORE_PATH = REPO_ROOT / "data" / "patenteb.duckdb"
@@ -383,11 +386,12 @@ class Store:
         the same transaction. `examples`: their per-example rows (EXAMPLE_COLUMNS), written in the same
         transaction as in `upsert_example_scores`, with the tasks' bootstrap intervals.
         """
+        incoming = self._prepare_examples(examples)
         with self.transaction() as connection:
             counts = _write_scores(connection, scores, models, keep_sources)
             if costs is not None and not costs.empty:
                 _upsert(connection, "evaluation_costs", costs, key=COST_KEY, keep_existing_when_null=False)
-            examples_changed = examples is not None and _replace_example_scores(connection, examples).changed
+            examples_changed = incoming is not None and _replace_example_scores(connection, incoming).changed
             if counts.written or examples_changed:
                 self._bump_generation(connection)
             return counts
@@ -397,11 +401,27 @@ class Store:
         rows as a whole, so a task evaluated again keeps no example of its earlier run, and its bootstrap
         intervals (`score_intervals`) are computed again. A task whose rows are stored as they are is left alone.
         Returns the rows written."""
+        incoming = self._prepare_examples(examples)
+        if incoming is None:
+            return 0
         with self.transaction() as connection:
-            replaced = _replace_example_scores(connection, examples)
+            replaced = _replace_example_scores(connection, incoming)
             if replaced.changed:
                 self._bump_generation(connection)
             return replaced.examples
+
+    def _prepare_examples(self, examples: pd.DataFrame | None) -> IncomingExamples | None:
+        """Check per-example rows and compute, before any write lock is taken, the intervals of the tasks whose
+        rows are new or changed or have none yet (computing one can take seconds; the lock blocks every reader)."""
+        if examples is None or examples.empty:
+            return None
+        _check_example_rows(examples)
+        incoming = IncomingExamples(examples, _examples_table(examples))
+        with self.connect() as connection:
+            needed = incoming.runs_needing_work(connection)
+            incoming.main_metrics = _main_metrics(connection)
+        incoming.compute_intervals(needed.runs)
+        return incoming
 
     def example_scores(self, model: str | None = None, task: str | None = None) -> pd.DataFrame:
         """Stored per-example rows (EXAMPLE_COLUMNS), optionally of one model and/or one task."""
@@ -468,11 +488,66 @@ class ExamplesReplaced:
 TASK_RUN = ("model", "revision", "task")
 
 
-def _replace_example_scores(connection: duckdb.DuckDBPyConnection, examples: pd.DataFrame) -> ExamplesReplaced:
-    """Inside an open transaction: replace the stored rows of each (model, revision, task) in `examples` whose
-    rows differ from the stored ones, and compute the intervals of those (and of any that has none yet)."""
-    if examples.empty:
-        return ExamplesReplaced()
+@dataclass(frozen=True)
+class RunsNeedingWork:
+    changed: pd.DataFrame
+    """(model, revision, task) whose incoming rows differ from the stored ones."""
+    runs: pd.DataFrame
+    """Those and the ones with no stored interval: their intervals are computed (again)."""
+
+
+@dataclass
+class IncomingExamples:
+    """Per-example rows on their way into the store, with the intervals computed for them so far."""
+
+    rows: pd.DataFrame
+    table: pyarrow.Table
+    """The rows as an Arrow table with `example_scores`' types."""
+    main_metrics: dict[str, str] = field(default_factory=dict)
+    intervals: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=list(INTERVAL_COLUMNS)))
+    computed: set[tuple[str, str, str]] = field(default_factory=set)
+
+    def runs_needing_work(self, connection: duckdb.DuckDBPyConnection) -> RunsNeedingWork:
+        """Which task runs to write (rows differ from the stored ones: a different count or sum of row hashes, a
+        tenth of the time of comparing the rows, which matters when a store pulled at start compares them all)
+        and which need their intervals computed (those, and runs with none stored)."""
+        columns, run = ", ".join(EXAMPLE_COLUMNS), ", ".join(TASK_RUN)
+        connection.register("incoming_examples", self.table)
+        try:
+            changed = connection.execute(
+                f"""
+                WITH incoming AS (
+                    SELECT {run}, count(*) AS n, sum(hash({columns})) AS fingerprint FROM incoming_examples GROUP BY ALL
+                ), stored AS (
+                    SELECT {run}, count(*) AS n, sum(hash({columns})) AS fingerprint FROM example_scores
+                    WHERE ({run}) IN (SELECT {run} FROM incoming) GROUP BY ALL
+                )
+                SELECT {run} FROM incoming i LEFT JOIN stored s USING ({run})
+                WHERE s.n IS DISTINCT FROM i.n OR s.fingerprint IS DISTINCT FROM i.fingerprint
+                """
+            ).df()
+            without_intervals = connection.execute(
+                f"SELECT DISTINCT {run} FROM incoming_examples i WHERE NOT EXISTS (SELECT 1 FROM score_intervals s "
+                "WHERE s.model = i.model AND s.revision = i.revision AND s.task = i.task)"
+            ).df()
+        finally:
+            connection.unregister("incoming_examples")
+        return RunsNeedingWork(changed, pd.concat([changed, without_intervals]).drop_duplicates())
+
+    def compute_intervals(self, runs: pd.DataFrame) -> None:
+        """Compute the intervals of those `runs` that were not computed yet."""
+        todo = runs[[run not in self.computed for run in runs.itertuples(index=False, name=None)]]
+        if todo.empty:
+            return
+        computed = _interval_rows(self.rows.merge(todo, on=list(TASK_RUN)), self.main_metrics)
+        self.intervals = pd.concat([self.intervals, computed], ignore_index=True) if not self.intervals.empty else computed
+        self.computed |= set(todo.itertuples(index=False, name=None))
+
+    def intervals_of(self, runs: pd.DataFrame) -> pd.DataFrame:
+        return self.intervals.merge(runs, on=list(TASK_RUN))
+
+
+def _check_example_rows(examples: pd.DataFrame) -> None:
     missing = [column for column in EXAMPLE_KEY + ("metric",) if column not in examples.columns]
     unknown = set(examples.columns) - set(EXAMPLE_COLUMNS)
     if missing or unknown:
@@ -482,49 +557,32 @@ def _replace_example_scores(connection: duckdb.DuckDBPyConnection, examples: pd.
     if examples.duplicated(list(EXAMPLE_KEY)).any():
         duplicates = examples[examples.duplicated(list(EXAMPLE_KEY), keep=False)].head(4)
         raise ValueError(f"duplicate per-example keys in one write:\n{duplicates[list(EXAMPLE_KEY)]}")
+
+
+def _replace_example_scores(connection: duckdb.DuckDBPyConnection, incoming: IncomingExamples) -> ExamplesReplaced:
+    """Inside an open transaction: replace the stored rows of each (model, revision, task) whose incoming rows
+    differ from the stored ones, and the intervals of those (and of any that has none yet). The intervals were
+    computed before the transaction; a run that another writer changed in between is computed here."""
+    needed = incoming.runs_needing_work(connection)
+    incoming.compute_intervals(needed.runs)
     columns, run = ", ".join(EXAMPLE_COLUMNS), ", ".join(TASK_RUN)
-    connection.register("incoming_examples", _examples_table(examples))
+    connection.register("incoming_examples", incoming.table)
+    connection.register("changed_runs", needed.changed)
+    connection.register("recomputed_runs", needed.runs)
     try:
-        changed = connection.execute(
-            f"""
-            WITH stored AS (
-                SELECT {columns} FROM example_scores
-                WHERE ({run}) IN (SELECT DISTINCT {run} FROM incoming_examples)
-            )
-            SELECT DISTINCT {run} FROM (
-                (SELECT {columns} FROM incoming_examples EXCEPT ALL SELECT {columns} FROM stored)
-                UNION ALL
-                (SELECT {columns} FROM stored EXCEPT ALL SELECT {columns} FROM incoming_examples)
-            )
-            """
-        ).df()
-        without_intervals = connection.execute(
-            f"SELECT DISTINCT {run} FROM incoming_examples i WHERE NOT EXISTS (SELECT 1 FROM score_intervals s "
-            "WHERE s.model = i.model AND s.revision = i.revision AND s.task = i.task)"
-        ).df()
-        connection.register("changed_runs", changed)
-        try:
-            written = connection.execute(
-                f"SELECT count(*) FROM incoming_examples WHERE ({run}) IN (SELECT {run} FROM changed_runs)"
-            ).fetchone()[0]
-            connection.execute(f"DELETE FROM example_scores WHERE ({run}) IN (SELECT {run} FROM changed_runs)")
-            connection.execute(
-                f"INSERT INTO example_scores ({columns}) "
-                f"SELECT {columns} FROM incoming_examples WHERE ({run}) IN (SELECT {run} FROM changed_runs)"
-            )
-        finally:
-            connection.unregister("changed_runs")
-    finally:
-        connection.unregister("incoming_examples")
-    recompute = pd.concat([changed, without_intervals]).drop_duplicates()
-    if recompute.empty:
-        return ExamplesReplaced(examples=written)
-    intervals = _interval_rows(examples.merge(recompute, on=list(TASK_RUN)), _main_metrics(connection))
-    connection.register("recomputed_runs", recompute)
-    try:
+        written = connection.execute(
+            f"SELECT count(*) FROM incoming_examples WHERE ({run}) IN (SELECT {run} FROM changed_runs)"
+        ).fetchone()[0]
+        connection.execute(f"DELETE FROM example_scores WHERE ({run}) IN (SELECT {run} FROM changed_runs)")
+        connection.execute(
+            f"INSERT INTO example_scores ({columns}) "
+            f"SELECT {columns} FROM incoming_examples WHERE ({run}) IN (SELECT {run} FROM changed_runs)"
+        )
         connection.execute(f"DELETE FROM score_intervals WHERE ({run}) IN (SELECT {run} FROM recomputed_runs)")
     finally:
-        connection.unregister("recomputed_runs")
+        for name in ("incoming_examples", "changed_runs", "recomputed_runs"):
+            connection.unregister(name)
+    intervals = incoming.intervals_of(needed.runs) if not needed.runs.empty else incoming.intervals.iloc[:0]
     if not intervals.empty:
         connection.register("incoming_intervals", intervals)
         try:

@@ -63,8 +63,8 @@ def compare(store: Store, *args: str):
 
 def test_every_evaluated_task_has_an_interval_around_its_score(evaluated):
     snapshot = evaluated.snapshot()
-    intervals = snapshot.intervals
-    assert list(intervals.columns) == list(INTERVAL_COLUMNS)
+    assert list(snapshot.intervals.columns) == list(INTERVAL_COLUMNS)
+    intervals = snapshot.intervals.query("model in [@TINY, @OTHER]")
     assert sorted(zip(intervals["model"], intervals["task"])) == sorted(
         (model, task) for model in (TINY, OTHER) for task in DEMO_TASKS)
     assert set(intervals["split"]) == {"test"} and set(intervals["subset"]) == {"default"}
