@@ -18,26 +18,26 @@ def minilm_path():
 
 
 def test_minilm_on_the_demo_benchmark_lands_in_the_store_and_beats_a_random_model(
-    seeded_store, minilm_path, tiny_model_path
+    empty_store, minilm_path, tiny_model_path
 ):
-    report = run_evaluation(seeded_store, ModelSpec(MINILM, str(minilm_path), MINILM_REVISION), "demo")
+    report = run_evaluation(empty_store, ModelSpec(MINILM, str(minilm_path), MINILM_REVISION), "demo")
     assert list(report.scores) == list(DEMO_TASKS) == report.evaluated
     retrieval, clustering, classification = (report.scores[task] for task in DEMO_TASKS)
     assert 0.6 < retrieval <= 1.0
     assert 0.05 < clustering < 1.0
     assert 1 / 7 < classification <= 1.0
 
-    main = seeded_store.main_scores()
-    tasks = seeded_store.tasks().set_index("task")
+    main = empty_store.main_scores()
+    tasks = empty_store.tasks().set_index("task")
     stored = main[(main["model"] == MINILM) & (main["provenance"] == "evaluated")].set_index("task")
     assert sorted(stored.index) == sorted(DEMO_TASKS)
     assert set(tasks.loc[list(DEMO_TASKS), "benchmark"]) == {"demo"}
     assert stored.loc["demo_uspto_retrieval", "value"] == pytest.approx(retrieval)
     assert (stored["revision"] == MINILM_REVISION).all()
-    model_row = seeded_store.models().set_index("model").loc[MINILM]
+    model_row = empty_store.models().set_index("model").loc[MINILM]
     assert model_row["embedding_dim"] == 384 and model_row["max_tokens"] == 256
 
     random_bert = run_evaluation(
-        seeded_store, ModelSpec("test/random-bert", str(tiny_model_path), "r0"), ["demo_uspto_retrieval"]
+        empty_store, ModelSpec("test/random-bert", str(tiny_model_path), "r0"), ["demo_uspto_retrieval"]
     )
     assert retrieval > random_bert.scores["demo_uspto_retrieval"] + 0.3

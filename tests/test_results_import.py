@@ -216,7 +216,8 @@ def test_cli_seed_import_export_stats(tmp_path):
         frame = pd.read_csv(out) if fmt == "csv" else pd.read_parquet(out)
         assert list(frame.columns[:8]) == ["model", "revision", "task", "split", "subset", "metric", "score", "provenance"]
         assert len(frame) == counts["scores"]
-        minilm = frame[(frame["model"] == "sentence-transformers/all-MiniLM-L6-v2") & (frame["metric"] == "v_measure")]
+        minilm = frame[(frame["model"] == "sentence-transformers/all-MiniLM-L6-v2") & (frame["metric"] == "v_measure")
+                       & (frame["task"] == "BigPatentClustering.v2")]
         assert minilm["score"].iloc[0] == pytest.approx(0.33036873395618593)
 
 
