@@ -147,6 +147,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         raise CommandError(f"{args.model} is a local path: give the name to store its scores under with --name", 2)
     go_offline_if_hub_unreachable()
 
+    from evaluator.offline_models import installed_revision
     from evaluator.runner import DataUnavailable, ModelLoadError, ModelSpec, resolve_tasks, run_evaluation
 
     try:
@@ -158,7 +159,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     model = ModelSpec(
         name=args.name or args.model,
         load_from=str(local.resolve()) if local.exists() else args.model,
-        revision=args.revision or ("local" if local.exists() else "main"),
+        revision=args.revision or ("local" if local.exists() else installed_revision(args.model) or "main"),
         trust_remote_code=args.trust_remote_code,
         precision=args.precision,
     )
@@ -232,7 +233,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--tasks", required=True, help="PatenTEB, demo, external or task names, comma-separated")
     run.add_argument("--data-dir", type=Path, help="local PatenTEB data (default: $PATENTEB_DATA_DIR or the Hub)")
     run.add_argument("--name", help="the name to store scores under (required for a local path)")
-    run.add_argument("--revision", help="default: main for a Hub id, 'local' for a folder")
+    run.add_argument(
+        "--revision", help="default: main for a Hub id, 'local' for a folder, the installed version for an offline model"
+    )
     run.add_argument("--precision", default="float32", choices=PRECISIONS)
     run.add_argument("--trust-remote-code", action="store_true", help="run the model's own code")
     _add_device_options(run)

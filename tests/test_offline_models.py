@@ -19,6 +19,7 @@ from evaluator.offline_models import (
     installed_revision,
     load_offline_model,
 )
+from evaluator.cli import main as evaluator_main
 from evaluator.runner import ModelLoadError, ModelSpec, load_model, run_evaluation
 from evaluator.tasks import DEMO_TASKS
 from evaluator.tasks.prompts import DOCUMENT, QUERY, SINGLE_TEXT, resolve_prompt
@@ -28,6 +29,7 @@ from patenteb import catalogue
 from results.mteb_files import find_result_files, last_run, read_result_file
 from results.seed import DEMO_RUNS, DEMO_RUNS_COMMIT, DEMO_RUNS_SOURCE, seed
 from results.store import Store
+from tests.cli import run_in_process
 from results.vocabulary import PROVENANCE_PREFERENCE
 
 MINILM = "sentence-transformers/all-MiniLM-L6-v2"
@@ -96,10 +98,11 @@ def test_seeding_again_changes_nothing_and_keeps_the_demo_runs_source(seeded_sto
 
 
 def test_wordllama_on_a_demo_task_scores_what_the_shipped_run_scored(empty_store):
-    spec = ModelSpec(WORDLLAMA, WORDLLAMA, installed_revision(WORDLLAMA))
-    report = run_evaluation(empty_store, spec, [QUICK_TASK])
-    assert report.evaluated == [QUICK_TASK]
-    assert report.scores[QUICK_TASK] == shipped_main_scores()[(WORDLLAMA, QUICK_TASK)]
+    ran = run_in_process(evaluator_main, ["run", "--model", WORDLLAMA, "--tasks", QUICK_TASK, "--store", str(empty_store.path)])
+    assert ran.returncode == 0, ran.stderr
+    assert json.loads(ran.stdout.strip().splitlines()[-1]) == {QUICK_TASK: shipped_main_scores()[(WORDLLAMA, QUICK_TASK)]}
+    stored = empty_store.main_scores().query("model == @WORDLLAMA")
+    assert stored["revision"].tolist() == [installed_revision(WORDLLAMA)]
     model = empty_store.models().set_index("model").loc[WORDLLAMA]
     assert model["embedding_dim"] == 256 and model["params_m"] == pytest.approx(32_000 * 256 / 1e6)
     assert not model["uses_prompts"]
