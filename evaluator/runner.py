@@ -412,7 +412,7 @@ class _StoreWriter:
         row = {
             "model": spec.name,
             "display_name": spec.name,
-            "hub_id": None if spec.is_local else spec.load_from,
+            "hub_id": None if spec.is_local or is_offline_model(spec.load_from) else spec.load_from,
             "source": "evaluated by the PatenTEB worker",
             **model_facts,
         }

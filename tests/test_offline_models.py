@@ -103,6 +103,7 @@ def test_wordllama_on_a_demo_task_scores_what_the_shipped_run_scored(empty_store
     assert json.loads(ran.stdout.strip().splitlines()[-1]) == {QUICK_TASK: shipped_main_scores()[(WORDLLAMA, QUICK_TASK)]}
     stored = empty_store.main_scores().query("model == @WORDLLAMA")
     assert stored["revision"].tolist() == [installed_revision(WORDLLAMA)]
+    assert empty_store.models().set_index("model").loc[WORDLLAMA, "hub_id"] is None
     model = empty_store.models().set_index("model").loc[WORDLLAMA]
     assert model["embedding_dim"] == 256 and model["params_m"] == pytest.approx(32_000 * 256 / 1e6)
     assert not model["uses_prompts"]
