@@ -1,11 +1,15 @@
-"""The demo benchmark end to end with the real all-MiniLM-L6-v2 (offline wheel) into a real seeded store."""
+"""The demo benchmark end to end with the real all-MiniLM-L6-v2 (offline wheel) into a real store: it scores what
+the shipped demo run (results/seeds/demo_runs) scored."""
 
 from __future__ import annotations
+
+import math
 
 import pytest
 
 from evaluator.runner import ModelSpec, run_evaluation
 from evaluator.tasks import DEMO_TASKS
+from tests.test_offline_models import shipped_main_scores
 
 MINILM = "sentence-transformers/all-MiniLM-L6-v2"
 MINILM_REVISION = "1110a243fdf4706b3f48f1d95db1a4f5529b4d41"
@@ -26,6 +30,9 @@ def test_minilm_on_the_demo_benchmark_lands_in_the_store_and_beats_a_random_mode
     assert 0.6 < retrieval <= 1.0
     assert 0.05 < clustering < 1.0
     assert 1 / 7 < classification <= 1.0
+    shipped = shipped_main_scores()
+    for task in DEMO_TASKS:
+        assert math.isclose(report.scores[task], shipped[(MINILM, task)], abs_tol=1e-6), task
 
     main = empty_store.main_scores()
     tasks = empty_store.tasks().set_index("task")

