@@ -18,7 +18,7 @@ run: $(APP_STAMP)
 	$(PY) app.py
 
 test: $(TEST_STAMP) $(CHROMIUM)
-	$(PY) -m pytest -n auto --dist loadfile
+	$(PY) -m pytest -n auto --dist worksteal
 
 bench: $(TEST_STAMP)
 	$(PY) bench/leaderboard.py
