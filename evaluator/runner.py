@@ -46,16 +46,21 @@ from evaluator.offline_models import OfflineModel, OfflineModelError, is_offline
 from evaluator.tasks import DEMO_TASKS, EXTERNAL_TASKS, GROUPS, PATENTEB_TASKS, DataFormatError, DataUnavailable
 from patenteb import catalogue, settings
 from patenteb.hub import offline_requested
-from results.mteb_files import MODEL_META_FILE
-from results.record import examples_file, record_task_result
+from results.mteb_files import (
+    MODEL_META_FILE,
+    RUNS_FILE,
+    ResultFileError,
+    examples_file,
+    last_run,
+    read_examples_file,
+)
+from results.record import record_task_result
 from results.store import Store
 
 log = logging.getLogger(__name__)
 
 PRECISIONS = (FULL_PRECISION, "float16", "bfloat16")
 PROVENANCE = "evaluated"
-RUNS_FILE = "evaluated_with.jsonl"
-"""Beside mteb's result files: each task's prompt and data origin, so a task restored from its JSON keeps them."""
 
 __all__ = [
     "DataFormatError",
@@ -392,7 +397,7 @@ class _StoreWriter:
         """Write every score of the result file, the model's facts, the task's cost and its per-example rows in
         one transaction; return the main score."""
         facts = catalogue.task(name)
-        run = _recall_run(result_path, name)
+        run = last_run(result_path, name)
         precision = run.get("precision") or self.model.precision
         rows = _score_rows(result_path, name, facts.metric.key, self.model, precision, run.get("prompt"), run.get("data"))
         cost = TaskCost.from_record(run["cost"]) if isinstance(run.get("cost"), dict) else None
@@ -421,18 +426,11 @@ class _StoreWriter:
     def _example_rows(self, name: str, result_path: Path) -> pd.DataFrame | None:
         """The per-example file beside the result file, as store rows; None when there is none (or it is
         unreadable: then the scores are still written, and the log says why)."""
-        path = examples_file(result_path)
-        if not path.is_file():
-            return None
         try:
-            examples = pd.read_parquet(path)
-        except Exception as error:  # a damaged file must not cost the task's scores
-            log.warning("%s: per-example file %s not stored: %s: %s", name, path, type(error).__name__, error)
+            return read_examples_file(result_path, self.model.name, self.model.revision, name)
+        except ResultFileError as error:
+            log.warning("%s: per-example file of %s not stored: %s", name, result_path, error)
             return None
-        examples.insert(0, "task", name)
-        examples.insert(0, "revision", self.model.revision)
-        examples.insert(0, "model", self.model.name)
-        return examples
 
     def _cost_row(self, name: str, cost: TaskCost | None) -> pd.DataFrame | None:
         if cost is None:
@@ -649,20 +647,6 @@ def _remember_run(result_path: Path, task: str, **facts) -> None:
     task restored from its JSON, or a store rebuilt from the files, gets the same rows."""
     with (result_path.parent / RUNS_FILE).open("a", encoding="utf-8") as handle:
         handle.write(json.dumps({"task": task, **facts}, ensure_ascii=False) + "\n")
-
-
-def _recall_run(result_path: Path, task: str) -> dict:
-    """The note of the last run of `task` next to its result file: {} if none was noted. A line cut short (a worker
-    killed while appending it) is no note."""
-    path = result_path.parent / RUNS_FILE
-    runs = []
-    for line in path.read_text(encoding="utf-8").splitlines() if path.is_file() else ():
-        try:
-            runs.append(json.loads(line))
-        except json.JSONDecodeError:
-            continue
-    last = [run for run in runs if isinstance(run, dict) and run.get("task") == task][-1:]
-    return last[0] if last else {}
 
 
 def _progress_callback(progress: ProgressCallback | bool | None) -> ProgressCallback:
