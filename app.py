@@ -44,16 +44,19 @@ from results.jobs import release_worker_jobs  # noqa: E402
 from results.record import RecordError, pull  # noqa: E402
 from results.seed import is_seeded, seed  # noqa: E402
 from results.store import Store, default_store_path  # noqa: E402
-from webapi import PublicApi, add_gradio_endpoints, hide_unlisted_events, http_routes  # noqa: E402
+from webapi import LEADERBOARD_PATH, PublicApi, add_gradio_endpoints, hide_unlisted_events, http_routes  # noqa: E402
 
 TITLE = "PatenTEB Leaderboard & Explorer"
 REPO_ROOT = Path(__file__).resolve().parent
 MAX_UPLOAD = "64kb"
 """The app has no upload field; Gradio's upload route stays open, so it takes only small bodies."""
 TEMP_FILE_MAX_AGE_S = 600
-"""Downloads and other files Gradio serves from the app's private temp folder are deleted after this long."""
+"""Files Gradio serves from the app's private temp folder are deleted after this long."""
 CSS = """
 #lb-table table { font-variant-numeric: tabular-nums; }
+#lb-download a { display: inline-block; padding: 4px 12px; border: 1px solid var(--border-color-primary);
+  border-radius: var(--button-small-radius); background: var(--button-secondary-background-fill);
+  color: var(--button-secondary-text-color); text-decoration: none; font-size: var(--button-small-text-size); }
 footer { display: none !important; }
 """
 
@@ -67,7 +70,7 @@ def build_app(
     with gr.Blocks(title=TITLE, fill_width=True, delete_cache=(TEMP_FILE_MAX_AGE_S, TEMP_FILE_MAX_AGE_S)) as demo:
         with gr.Tabs(elem_id="main-tabs"):
             with gr.Tab("Leaderboard", id="leaderboard", elem_id="tab-leaderboard"):
-                leaderboard_ui.build(store, demo, download_folder=settings.temp_dir(), boards=api.boards)
+                leaderboard_ui.build(store, demo, LEADERBOARD_PATH, boards=api.boards)
             with gr.Tab("Explorer", id="explorer", elem_id="tab-explorer"):
                 explorer_ui.build(store, api.explorer)
             with gr.Tab("Submit", id="submit", elem_id="tab-submit"):

@@ -46,10 +46,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import html
 import json
 import math
 import os
 import random
+import re
 import shutil
 import signal
 import socket
@@ -62,6 +64,7 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from urllib.parse import urljoin
 
 import aiohttp
 import psutil
@@ -331,7 +334,7 @@ class Handles:
         handles.filters = [
             i for i in render["inputs"] if i != view and app.kind(i) in ("checkboxgroup", "dropdown", "textbox")
         ]
-        handles.download = next((i for i in render["outputs"] if app.kind(i) in ("downloadbutton", "file")), None)
+        handles.download = app.component_id("lb-download")
         handles.table = next((i for i in render["outputs"] if app.kind(i) == "dataframe"), None)
         handles.search_button = app.component_id("explorer-search")
         handles.search = app.dependency_on(handles.search_button, "click")
@@ -482,14 +485,15 @@ class Visitor:
         await page.run([handles.search], trigger_id=handles.search_button)
 
     async def csv(self) -> None:
-        file = self.page.values.get(self.handles.download)
-        if not isinstance(file, dict) or not file.get("url"):
+        """Follow the table's CSV link (a relative link to the API) as a browser would."""
+        link = self.page.values.get(self.handles.download)
+        if not isinstance(link, str) or "href=" not in link:
             await self.switch()
-            file = self.page.values.get(self.handles.download) or {}
-        url = file.get("url") or ""
-        if not url.startswith("http"):
-            url = self.app.base_url + url
-        body = await self.page.get(url)
+            link = self.page.values.get(self.handles.download) or ""
+        found = re.search(r'href="([^"]+)"', link)
+        if found is None:
+            raise CallFailed("the table has no CSV link")
+        body = await self.page.get(urljoin(self.app.base_url, html.unescape(found.group(1))))
         if not body.strip():
             raise CallFailed("the CSV download was empty")
 

@@ -22,6 +22,18 @@ PARAM_CHOICES = (*PARAM_BUCKETS, UNKNOWN)
 DIM_CHOICES = (*DIM_BUCKETS, UNKNOWN)
 TOKEN_CHOICES = (*TOKEN_BUCKETS, UNKNOWN)
 DEFAULT_VIEW = "overall"
+MAX_SEARCH_CHARACTERS = 500
+FILTER_CHOICES: dict[str, tuple[str, ...]] = {
+    "params": PARAM_CHOICES,
+    "dims": DIM_CHOICES,
+    "max_tokens": TOKEN_CHOICES,
+    "prompts": PROMPT_CHOICES,
+    "sources": PROVENANCE_PREFERENCE,
+}
+"""The checkbox filters by the name the API and the CSV link give them; leaving one out keeps every choice."""
+FILTER_FIELDS = {"params": "params", "dims": "dims", "max_tokens": "max_tokens", "prompts": "prompts",
+                 "sources": "provenances"}
+"""Which `Filters` field each of FILTER_CHOICES fills."""
 
 
 @dataclass(frozen=True)
@@ -76,6 +88,21 @@ def share_query(view_key: str, models: list[str] | tuple[str, ...]) -> str:
     params = {"family": view_key}
     if models:
         params["models"] = ",".join(models)
+    return "?" + urlencode(params, safe="/,")
+
+
+def table_query(view_key: str, filters: Filters, format: str = "csv") -> str:
+    """The query that asks the leaderboard API for exactly this table: the view, the format, and each filter that
+    keeps less than everything (an empty choice is sent empty: it lets nothing through)."""
+    params = [("view", view_key), ("format", format)]
+    if filters.search:
+        params.append(("search", filters.search))
+    if filters.models:
+        params.append(("models", ",".join(filters.models)))
+    for name, choices in FILTER_CHOICES.items():
+        chosen = getattr(filters, FILTER_FIELDS[name])
+        if set(chosen) != set(choices):
+            params.append((name, ",".join(chosen)))
     return "?" + urlencode(params, safe="/,")
 
 

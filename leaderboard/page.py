@@ -20,7 +20,6 @@ RADAR_DEFAULT_COUNT = 5
 class Page:
     table: LeaderboardTable
     value: dict
-    datatypes: list[str]
     share_query: str
     status: str
     legend: str = ""
@@ -84,7 +83,6 @@ def build_page(
     return Page(
         table=table,
         value=value,
-        datatypes=styling.datatypes(table),
         legend=styling.legend_markdown(board.interval_cells),
         share_query=share_query(view_key, filters.models),
         status=status,

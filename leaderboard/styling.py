@@ -189,9 +189,12 @@ def gradio_value(table: LeaderboardTable, model_names: pd.DataFrame, with_interv
     }
 
 
-def datatypes(table: LeaderboardTable) -> list[str]:
-    text = {v.PROMPTS, v.HARDWARE, v.RANK_RANGE}
-    return ["markdown" if c == v.MODEL else "str" if c in text else "number" for c in visible_columns(table)]
+GRID_DATATYPES = ["number", "markdown"]
+"""The grid's column types, one list for every view: each view's grid starts (Rank, Model), the model a markdown
+link, and Gradio reads a column past the list as "str", which a read-only grid shows as the cell's display text
+(sorting follows the raw values either way). A per-view list would make a table switch send the grid's config anew
+and keep a copy of the component per visitor session."""
+GRID_LEADING_COLUMNS = [v.RANK, v.MODEL]
 
 
 def csv_frame(table: LeaderboardTable) -> pd.DataFrame:

@@ -2,13 +2,16 @@
 leaderboard.compare.
 
 A table switch sends what `SentViews` kept for the same (store generation, view, filters, intervals shown or
-not) when it can: the table, status, share link, legend and figures already in the form Gradio sends (events
-run with postprocess=False). Comparisons and drill-downs are kept by the shared `BoardCache`.
+not) when it can: the table, status, share link, CSV link, legend and figures already in the form Gradio sends
+(events run with postprocess=False). Comparisons and drill-downs are kept by the shared `BoardCache`.
+
+The CSV download is a link to the public API's answer for the same view and filters (the same table, made by
+the same pure core), so a table switch writes no file and Gradio copies none.
 """
 
 from __future__ import annotations
 
-import os
+import html
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -24,16 +27,17 @@ from leaderboard.compare import (
     comparison_display,
     delta_figure,
 )
-from leaderboard.downloads import DownloadFolder
 from leaderboard.filters import (
     DIM_CHOICES,
     PARAM_CHOICES,
     PROMPT_CHOICES,
     TOKEN_CHOICES,
     Filters,
+    MAX_SEARCH_CHARACTERS,
     compare_query,
     parse_compare_query,
     parse_share_query,
+    table_query,
 )
 from leaderboard.page import build_page, filter_figures, view_figures
 from leaderboard.views import AGGREGATION_RULE, EFFICIENCY_RULE, INTERVAL_RULE, RANK_RULE, VIEWS
@@ -64,7 +68,7 @@ class TableOutputs:
     """The components one render fills; a render returns a dict keyed by them."""
 
     table: gr.Dataframe
-    download: gr.DownloadButton
+    download: gr.HTML
     share_query: gr.Textbox
     status: gr.Markdown
     plots: dict[str, gr.Plot]
@@ -78,15 +82,13 @@ class TableOutputs:
 
 @dataclass(frozen=True)
 class SentView:
-    """One view as Gradio sends it (values already postprocessed), plus the CSV its download button offers."""
+    """One view as Gradio sends it (values already postprocessed)."""
 
     table: dict
-    datatypes: list[str]
+    download: str
     share_query: str
     status: str
     plots: dict[str, dict]
-    csv_text: str
-    csv_name: str
     legend: str
 
 
@@ -105,8 +107,9 @@ class SentViews:
     generation makes new keys, and the old entries age out.
     """
 
-    def __init__(self, outputs: TableOutputs, boards: BoardCache | None = None):
+    def __init__(self, outputs: TableOutputs, table_api_path: str, boards: BoardCache | None = None):
         self.outputs = outputs
+        self.table_api_path = table_api_path
         self.boards = boards or BoardCache()
         self.views: LruCache[SentView] = LruCache(MAX_SENT_VIEWS)
         self.filter_plots: LruCache[dict[str, dict]] = LruCache(MAX_FILTER_FIGURES)
@@ -126,14 +129,18 @@ class SentViews:
         plots = {**self._plots(view_figures(snapshot, page.table)), **filter_plots}
         return SentView(
             table=sent_form(self.outputs.table, page.value),
-            datatypes=page.datatypes,
+            download=sent_form(self.outputs.download, self.download_link(view_key, filters)),
             share_query=sent_form(self.outputs.share_query, page.share_query),
             status=sent_form(self.outputs.status, page.status),
             plots={name: plots[name] for name in FIGURE_NAMES},
-            csv_text=styling.csv_text(page.table),
-            csv_name=f"patenteb-{view_key}.csv",
             legend=sent_form(self.outputs.legend, page.legend),
         )
+
+    def download_link(self, view_key: str, filters: Filters) -> str:
+        """A link to this table as CSV from the API, relative to the page so that it works under any root path."""
+        href = html.escape(self.table_api_path.lstrip("/") + table_query(view_key, filters))
+        return (f'<a class="lb-download" href="{href}" download="patenteb-{html.escape(view_key)}.csv">'
+                "Download this table (CSV)</a>")
 
     def _plots(self, figures: dict) -> dict[str, dict]:
         return {name: sent_form(self.outputs.plots[name], figure) for name, figure in figures.items()}
@@ -162,12 +169,12 @@ class LeaderboardTab:
 
     store: Store
     outputs: TableOutputs
-    downloads: DownloadFolder
+    table_api_path: str
     boards: BoardCache | None = None
     compare: CompareSection | None = None
 
     def __post_init__(self):
-        self.sent = SentViews(self.outputs, self.boards or BoardCache(self.store))
+        self.sent = SentViews(self.outputs, self.table_api_path, self.boards or BoardCache(self.store))
 
     def render(self, view_key, search, models, params, dims, tokens, prompts, provenances, intervals=False) -> dict:
         filters = _filters(search, models, params, dims, tokens, prompts, provenances)
@@ -176,10 +183,9 @@ class LeaderboardTab:
             shown = self.sent.get(snapshot, view_key, filters, bool(intervals))
         except (StoreBusy, StoreCorrupt) as error:
             raise gr.Error(f"The results store cannot be read right now: {error}") from error
-        download = self.downloads.file_for(shown.csv_text, shown.csv_name)
         return {
-            self.outputs.table: gr.update(value=shown.table, datatype=shown.datatypes),
-            self.outputs.download: sent_form(self.outputs.download, str(download)),
+            self.outputs.table: shown.table,
+            self.outputs.download: shown.download,
             self.outputs.share_query: shown.share_query,
             self.outputs.status: shown.status,
             **{self.outputs.plots[name]: plot for name, plot in shown.plots.items()},
@@ -364,13 +370,12 @@ def build_compare(store: Store, demo: gr.Blocks, boards: BoardCache, chosen: gr.
     return section
 
 
-def build(
-    store: Store, demo: gr.Blocks, download_folder: str | os.PathLike | None = None, boards: BoardCache | None = None
-) -> LeaderboardTab:
-    """Add the Leaderboard tab's layout to the current Blocks and wire it; CSVs go under `download_folder`.
+def build(store: Store, demo: gr.Blocks, table_api_path: str, boards: BoardCache | None = None) -> LeaderboardTab:
+    """Add the Leaderboard tab's layout to the current Blocks and wire it.
 
-    `boards` lets the tab share its per-generation boards, comparisons and drill-downs with another reader (the
-    public API); `tab.compare` is the "Compare two models" section.
+    `table_api_path`: the app's route answering `table_query` (the CSV link). `boards` lets the tab share its
+    per-generation boards, comparisons and drill-downs with another reader (the public API); `tab.compare` is
+    the "Compare two models" section.
     """
     boards = boards or BoardCache(store)
     gr.Markdown(
@@ -384,7 +389,8 @@ def build(
     )
     with gr.Row():
         search = gr.Textbox(
-            label="Search models", placeholder="part of a name; commas for several", elem_id="lb-search", scale=2
+            label="Search models", placeholder="part of a name; commas for several", elem_id="lb-search", scale=2,
+            max_length=MAX_SEARCH_CHARACTERS,
         )
         chosen = gr.Dropdown(
             choices=[], value=[], multiselect=True, label="Compare models (table, plots and share link)",
@@ -407,11 +413,11 @@ def build(
                                 min_width=200)
     legend = gr.Markdown(styling.legend_markdown(), elem_id="lb-legend")
     table = gr.Dataframe(
-        interactive=False, max_height=640, pinned_columns=3, show_search="search",
+        interactive=False, max_height=640, pinned_columns=3, show_search="search", datatype=styling.GRID_DATATYPES,
         buttons=["fullscreen", "copy"], elem_id="lb-table", label="Leaderboard",
     )
     with gr.Row():
-        download = gr.DownloadButton("Download this table (CSV)", elem_id="lb-download", size="sm")
+        download = gr.HTML(elem_id="lb-download")
         share_link = gr.Textbox(label="Share link (restores this table and model choice)", elem_id="lb-share",
                                 interactive=False, buttons=["copy"], scale=3)
     share_query = gr.Textbox(visible=False)
@@ -435,7 +441,7 @@ def build(
                "efficiency": plot_efficiency},
         shown_generation=shown_generation, legend=legend,
     )
-    tab = LeaderboardTab(store, outputs, DownloadFolder(download_folder), boards, compare)
+    tab = LeaderboardTab(store, outputs, table_api_path, boards, compare)
     inputs = [view, search, chosen, params, dims, tokens, prompts, provenances, intervals]
     sent_as_is = dict(postprocess=False)
 

@@ -48,7 +48,7 @@ TOKENIZERS_PARALLELISM = Variable("TOKENIZERS_PARALLELISM", None, "`false` (set 
 HUB_CACHE = Variable("HF_HUB_CACHE", None, "the Hugging Face cache of Hub models; default `$HF_HOME/hub`")
 HF_HOME = Variable("HF_HOME", None, "Hugging Face's home folder; default `$XDG_CACHE_HOME/huggingface`")
 XDG_CACHE_HOME = Variable("XDG_CACHE_HOME", "~/.cache", "the user's cache folder, under which Hugging Face keeps its own")
-GRADIO_TEMP_DIR = Variable("GRADIO_TEMP_DIR", None, "the app's private temp folder (downloads); default: a new one per run, removed at exit")
+GRADIO_TEMP_DIR = Variable("GRADIO_TEMP_DIR", None, "the app's private temp folder for the files Gradio serves; default: a new one per run, removed at exit")
 DEVICE = Variable("PATENTEB_DEVICE", "auto", "`auto` (CUDA when present), `cpu` or `cuda`: where the evaluator runs models")
 BATCH_SIZE = Variable("PATENTEB_BATCH_SIZE", None, "the evaluator's encoding batch size; default per device")
 RAY_ADDRESS = Variable("RAY_ADDRESS", None, "the Ray cluster `--ray` joins when given no address (Ray's own variable)")
@@ -133,11 +133,6 @@ def start_worker() -> bool:
 
 def worker_niceness() -> int:
     return int(WORKER_NICENESS.raw())
-
-
-def temp_dir() -> Path | None:
-    folder = GRADIO_TEMP_DIR.raw()
-    return Path(folder) if folder else None
 
 
 def device() -> str:

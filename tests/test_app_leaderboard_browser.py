@@ -62,7 +62,7 @@ def test_families_filters_download_and_share(app_url, tmp_path):
         assert "1 model ·" in page.locator("#lb-status").inner_text()
 
         with page.expect_download() as download_info:
-            page.locator("#lb-download").click()
+            page.locator("#lb-download a").click()
         saved = tmp_path / "table.csv"
         download_info.value.save_as(saved)
         csv = pd.read_csv(saved)

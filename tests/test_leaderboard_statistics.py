@@ -40,6 +40,8 @@ from patenteb.statistics import StatisticsInputError, compare, rank_intervals, t
 from results.seed import task_catalogue
 from results.store import Store
 from results.vocabulary import PROVENANCE_PREFERENCE
+from tests.csv_link import api_client, csv_behind
+from webapi import LEADERBOARD_PATH
 from webapi.core import BadRequest, PublicApi
 
 TASKS = task_catalogue()
@@ -406,9 +408,9 @@ def test_clustering_and_paraphrase_cannot_be_drilled_and_say_why(store, cache):
 
 
 @pytest.fixture
-def tab(store, tmp_path) -> tuple[ui.LeaderboardTab, gr.Blocks]:
+def tab(store) -> tuple[ui.LeaderboardTab, gr.Blocks]:
     with gr.Blocks() as demo:
-        tab = ui.build(store, demo, download_folder=tmp_path / "downloads")
+        tab = ui.build(store, demo, LEADERBOARD_PATH)
     return tab, demo
 
 
@@ -416,15 +418,16 @@ def test_the_tab_shows_intervals_on_request_and_compares_from_a_share_link(tab, 
     tab, demo = tab
     inputs = ["classification", "", [], None, None, None, None, list(PROVENANCE_PREFERENCE)]
     inputs[3:7] = [list(choices) for choices in (ui.PARAM_CHOICES, ui.DIM_CHOICES, ui.TOKEN_CHOICES, ui.PROMPT_CHOICES)]
-    plain = tab.render(*inputs, False)[tab.outputs.table]["value"]
+    plain = tab.render(*inputs, False)[tab.outputs.table]
     shown = tab.render(*inputs, True)
-    table = shown[tab.outputs.table]["value"]
+    table = shown[tab.outputs.table]
     column, row = table["headers"].index(GATED_CLASSIFICATION), [r[1] for r in table["data"]].index("strong")
     low, high = stored_interval(store, STRONG, GATED_CLASSIFICATION)
     assert table["metadata"]["display_value"][row][column].endswith(f" [{low:.1f}, {high:.1f}]")
     assert "[" not in plain["metadata"]["display_value"][row][column]
     assert "1000 resamples" in shown[tab.outputs.legend]
-    assert f"{GATED_CLASSIFICATION} ci_low" in open(shown[tab.outputs.download]["path"]).readline()
+    csv, _ = csv_behind(shown[tab.outputs.download], api_client(store))
+    assert f"{GATED_CLASSIFICATION} ci_low" in csv.columns
 
     section = tab.compare
     out = section.outputs

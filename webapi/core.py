@@ -22,13 +22,12 @@ from explorer.service import MAX_MODELS, Explorer
 from leaderboard import styling
 from leaderboard.cache import BoardCache
 from leaderboard.compare import comparison_json
-from leaderboard.filters import DIM_CHOICES, PARAM_CHOICES, PROMPT_CHOICES, TOKEN_CHOICES, Filters, matching_models
+from leaderboard.filters import FILTER_CHOICES, FILTER_FIELDS, MAX_SEARCH_CHARACTERS, Filters, matching_models
 from leaderboard.tables import build_table
 from leaderboard.views import VIEWS, VIEWS_BY_KEY
 from patenteb.lru import LruCache
 from patenteb.statistics import INTERVAL_METHOD, RANK_METHOD, StatisticsInputError
 from results.store import Snapshot, Store, StoreBusy, StoreCorrupt
-from results.vocabulary import PROVENANCE_PREFERENCE
 
 API_VERSION = "v1"
 FORMATS = {
@@ -38,15 +37,6 @@ FORMATS = {
 }
 DEFAULT_VIEW = "overall"
 DEFAULT_FORMAT = "json"
-FILTER_CHOICES: dict[str, tuple[str, ...]] = {
-    "params": PARAM_CHOICES,
-    "dims": DIM_CHOICES,
-    "max_tokens": TOKEN_CHOICES,
-    "prompts": PROMPT_CHOICES,
-    "sources": PROVENANCE_PREFERENCE,
-}
-"""The leaderboard's checkbox filters by API parameter name; leaving one out keeps every choice."""
-MAX_NAME_FILTER_CHARACTERS = 500
 MAX_MODEL_NAME_CHARACTERS = 300
 MAX_CACHED_TABLES = 32
 MAX_CACHED_BODIES = 64
@@ -174,12 +164,8 @@ class PublicApi:
             raise BadRequest(f"unknown model {unknown_models[0]!r}; GET /api/{API_VERSION}/models lists them")
         choices = {name: checked_choices(name, facets.get(name), every) for name, every in FILTER_CHOICES.items()}
         filters = Filters(
-            params=choices["params"],
-            dims=choices["dims"],
-            max_tokens=choices["max_tokens"],
-            prompts=choices["prompts"],
-            provenances=choices["sources"],
-            search=checked_text("search", search, MAX_NAME_FILTER_CHARACTERS),
+            **{FILTER_FIELDS[name]: chosen_choices for name, chosen_choices in choices.items()},
+            search=checked_text("search", search, MAX_SEARCH_CHARACTERS),
             models=chosen,
         )
         return LeaderboardQuery(snapshot, view, filters)

@@ -30,6 +30,8 @@ from webapi.core import (
 log = logging.getLogger(__name__)
 
 PREFIX = f"/api/{API_VERSION}"
+LEADERBOARD_PATH = f"{PREFIX}/leaderboard"
+"""Answers `leaderboard.filters.table_query`: the Leaderboard tab's CSV link points here."""
 SEARCH_THREADS = 4
 """Searches running at once; more wait their turn without holding a server thread."""
 LEADERBOARD_PARAMETERS = {"view", "format", "search", "models", *FILTER_CHOICES}
@@ -107,7 +109,7 @@ def http_routes(api: PublicApi) -> list[BaseRoute]:
     router = APIRouter(prefix=PREFIX, route_class=JsonErrorRoute)
     search_limiter = anyio.CapacityLimiter(SEARCH_THREADS)
 
-    @router.get("/leaderboard")
+    @router.get(LEADERBOARD_PATH.removeprefix(PREFIX))
     def leaderboard(request: Request) -> Response:
         parameters = Parameters(request, LEADERBOARD_PARAMETERS)
         format = checked_format(parameters.one("format"))
