@@ -485,15 +485,20 @@ class Visitor:
         await page.run([handles.search], trigger_id=handles.search_button)
 
     async def csv(self) -> None:
-        """Follow the table's CSV link (a relative link to the API) as a browser would."""
-        link = self.page.values.get(self.handles.download)
-        if not isinstance(link, str) or "href=" not in link:
+        """Fetch the table's CSV as a browser would: the link to the API (since 850cc09) or, in older commits, the
+        download button's file."""
+        download = self.page.values.get(self.handles.download)
+        if not download:
             await self.switch()
-            link = self.page.values.get(self.handles.download) or ""
-        found = re.search(r'href="([^"]+)"', link)
-        if found is None:
-            raise CallFailed("the table has no CSV link")
-        body = await self.page.get(urljoin(self.app.base_url, html.unescape(found.group(1))))
+            download = self.page.values.get(self.handles.download)
+        if isinstance(download, dict) and download.get("url"):
+            href = download["url"]
+        else:
+            found = re.search(r'href="([^"]+)"', download if isinstance(download, str) else "")
+            if found is None:
+                raise CallFailed("the table has no CSV link")
+            href = html.unescape(found.group(1))
+        body = await self.page.get(urljoin(self.app.base_url + "/", href))
         if not body.strip():
             raise CallFailed("the CSV download was empty")
 
