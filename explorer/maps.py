@@ -24,6 +24,7 @@ MAP_SAMPLE_LIMITS = (1_000, 10_000)
 MAP_SAMPLE_STEP = 1_000
 DEFAULT_MAP_SAMPLE = 2_000
 MIN_POINTS = 20
+COMPILE_POINTS = 64
 COLOUR_BY = ("section", "class")
 TOP_CLASSES = 10
 OTHER = "other"
@@ -67,13 +68,20 @@ def sample_positions(n_documents: int, sample_size: int, seed: int = SAMPLE_SEED
 
 
 def umap_projection(vectors: np.ndarray, parameters: dict = UMAP_PARAMETERS) -> np.ndarray:
-    """2-D UMAP coordinates (float32). The first call in a process pays numba's compile (~10 s)."""
+    """2-D UMAP coordinates (float32). The first call in a process pays numba's compile (~25 s on this machine,
+    most of UMAP's compiled code being uncached) unless `compile_projection` ran before."""
     import umap
 
     if len(vectors) < MIN_POINTS:
         raise ValueError(f"a map needs at least {MIN_POINTS} documents, got {len(vectors)}")
     reducer = umap.UMAP(n_components=2, n_jobs=1, **parameters)
     return reducer.fit_transform(np.asarray(vectors, dtype=np.float32)).astype(np.float32)
+
+
+def compile_projection() -> None:
+    """Run UMAP once on random points so that numba compiles its code now (the same code a map runs: the types,
+    not the sizes, choose it), not while the first visitor waits for a map."""
+    umap_projection(np.random.default_rng(SAMPLE_SEED).normal(size=(COMPILE_POINTS, 16)).astype(np.float32))
 
 
 def embedding_metrics(vectors: np.ndarray, sections: np.ndarray, seed: int = 0) -> dict:

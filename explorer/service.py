@@ -228,13 +228,14 @@ class Explorer:
 
     # background preparation --------------------------------------------------------------------------
 
-    def start_warm_up(self, names: list[str] | None = None) -> IndexBuilds:
-        """Load the default models (or `names`) and their indexes in a background thread; returns the tracker.
+    def start_warm_up(self, names: list[str] | None = None, compile_maps: bool = False) -> IndexBuilds:
+        """Load the default models (or `names`) and their indexes in a background thread, then (`compile_maps`)
+        compile UMAP's code; returns the tracker.
 
         From then on a search never waits for a model that is still being prepared (see `compare`)."""
         with self._guard:
             if self.builds is None:
-                self.builds = IndexBuilds(self, names)
+                self.builds = IndexBuilds(self, names, compile_maps=compile_maps)
         return self.builds.start()
 
     def not_ready(self, name: str, queue: bool = False) -> str | None:

@@ -30,6 +30,9 @@ LOCK_TIMEOUT = Variable("PATENTEB_LOCK_TIMEOUT", "60", "seconds to wait for anot
 HOST = Variable("HOST", "127.0.0.1", "where the app listens")
 PORT = Variable("PORT", "7860", "the app's port")
 NO_WORKER = Variable("PATENTEB_NO_WORKER", None, "`1`: the app starts no worker")
+COMPILE_MAPS = Variable(
+    "PATENTEB_COMPILE_MAPS", "1", "`0`: the app does not compile UMAP's code once its explorer models are ready (the first map then pays ~25 s)"
+)
 WORKER_NICENESS = Variable(
     "PATENTEB_WORKER_NICENESS", "10", "how much lower the CPU priority of the app's worker is (`nice`): visitors first"
 )
@@ -129,6 +132,10 @@ def port() -> int:
 
 def start_worker() -> bool:
     return not is_true(NO_WORKER)
+
+
+def compile_maps() -> bool:
+    return is_true(COMPILE_MAPS)
 
 
 def worker_niceness() -> int:

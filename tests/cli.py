@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager, redirect_stderr, redirect_stdout
 from dataclasses import dataclass
@@ -42,3 +43,14 @@ def run_in_process(main: Callable[[list[str]], int], args: list[str], env: Mappi
         except SystemExit as exit:
             code = exit.code if isinstance(exit.code, int) else (0 if exit.code is None else 1)
     return CliResult(code, stdout.getvalue(), stderr.getvalue())
+
+
+IMPORT_TIME_LINE = re.compile(r"^import time:\s*\d+ \|\s*\d+ \|\s*([\w.]+)\s*$", re.MULTILINE)
+"""One line of `python -X importtime`'s report on stderr; its last field names the module imported."""
+
+
+def imported_packages(importtime_stderr: str) -> set[str]:
+    """The top-level packages a `python -X importtime …` process imported, read from its stderr."""
+    modules = IMPORT_TIME_LINE.findall(importtime_stderr)
+    assert modules, "no -X importtime report on stderr"
+    return {module.split(".")[0] for module in modules}

@@ -1,9 +1,10 @@
 """The explorer in the real app and real Chromium, started the way `make run` starts it: no indexing beforehand.
 
-The corpus is every 33rd shipped patent, 300 in all (PATENTEB_EXPLORER_CORPUS), so the shipped prebuilt indexes do not
+The corpus is every 83rd shipped patent, 120 in all (PATENTEB_EXPLORER_CORPUS), so the shipped prebuilt indexes do not
 match it: the app serves at once and prepares every default model in the background, its progress on the page.
 Then a typed query gives one result column per default model (the hybrid saying how it fuses), bad input gets
-the service's message, and the UMAP tab opens with two different real models side by side.
+the service's message, and the UMAP tab opens with two different real models side by side (UMAP's code compiled
+in the background once the models were ready, as `make run` does).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from tests.browser import chromium_page, running_app
 from tests.conftest import REPO
 
 CORPUS = REPO / "explorer" / "data" / "uspto_random_10000.parquet"
-CORPUS_SIZE = 300
+CORPUS_SIZE = 120
 QUERY = "A lithium battery electrode with a coated separator that prevents dendrite growth during fast charging"
 DEFAULTS = [
     "bm25", "hybrid/bm25+all-MiniLM-L6-v2", "sentence-transformers/all-MiniLM-L6-v2", "wordllama/l2_supercat-256"
@@ -28,9 +29,9 @@ PREPARED = "document.querySelector('#explorer-preparation').innerText.includes('
 def test_query_compare_and_umap_maps_while_models_are_prepared_in_the_background(seeded_store_template, tmp_path):
     store_path = tmp_path / "store.duckdb"
     shutil.copy(seeded_store_template, store_path)
-    corpus = tmp_path / "uspto_300.parquet"
-    pd.read_parquet(CORPUS).iloc[::33].head(CORPUS_SIZE).to_parquet(corpus)
-    env = {"PATENTEB_NO_WORKER": "1", "PATENTEB_EXPLORER_CORPUS": str(corpus)}
+    corpus = tmp_path / f"uspto_{CORPUS_SIZE}.parquet"
+    pd.read_parquet(CORPUS).iloc[::83].head(CORPUS_SIZE).to_parquet(corpus)
+    env = {"PATENTEB_NO_WORKER": "1", "PATENTEB_EXPLORER_CORPUS": str(corpus), "PATENTEB_COMPILE_MAPS": "1"}
     with running_app(store_path, tmp_path / "app.log", env) as url, chromium_page() as page:
         page.goto(url)
         page.locator("button[role=tab]", has_text="Explorer").first.click()

@@ -15,7 +15,7 @@ import pytest
 from evaluator.cli import main
 from evaluator.submissions import facts_from_folder, human_count
 from results import jobs
-from tests.cli import CliResult, run_in_process
+from tests.cli import CliResult, imported_packages, run_in_process
 from tests.conftest import REPO
 
 
@@ -24,9 +24,11 @@ def evaluator(*args: str, store=None, env: dict | None = None) -> CliResult:
     return run_in_process(main, [*args, *store_option], env)
 
 
-def evaluator_subprocess(*args: str, store, env: dict | None = None) -> subprocess.CompletedProcess:
+def evaluator_subprocess(
+    *args: str, store, env: dict | None = None, python_options: tuple[str, ...] = ()
+) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "evaluator", *args, "--store", str(store.path)],
+        [sys.executable, *python_options, "-m", "evaluator", *args, "--store", str(store.path)],
         cwd=REPO, capture_output=True, text=True, timeout=300, env={**os.environ, **(env or {})},
     )
 
@@ -147,14 +149,17 @@ def test_run_errors_are_one_line(empty_store):
     assert "Traceback" not in offline.stderr
 
 
-def test_submit_then_one_worker_step(empty_store, tiny_model_path):
+def test_submit_then_one_worker_step_which_never_imports_ray(empty_store, tiny_model_path):
     submitted = evaluator_subprocess("submit", "local/tiny-queued", "--load-from", str(tiny_model_path),
                           "--tasks", "demo_uspto_classification", "--submitter", "ada", store=empty_store)
     assert submitted.returncode == 0, submitted.stderr
     assert submitted.stdout.startswith("queued job #1: local/tiny-queued @ main on 1 tasks (demo_uspto_classification)")
 
-    worked = evaluator_subprocess("worker", "--once", store=empty_store, env={"OMP_NUM_THREADS": "1"})
+    worked = evaluator_subprocess("worker", "--once", store=empty_store, env={"OMP_NUM_THREADS": "1"},
+                                  python_options=("-X", "importtime"))
     assert worked.returncode == 0, worked.stderr
+    assert {"mteb", "sentence_transformers"} <= imported_packages(worked.stderr)
+    assert "ray" not in imported_packages(worked.stderr), "an evaluation without --ray never imports ray"
     [job] = json.loads(evaluator("queue", "--json", store=empty_store).stdout)
     assert (job["status"], job["attempts"], job["submitter"]) == ("finished", 1, "ada")
     stored = empty_store.main_scores().query("model == 'local/tiny-queued'")

@@ -127,6 +127,17 @@ def test_mismatched_index_is_rebuilt_in_the_background_with_progress(tmp_path):
     assert not built and index.vectors.shape == (600, 256)
 
 
+def test_once_its_models_are_ready_the_app_s_warm_up_compiles_the_maps_code(tmp_path):
+    shipped = pd.read_parquet(SHIPPED_CORPUS)
+    shipped.iloc[:100].to_parquet(tmp_path / "small.parquet")
+    explorer = Explorer(Store(tmp_path / "store.duckdb"), corpus=str(tmp_path / "small.parquet"))
+    builds = explorer.start_warm_up(["bm25"], compile_maps=True)
+    assert builds.wait(timeout=300) and builds.ready("bm25")
+    assert builds.maps_compiled is True
+    plain = IndexBuilds(explorer, ["bm25"]).start()
+    assert plain.wait(timeout=300) and plain.maps_compiled is None
+
+
 def test_warm_up_loads_the_defaults_and_reports_a_model_that_cannot_load(tmp_path):
     registry = tmp_path / "models.toml"
     registry.write_text(

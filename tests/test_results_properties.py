@@ -27,6 +27,8 @@ PROPERTY_SETTINGS = settings(
     deadline=timedelta(seconds=10),
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.data_too_large],
 )
+STORE_PROPERTY_SETTINGS = settings(PROPERTY_SETTINGS, max_examples=100)
+"""For properties whose every example copies, opens and hashes a store file (0.2–0.3 s each on this machine)."""
 TASK_NAMES = [task.name for task in TASKS]
 MAX_REASON_CHARS = 400
 
@@ -124,7 +126,7 @@ model_metas = st.one_of(st.none(), json_trees.map(file_text), st.fixed_dictionar
      "use_instructions": leaves, "license": leaves, "release_date": leaves}).map(file_text))
 
 
-@PROPERTY_SETTINGS
+@STORE_PROPERTY_SETTINGS
 @given(content=result_files, meta=model_metas, task_file=st.sampled_from(TASK_NAMES))
 def test_any_result_file_is_imported_or_refused_with_a_reason_and_a_refusal_changes_nothing(
     store_template, tmp_path, content, meta, task_file
@@ -181,7 +183,7 @@ def local_model(tmp_path_factory, tiny_model_path) -> Path:
     return tiny_model_path
 
 
-@PROPERTY_SETTINGS
+@STORE_PROPERTY_SETTINGS
 @given(
     model=model_ids,
     revision=revisions,
