@@ -27,7 +27,6 @@ import os
 import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Protocol
 
@@ -53,14 +52,15 @@ from results.mteb_files import (
     examples_file,
     last_run,
     read_examples_file,
+    read_result_file,
 )
+from results.importer import EVALUATED, evaluated_cost_rows, evaluated_score_rows
 from results.record import record_task_result
 from results.store import Store
 
 log = logging.getLogger(__name__)
 
 PRECISIONS = (FULL_PRECISION, "float16", "bfloat16")
-PROVENANCE = "evaluated"
 
 __all__ = [
     "DataFormatError",
@@ -399,12 +399,12 @@ class _StoreWriter:
         facts = catalogue.task(name)
         run = last_run(result_path, name)
         precision = run.get("precision") or self.model.precision
-        rows = _score_rows(result_path, name, facts.metric.key, self.model, precision, run.get("prompt"), run.get("data"))
-        cost = TaskCost.from_record(run["cost"]) if isinstance(run.get("cost"), dict) else None
+        result = read_result_file(result_path, {name: facts.metric.key})
+        rows = evaluated_score_rows(result, self.model.name, precision, run.get("prompt"), run.get("data"))
         self.store.upsert_scores(
             rows,
             self._model_row(run.get("model_facts") or {}),
-            costs=self._cost_row(name, cost),
+            costs=evaluated_cost_rows(self.model.name, result.revision, name, run.get("cost"), result.evaluated_at),
             examples=self._example_rows(name, result_path),
         )
         record_task_result(self.store, result_path)
@@ -431,18 +431,6 @@ class _StoreWriter:
         except ResultFileError as error:
             log.warning("%s: per-example file of %s not stored: %s", name, result_path, error)
             return None
-
-    def _cost_row(self, name: str, cost: TaskCost | None) -> pd.DataFrame | None:
-        if cost is None:
-            return None
-        record = {
-            "model": self.model.name,
-            "revision": self.model.revision,
-            "task": name,
-            **cost.as_record(),
-            "evaluated_at": datetime.now(timezone.utc).replace(tzinfo=None),
-        }
-        return pd.DataFrame([record])
 
 
 def _write_atomically(path: Path, content: str | bytes) -> None:
@@ -590,47 +578,9 @@ def _data_origin(task) -> str:
 def _stored_main_scores(store: Store, model: ModelSpec) -> dict[str, float]:
     scores = store.main_scores()
     mine = scores[
-        (scores["model"] == model.name) & (scores["revision"] == model.revision) & (scores["provenance"] == PROVENANCE)
+        (scores["model"] == model.name) & (scores["revision"] == model.revision) & (scores["provenance"] == EVALUATED)
     ]
     return {task: _as_float(value) for task, value in zip(mine["task"], mine["value"])}
-
-
-def _score_rows(
-    result_path: Path,
-    task: str,
-    main_metric: str,
-    model: ModelSpec,
-    precision: str,
-    prompt: str | None = None,
-    data: str | None = None,
-) -> pd.DataFrame:
-    """Every scalar metric of mteb's result file, as store rows."""
-    import mteb
-
-    from results.mteb_files import read_result_file
-
-    result = read_result_file(result_path, {task: main_metric})
-    return pd.DataFrame(
-        [
-            {
-                "model": model.name,
-                "revision": model.revision,
-                "task": task,
-                "split": score.split,
-                "subset": score.subset,
-                "metric": score.metric,
-                "provenance": PROVENANCE,
-                "value": score.value,
-                "source": f"evaluated by the PatenTEB worker with mteb {result.mteb_version or mteb.__version__}",
-                "prompt": prompt,
-                "mteb_version": result.mteb_version,
-                "evaluated_at": result.evaluated_at or datetime.now(timezone.utc).replace(tzinfo=None),
-                "evaluation_time_s": result.evaluation_time_s,
-                "notes": f"data: {data or 'unknown'}; precision: {precision}",
-            }
-            for score in result.scores
-        ]
-    )
 
 
 def _main_score(rows: pd.DataFrame, main_metric: str, eval_split: str) -> float:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from importlib.metadata import version
@@ -38,6 +39,8 @@ class ImportReport:
     """Per-example rows written (a task whose stored rows are the same is not written again)."""
     examples_skipped: list[tuple[Path, str]] = field(default_factory=list)
     """Per-example files that could not be read: their task's scores are imported without them."""
+    cost_rows: int = 0
+    """Tasks whose cost (from the worker's run notes) was written."""
 
     @property
     def ok(self) -> bool:
@@ -45,6 +48,7 @@ class ImportReport:
 
     def summary(self) -> str:
         examples = f"; per-example rows: {self.example_rows} written" if self.example_rows else ""
+        examples += f"; costs of {self.cost_rows} tasks" if self.cost_rows else ""
         unreadable = f" ({len(self.examples_skipped)} per-example files unreadable)" if self.examples_skipped else ""
         return (
             f"{self.files_imported} of {self.files_seen} result files imported; {len(self.skipped)} skipped; "
@@ -100,6 +104,33 @@ def import_mteb_results(
     return report
 
 
+COST_NUMBERS = ("threads", "batch_size", "texts_requested", "texts_encoded", "encode_s", "texts_per_s",
+                "peak_memory_gib", "wall_s")
+COST_TEXTS = ("device", "device_name", "precision", "memory_kind", "host")
+"""The `evaluation_costs` values a run note's cost carries (evaluator.devices.TaskCost.as_record)."""
+
+
+def evaluated_cost_rows(
+    model: str, revision: str, task: str, cost: dict | None, evaluated_at: datetime | None = None
+) -> pd.DataFrame | None:
+    """The task's `evaluation_costs` row from the cost the worker measured (its run note keeps it): one
+    definition for the worker and for a store rebuilt from the files. None without a cost or a device; a value
+    of the wrong type is stored as unknown rather than failing the task's scores."""
+    if not isinstance(cost, dict) or not isinstance(cost.get("device"), str) or not cost["device"]:
+        return None
+    row = {"model": model, "revision": revision, "task": task}
+    row.update({name: _number_or_none(cost.get(name)) for name in COST_NUMBERS})
+    row.update({name: cost.get(name) if isinstance(cost.get(name), str) else None for name in COST_TEXTS})
+    row["evaluated_at"] = evaluated_at or datetime.now(timezone.utc).replace(tzinfo=None)
+    return pd.DataFrame([row])
+
+
+def _number_or_none(value) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        return None
+    return value
+
+
 def evaluated_score_rows(
     result: ResultFile, model: str, precision: str, prompt: str | None = None, data: str | None = None
 ) -> pd.DataFrame:
@@ -136,8 +167,9 @@ def import_evaluations(
     job_models: dict[tuple[str, str], tuple[str, str]] | None = None,
     show_progress: bool = False,
 ) -> ImportReport:
-    """Import the worker's result files (an mteb ResultCache folder) with the rows the worker wrote: the scores,
-    then each task's per-example rows (its `<Task>.examples.parquet`), whose intervals the store computes.
+    """Import the worker's result files (an mteb ResultCache folder) with the rows the worker wrote: the scores and
+    what each task cost (from the worker's run notes), then each task's per-example rows (its
+    `<Task>.examples.parquet`), whose intervals the store computes.
 
     The store's model name and the precision come from the worker's notes beside each file; files written
     before the notes named them fall back to `job_models` ({(mteb model name, revision): (model, precision)},
@@ -146,6 +178,7 @@ def import_evaluations(
     main_metric_by_task = _main_metrics(store)
     report = ImportReport()
     frames: list[pd.DataFrame] = []
+    cost_frames: list[pd.DataFrame] = []
     model_rows: dict[str, list[dict]] = {}
     example_sources: list[tuple[Path, str, str, str]] = []
     for path, _root, result in _readable_results([folder], main_metric_by_task, report, show_progress):
@@ -155,6 +188,9 @@ def import_evaluations(
         precision = _text(run.get("precision")) or known_precision or DEFAULT_PRECISION
         prompt = run.get("prompt") if isinstance(run.get("prompt"), str) else None
         frames.append(evaluated_score_rows(result, model, precision, prompt, _text(run.get("data"))))
+        costs = evaluated_cost_rows(model, result.revision, result.task, run.get("cost"), result.evaluated_at)
+        if costs is not None:
+            cost_frames.append(costs)
         model_rows.setdefault(model, []).append(model_metadata(model, result.model_meta))
         example_sources.append((path, model, result.revision, result.task))
         report.files_imported += 1
@@ -162,7 +198,10 @@ def import_evaluations(
         scores = pd.concat(frames, ignore_index=True).drop_duplicates(
             ["model", "revision", "task", "split", "subset", "metric", "provenance"], keep="last"
         )
-        report.counts = store.upsert_scores(scores, _merge_model_rows(model_rows))
+        costs = (pd.concat(cost_frames, ignore_index=True).drop_duplicates(["model", "revision", "task"], keep="last")
+                 if cost_frames else None)
+        report.counts = store.upsert_scores(scores, _merge_model_rows(model_rows), costs=costs)
+        report.cost_rows = 0 if costs is None else len(costs)
     _import_examples(store, example_sources, report)
     return report
 

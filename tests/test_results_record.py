@@ -16,6 +16,7 @@ import pytest
 from evaluator.submissions import Submission, submit
 from evaluator.worker import Worker
 from results import jobs
+from results.mteb_files import RUNS_FILE
 from results.record import QUEUE_FILE, Record, RecordError, pull, pulled_marker, rebuild, record_task_result
 from results.seed import seed
 from results.store import Store
@@ -206,6 +207,8 @@ def test_rebuild_from_the_result_files_gives_exactly_the_scores(evaluated_site, 
     assert "3 of 3 result files imported" in rebuilt.stdout
     pd.testing.assert_frame_equal(original, _export(target, tmp_path / "rebuilt.parquet"))
     assert_same_examples_and_intervals(store, Store(target, record=None))
+    assert len(store.evaluation_costs()) == 3
+    pd.testing.assert_frame_equal(store.evaluation_costs(), Store(target, record=None).evaluation_costs())
 
     again = _cli("rebuild", "--from", str(store.evaluations_dir), "--store", str(target))
     assert again.returncode == 2 and "exists; pass --replace" in again.stderr
@@ -213,6 +216,7 @@ def test_rebuild_from_the_result_files_gives_exactly_the_scores(evaluated_site, 
     assert from_record.returncode == 0, from_record.stderr
     pd.testing.assert_frame_equal(original, _export(target, tmp_path / "from-record.parquet"))
     assert_same_examples_and_intervals(store, Store(target, record=None))
+    pd.testing.assert_frame_equal(store.evaluation_costs(), Store(target, record=None).evaluation_costs())
     assert len(jobs.list_jobs(Store(target, record=None))) == 5
 
 
@@ -238,6 +242,31 @@ def test_a_damaged_per_example_file_costs_only_its_own_rows(evaluated_site, tmp_
     assert list(zip(kept["model"], kept["task"])) == [("local/tiny-b", CLASSIFICATION)]
     kept_examples = rebuilt.example_scores().query("model.str.startswith('local/')").reset_index(drop=True)
     pd.testing.assert_frame_equal(kept_examples, store.example_scores(model="local/tiny-b", task=CLASSIFICATION))
+
+
+def test_a_run_note_with_a_hostile_cost_costs_only_that_cost(evaluated_site, tmp_path):
+    store, _record = evaluated_site
+    source = tmp_path / "source"
+    shutil.copytree(store.evaluations_dir, source)
+    notes = next(path for path in source.rglob(RUNS_FILE) if "tiny-b" in str(path))
+    runs = [json.loads(line) for line in notes.read_text().splitlines()]
+    for run in runs:
+        if run["task"] == CLASSIFICATION:
+            run["cost"].update(threads="many", encode_s=float("inf"), host=["not", "text"])
+        else:
+            run["cost"]["device"] = 7
+    notes.write_text("".join(json.dumps(run) + "\n" for run in runs))
+
+    report = rebuild(source, tmp_path / "rebuilt.duckdb")
+    rebuilt = Store(tmp_path / "rebuilt.duckdb", record=None)
+    assert report.evaluations.ok and report.evaluations.cost_rows == 2
+    pd.testing.assert_frame_equal(store.all_scores(), rebuilt.all_scores())
+    costs = rebuilt.evaluation_costs().set_index(["model", "task"])
+    assert ("local/tiny-b", RETRIEVAL) not in costs.index, "a cost without a device is not stored"
+    hostile = costs.loc[("local/tiny-b", CLASSIFICATION)]
+    assert pd.isna(hostile["threads"]) and pd.isna(hostile["encode_s"]) and pd.isna(hostile["host"])
+    original = store.evaluation_costs().set_index(["model", "task"]).loc[("local/tiny-b", CLASSIFICATION)]
+    assert hostile["texts_encoded"] == original["texts_encoded"] and hostile["device"] == original["device"]
 
 
 def test_a_record_location_that_fsspec_cannot_use_is_a_clear_error(tmp_path):

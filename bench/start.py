@@ -1,0 +1,133 @@
+"""The first minute: `python app.py` on a fresh store, as `make run` starts it once `.venv` exists.
+
+    python bench/start.py [--runs 2] [--timeout-s 300]
+
+Each run starts the app (with its worker) on a new, empty store in a scratch folder and polls, every 0.2 s:
+  page_s          the page answers HTTP 200
+  board_s         GET /api/v1/leaderboard?view=overall answers 200: the leaderboard's board is built (the
+                  page's first table render reads the same shared board)
+  search_ready_s  GET /api/v1/search with the four default explorer models answers 200 (503 while any of them
+                  is still being prepared)
+then times one more search with the same models and another query (warm_search_ms). The floor, started the
+same way in the same run: a Gradio page with one Markdown (floor_page_s), which no app can beat.
+
+Prints one line per run, then as the last line one JSON object with the medians over the runs:
+  page_s, board_s, search_ready_s, search_after_page_s (search_ready_s - page_s), first_search_ms (the
+  answering search's own latency), warm_search_ms, floor_page_s, page_vs_floor, load_before, commit
+Goals (issue 10): board_s <= 15 and search_after_page_s <= 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from load import Processes, free_port, tail  # noqa: E402
+
+REPO = Path(__file__).resolve().parent.parent
+POLL_S = 0.2
+DEFAULT_MODELS = "bm25,hybrid/bm25+all-MiniLM-L6-v2,sentence-transformers/all-MiniLM-L6-v2,wordllama/l2_supercat-256"
+QUERIES = ("a lithium battery electrode with a ceramic coated separator",
+           "an image sensor with stacked photodiodes and a shared readout circuit")
+FLOOR_APP = "import gradio as gr\nwith gr.Blocks() as demo:\n    gr.Markdown('floor')\ndemo.launch(server_name='127.0.0.1', server_port={port})\n"
+
+
+def status_of(url: str, timeout_s: float = 30) -> int:
+    try:
+        with urllib.request.urlopen(url, timeout=timeout_s) as response:
+            response.read()
+            return response.status
+    except urllib.error.HTTPError as error:
+        return error.code
+    except OSError:
+        return 0
+
+
+def first_200(url: str, process: subprocess.Popen, started: float, deadline: float, log: Path) -> tuple[float, float]:
+    """(seconds from `started` until `url` answered 200, that request's own seconds)."""
+    while time.perf_counter() < deadline:
+        if process.poll() is not None:
+            raise SystemExit(f"the process exited with status {process.returncode}; log tail:\n{tail(log)}")
+        asked = time.perf_counter()
+        if status_of(url) == 200:
+            answered = time.perf_counter()
+            return answered - started, answered - asked
+        time.sleep(POLL_S)
+    raise SystemExit(f"{url} did not answer 200 in time; log tail:\n{tail(log)}")
+
+
+def search_url(base: str, query: str) -> str:
+    return f"{base}/api/v1/search?" + urllib.parse.urlencode({"q": query, "models": DEFAULT_MODELS, "k": 10})
+
+
+def one_run(processes: Processes, scratch: Path, timeout_s: float) -> dict:
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    log = scratch / f"app-{port}.log"
+    env = {**os.environ, "PATENTEB_STORE": str(scratch / f"store-{port}" / "patenteb.duckdb")}
+    started = time.perf_counter()
+    app = processes.start([sys.executable, "app.py", "--port", str(port)], log, env)
+    deadline = started + timeout_s
+    try:
+        page_s, _ = first_200(base + "/", app, started, deadline, log)
+        board_s, _ = first_200(f"{base}/api/v1/leaderboard?view=overall&format=json", app, started, deadline, log)
+        search_ready_s, first_search_s = first_200(search_url(base, QUERIES[0]), app, started, deadline, log)
+        warm_asked = time.perf_counter()
+        if status_of(search_url(base, QUERIES[1])) != 200:
+            raise SystemExit(f"a search after the first failed; log tail:\n{tail(log)}")
+        warm_search_s = time.perf_counter() - warm_asked
+    finally:
+        processes.stop(app)
+
+    floor_port = free_port()
+    floor_log = scratch / f"floor-{floor_port}.log"
+    floor_started = time.perf_counter()
+    floor = processes.start([sys.executable, "-c", FLOOR_APP.format(port=floor_port)], floor_log, dict(os.environ))
+    try:
+        floor_page_s, _ = first_200(f"http://127.0.0.1:{floor_port}/", floor, floor_started,
+                                    floor_started + timeout_s, floor_log)
+    finally:
+        processes.stop(floor)
+    return {
+        "page_s": round(page_s, 2), "board_s": round(board_s, 2), "search_ready_s": round(search_ready_s, 2),
+        "search_after_page_s": round(search_ready_s - page_s, 2), "first_search_ms": round(first_search_s * 1000),
+        "warm_search_ms": round(warm_search_s * 1000), "floor_page_s": round(floor_page_s, 2),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--runs", type=int, default=2)
+    parser.add_argument("--timeout-s", type=float, default=300)
+    args = parser.parse_args()
+    load_before = [round(value, 2) for value in os.getloadavg()]
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True).stdout.strip()
+    runs = []
+    with tempfile.TemporaryDirectory(prefix="bench-start-") as scratch:
+        processes = Processes(REPO)
+        try:
+            for number in range(1, args.runs + 1):
+                run = one_run(processes, Path(scratch), args.timeout_s)
+                runs.append(run)
+                print(f"run {number}: " + ", ".join(f"{name} {value}" for name, value in run.items()), flush=True)
+        finally:
+            processes.stop_all()
+    summary = {name: statistics.median(run[name] for run in runs) for name in runs[0]}
+    summary["page_vs_floor"] = round(summary["page_s"] / summary["floor_page_s"], 2)
+    print(json.dumps({**summary, "runs": len(runs), "load_before": load_before, "commit": commit}))
+
+
+if __name__ == "__main__":
+    main()
