@@ -7,10 +7,10 @@
 
 A model whose index is in the store, or ships prebuilt (explorer.prebuilt) for this corpus and revision, is
 ready once loaded; one whose prebuilt index is missing or was built from other weights or another corpus is
-rebuilt here, and its status says why and how far along it is. When asked (the app asks), once every
-model is ready the same thread compiles UMAP's code (explorer.maps.compile_projection), so that the first
-visitor's map does not wait ~25 s for it. One
-thread does the work, so a build never takes both cores from the visitors' searches.
+rebuilt here, and its status says why and how far along it is. When asked (the app asks), once every model
+is ready the same thread compiles UMAP's code (explorer.maps.compile_projection), so that the first visitor's
+map does not wait ~25 s for it. One thread does the work, so a build never takes both cores from the visitors'
+searches.
 """
 
 from __future__ import annotations

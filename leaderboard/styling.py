@@ -213,7 +213,3 @@ def csv_frame(table: LeaderboardTable) -> pd.DataFrame:
             frame.insert(position + 1, f"{column} ci_low", table.ci_low[column].round(2).values)
             frame.insert(position + 2, f"{column} ci_high", table.ci_high[column].round(2).values)
     return frame
-
-
-def csv_text(table: LeaderboardTable) -> str:
-    return csv_frame(table).to_csv(index=False)
