@@ -51,33 +51,6 @@ def ray_address():
         ray.shutdown()
 
 
-@pytest.mark.slow
-def test_the_demo_through_ray_gives_exactly_the_single_process_scores(ray_address, tiny_model_path, tmp_path):
-    single, fanned = Store(tmp_path / "single" / "store.duckdb"), Store(tmp_path / "ray" / "store.duckdb")
-    arguments = ["run", "--model", str(tiny_model_path), "--name", "local/tiny", "--tasks", "demo"]
-    here = evaluator(*arguments, store=single)
-    assert here.returncode == 0, here.stderr
-    on_ray = evaluator(*arguments, "--ray", ray_address, store=fanned)
-    assert on_ray.returncode == 0, on_ray.stderr
-    assert "Ray: the Ray cluster at" in on_ray.stderr and "2 CPUs: one CPU per task" in on_ray.stderr
-
-    assert json.loads(on_ray.stdout.splitlines()[-1]) == json.loads(here.stdout.splitlines()[-1])
-    expected, got = evaluated_rows(single, "local/tiny"), evaluated_rows(fanned, "local/tiny")
-    assert sorted(set(got["task"])) == sorted(DEMO)
-    columns = [*SCORE_KEY, "value", "prompt", "notes"]
-    pd.testing.assert_frame_equal(got[columns], expected[columns], check_exact=True)
-
-    costs = fanned.evaluation_costs().set_index("task")
-    assert sorted(costs.index) == sorted(DEMO)
-    assert set(costs["device"]) == {"cpu"} and set(costs["threads"]) == {1}
-    assert (costs["texts_encoded"] > 0).all() and (costs["texts_per_s"] > 0).all()
-    written = {path.stem for path in fanned.evaluations_dir.rglob("*.json")}
-    assert written == {*DEMO, "model_meta"}, "the driver writes the result files the shards handed back"
-    shard_examples, local_examples = fanned.example_scores(), single.example_scores()
-    assert set(shard_examples["task"]) == set(DEMO), "each shard's per-example rows travel back with its result"
-    pd.testing.assert_frame_equal(shard_examples, local_examples)
-
-
 def shard_processes() -> dict[int, str]:
     """{pid: title} of Ray worker processes running a shard now."""
     found = {}
@@ -94,7 +67,15 @@ def shard_processes() -> dict[int, str]:
 
 
 @pytest.mark.slow
-def test_a_shard_killed_mid_task_is_retried_and_each_job_finishes_once(ray_address, tiny_model_path, empty_store, tmp_path):
+def test_jobs_fanned_out_over_ray_score_exactly_as_one_process_even_with_a_shard_killed(
+    ray_address, tiny_model_path, empty_store, tmp_path
+):
+    """Two jobs through `worker --ray`; a shard is SIGKILLed mid-task. Each job finishes once, and the first
+    job's rows, per-example rows and result files are those of `evaluator run` in a single process."""
+    single = Store(tmp_path / "single" / "store.duckdb")
+    here = evaluator("run", "--model", str(tiny_model_path), "--name", "local/tiny-a", "--revision", "local",
+                     "--tasks", "demo", store=single)
+    assert here.returncode == 0, here.stderr
     first = jobs.enqueue(empty_store, jobs.NewJob("local/tiny-a", "local", DEMO, "demo", load_from=str(tiny_model_path)))
     second = jobs.enqueue(
         empty_store, jobs.NewJob("local/tiny-b", "local", DEMO[2:], DEMO[2], load_from=str(tiny_model_path))
@@ -136,6 +117,17 @@ def test_a_shard_killed_mid_task_is_retried_and_each_job_finishes_once(ray_addre
     assert done[first.id].result[DEMO[2]] == done[second.id].result[DEMO[2]], "same model, same data, same score"
     costs = empty_store.evaluation_costs()
     assert len(costs) == len(first.tasks) + len(second.tasks) and not costs.duplicated(["model", "task"]).any()
+    assert set(costs["device"]) == {"cpu"} and set(costs["threads"]) == {1}
+    assert (costs["texts_encoded"] > 0).all() and (costs["texts_per_s"] > 0).all()
+    assert "Ray: the Ray cluster at" in log.read_text() and "2 CPUs: one CPU per task" in log.read_text()
+
+    columns = [*SCORE_KEY, "value", "prompt", "notes"]
+    expected, got = evaluated_rows(single, first.model), evaluated_rows(empty_store, first.model)
+    pd.testing.assert_frame_equal(got[columns], expected[columns], check_exact=True)
+    assert json.loads(here.stdout.splitlines()[-1]) == done[first.id].result
+    written = {path.stem for path in empty_store.evaluations_dir.rglob("*.json") if "tiny-a" in str(path)}
+    assert written == {*DEMO, "model_meta"}, "the driver writes the result files the shards handed back"
+    pd.testing.assert_frame_equal(empty_store.example_scores(model=first.model), single.example_scores(model=first.model))
 
 
 def closed_port() -> int:
