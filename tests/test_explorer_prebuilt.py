@@ -123,19 +123,9 @@ def test_mismatched_index_is_rebuilt_in_the_background_with_progress(tmp_path):
     assert any("built for corpus" in status.message for status in building)
     assert any(0 < status.done < status.total == 600 for status in building)
     assert builds.ready(WORDLLAMA) and "2 of 2 ready" in builds.summary()
+    assert builds.maps_compiled is None, "UMAP's code is compiled only when asked (the app asks)"
     _, index, built = explorer.index(WORDLLAMA)
     assert not built and index.vectors.shape == (600, 256)
-
-
-def test_once_its_models_are_ready_the_app_s_warm_up_compiles_the_maps_code(tmp_path):
-    shipped = pd.read_parquet(SHIPPED_CORPUS)
-    shipped.iloc[:100].to_parquet(tmp_path / "small.parquet")
-    explorer = Explorer(Store(tmp_path / "store.duckdb"), corpus=str(tmp_path / "small.parquet"))
-    builds = explorer.start_warm_up(["bm25"], compile_maps=True)
-    assert builds.wait(timeout=300) and builds.ready("bm25")
-    assert builds.maps_compiled is True
-    plain = IndexBuilds(explorer, ["bm25"]).start()
-    assert plain.wait(timeout=300) and plain.maps_compiled is None
 
 
 def test_warm_up_loads_the_defaults_and_reports_a_model_that_cannot_load(tmp_path):

@@ -152,10 +152,13 @@ def test_a_new_map_is_computed_once_for_everyone_and_bm25_maps_its_words(explore
 
 
 def test_searches_answer_without_waiting_for_models_prepared_in_the_background(tmp_path, corpus_path, registry):
+    """As the app starts it: once the models are ready, the build thread compiles UMAP's code (cheap here when the
+    map test before ran in this process)."""
     explorer = Explorer(Store(tmp_path / "store.duckdb"), corpus=str(corpus_path), registry=registry)
     assert ui.preparation(explorer)[0] == ""
-    explorer.start_warm_up(["bm25"])
+    explorer.start_warm_up(["bm25"], compile_maps=True)
     assert explorer.builds.wait(timeout=300)
+    assert explorer.builds.maps_compiled is True
     panel, timer = ui.preparation(explorer)
     assert panel == "✅ Models ready: BM25 (bm25s)." and timer.active is False
 
