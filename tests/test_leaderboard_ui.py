@@ -4,7 +4,6 @@ generation changes, and what the CSV link answers (through the app's real API ro
 from __future__ import annotations
 
 import asyncio
-import re
 
 import gradio as gr
 import pandas as pd
