@@ -48,12 +48,12 @@ class ImportReport:
 
     def summary(self) -> str:
         examples = f"; per-example rows: {self.example_rows} written" if self.example_rows else ""
-        examples += f"; costs of {self.cost_rows} tasks" if self.cost_rows else ""
+        costs = f"; costs of {self.cost_rows} tasks" if self.cost_rows else ""
         unreadable = f" ({len(self.examples_skipped)} per-example files unreadable)" if self.examples_skipped else ""
         return (
             f"{self.files_imported} of {self.files_seen} result files imported; {len(self.skipped)} skipped; "
             f"score rows: {self.counts.new} new, {self.counts.changed} changed, {self.counts.unchanged} unchanged"
-            f"{examples}{unreadable}"
+            f"{examples}{unreadable}{costs}"
         )
 
 
