@@ -506,11 +506,14 @@ class Visitor:
         await self.page.run([self.handles.tick], trigger_id=self.handles.timer)
 
     async def _render(self, trigger: int) -> None:
-        await self.page.run([self.handles.render], trigger_id=trigger)
-        self._remember_share_query()
+        """The event the trigger's input fires: the table switch for the view, the full render for a filter (one
+        event for both before the switch sent only what follows the table)."""
+        dependency = self.app.dependency_on(trigger, "input")
+        await self.page.run([dependency], trigger_id=trigger)
+        self._remember_share_query(dependency)
 
-    def _remember_share_query(self) -> None:
-        for component in self.handles.render["outputs"]:
+    def _remember_share_query(self, dependency: dict) -> None:
+        for component in dependency["outputs"]:
             value = self.page.values.get(component)
             if self.app.kind(component) == "textbox" and isinstance(value, str) and value.startswith("?"):
                 self.share_query = value

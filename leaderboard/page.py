@@ -22,6 +22,7 @@ class Page:
     value: dict
     share_query: str
     status: str
+    generation: int
     legend: str = ""
     figures: dict[str, go.Figure] = field(default_factory=dict)
 
@@ -36,9 +37,14 @@ def styled_table(
     return table, styling.gradio_value(table, board.model_names, with_intervals)
 
 
+VIEW_FIGURES = {"params": figures.score_vs_params}
+"""The figures that follow the table shown (made from it and the models); every other figure follows only the
+filters, so a table switch leaves those as they are."""
+
+
 def view_figures(snapshot: Snapshot, table: LeaderboardTable) -> dict[str, go.Figure]:
-    """The figure that follows the table shown."""
-    return {"params": figures.score_vs_params(table, snapshot.models)}
+    """The figures that follow the table shown."""
+    return {name: make(table, snapshot.models) for name, make in VIEW_FIGURES.items()}
 
 
 def filter_figures(
@@ -86,5 +92,6 @@ def build_page(
         legend=styling.legend_markdown(board.interval_cells),
         share_query=share_query(view_key, filters.models),
         status=status,
+        generation=snapshot.generation,
         figures=page_figures,
     )

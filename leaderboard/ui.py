@@ -1,9 +1,14 @@
 """The Leaderboard and Task information tabs: layout and event wiring over leaderboard.page and
 leaderboard.compare.
 
-A table switch sends what `SentViews` kept for the same (store generation, view, filters, intervals shown or
+A filter change sends what `SentViews` kept for the same (store generation, view, filters, intervals shown or
 not) when it can: the table, status, share link, CSV link, legend and figures already in the form Gradio sends
-(events run with postprocess=False). Comparisons and drill-downs are kept by the shared `BoardCache`.
+(events run with postprocess=False). A table switch sends only what follows the table (`TableOutputs.switched`);
+the figures that follow only the filters stay. Comparisons and drill-downs are kept by the shared `BoardCache`.
+
+The page's first paint already holds the default table (`first_page`), so a visitor sees rows before the load
+event runs; that event (`open_page`) then sends only the figures unless a share link asked for another view, or
+the store has moved on since the paint.
 
 The CSV download is a link to the public API's answer for the same view and filters (the same table, made by
 the same pure core), so a table switch writes no file and Gradio copies none.
@@ -28,6 +33,7 @@ from leaderboard.compare import (
     delta_figure,
 )
 from leaderboard.filters import (
+    DEFAULT_VIEW,
     DIM_CHOICES,
     PARAM_CHOICES,
     PROMPT_CHOICES,
@@ -39,7 +45,7 @@ from leaderboard.filters import (
     parse_share_query,
     table_query,
 )
-from leaderboard.page import build_page, filter_figures, view_figures
+from leaderboard.page import VIEW_FIGURES, Page, build_page, filter_figures, view_figures
 from leaderboard.views import AGGREGATION_RULE, EFFICIENCY_RULE, INTERVAL_RULE, RANK_RULE, VIEWS
 from patenteb.catalogue import BY_NAME
 from patenteb.lru import LruCache
@@ -79,6 +85,11 @@ class TableOutputs:
         return [self.table, self.download, self.share_query, self.status, *self.plots.values(), self.shown_generation,
                 self.legend]
 
+    def switched(self) -> list[gr.components.Component]:
+        """What a table switch changes. The shown generation is not among them: a switch leaves the filters'
+        figures as they were, so the refresh timer still renders everything once the store has moved on."""
+        return [self.table, self.download, self.share_query, self.status, *(self.plots[name] for name in VIEW_FIGURES)]
+
 
 @dataclass(frozen=True)
 class SentView:
@@ -96,6 +107,13 @@ def sent_form(component: gr.components.Component, value: Any) -> Any:
     """`value` as Gradio would send it for `component` (what its postprocess step makes of it)."""
     processed = component.postprocess(value)
     return processed.model_dump() if isinstance(processed, (GradioModel, GradioRootModel)) else processed
+
+
+def download_link(table_api_path: str, view_key: str, filters: Filters) -> str:
+    """A link to this table as CSV from the API, relative to the page so that it works under any root path."""
+    href = html.escape(table_api_path.lstrip("/") + table_query(view_key, filters))
+    return (f'<a class="lb-download" href="{href}" download="patenteb-{html.escape(view_key)}.csv">'
+            "Download this table (CSV)</a>")
 
 
 class SentViews:
@@ -129,18 +147,12 @@ class SentViews:
         plots = {**self._plots(view_figures(snapshot, page.table)), **filter_plots}
         return SentView(
             table=sent_form(self.outputs.table, page.value),
-            download=sent_form(self.outputs.download, self.download_link(view_key, filters)),
+            download=sent_form(self.outputs.download, download_link(self.table_api_path, view_key, filters)),
             share_query=sent_form(self.outputs.share_query, page.share_query),
             status=sent_form(self.outputs.status, page.status),
             plots={name: plots[name] for name in FIGURE_NAMES},
             legend=sent_form(self.outputs.legend, page.legend),
         )
-
-    def download_link(self, view_key: str, filters: Filters) -> str:
-        """A link to this table as CSV from the API, relative to the page so that it works under any root path."""
-        href = html.escape(self.table_api_path.lstrip("/") + table_query(view_key, filters))
-        return (f'<a class="lb-download" href="{href}" download="patenteb-{html.escape(view_key)}.csv">'
-                "Download this table (CSV)</a>")
 
     def _plots(self, figures: dict) -> dict[str, dict]:
         return {name: sent_form(self.outputs.plots[name], figure) for name, figure in figures.items()}
@@ -161,6 +173,19 @@ def _filters(search, models, params, dims, tokens, prompts, provenances) -> Filt
         search=search or "",
         models=tuple(models or ()),
     )
+
+
+DEFAULT_FILTERS = _filters("", [], PARAM_CHOICES, DIM_CHOICES, TOKEN_CHOICES, PROMPT_CHOICES, PROVENANCE_PREFERENCE)
+
+
+def first_page(store: Store, boards: BoardCache) -> Page | None:
+    """The default view without figures, for the page's first paint (None while the store cannot be read)."""
+    try:
+        snapshot = store.snapshot()
+        board = boards.get(snapshot, DEFAULT_FILTERS.provenances)
+    except (StoreBusy, StoreCorrupt):
+        return None
+    return build_page(snapshot, board, DEFAULT_VIEW, DEFAULT_FILTERS, with_figures=False)
 
 
 @dataclass
@@ -193,6 +218,22 @@ class LeaderboardTab:
             self.outputs.legend: shown.legend,
         }
 
+    def switch(self, *inputs) -> dict:
+        """A table switch: `render`'s values for the components `TableOutputs.switched` names."""
+        rendered = self.render(*inputs)
+        return {component: rendered[component] for component in self.outputs.switched()}
+
+    def open_page(self, *values) -> dict:
+        """The load event's render. A page that still shows its first paint's view and generation gets only the
+        figures, so that a switch made while this runs is not undone."""
+        *inputs, shown_generation = values
+        rendered = self.render(*inputs)
+        painted = (inputs[0] == DEFAULT_VIEW and _filters(*inputs[1:8]) == DEFAULT_FILTERS and not inputs[8]
+                   and rendered[self.outputs.shown_generation] == shown_generation)
+        if not painted:
+            return rendered
+        return {plot: rendered[plot] for plot in self.outputs.plots.values()}
+
     def refresh_if_changed(self, *values):
         *inputs, shown_generation = values
         try:
@@ -208,7 +249,8 @@ class LeaderboardTab:
         params = dict(request.query_params) if request is not None else {}
         view_key, chosen = parse_share_query(params, set(models["model"]))
         choices = sorted(models["model"].tolist(), key=str.lower)
-        return gr.Radio(value=view_key), gr.Dropdown(choices=choices, value=chosen)
+        shared_view = gr.Radio(value=view_key) if view_key != DEFAULT_VIEW else gr.skip()
+        return shared_view, gr.Dropdown(choices=choices, value=chosen)
 
 
 @dataclass(frozen=True)
@@ -378,6 +420,7 @@ def build(store: Store, demo: gr.Blocks, table_api_path: str, boards: BoardCache
     the "Compare two models" section.
     """
     boards = boards or BoardCache(store)
+    first = first_page(store, boards)
     gr.Markdown(
         "# PatenTEB leaderboard\n"
         "Patent text-embedding models on the 15 tasks of [PatenTEB](https://arxiv.org/abs/2510.22264) "
@@ -385,7 +428,7 @@ def build(store: Store, demo: gr.Blocks, table_api_path: str, boards: BoardCache
         "with every number's source shown."
     )
     view = gr.Radio(
-        choices=[(v.title, v.key) for v in VIEWS], value="overall", label="Table", elem_id="lb-view"
+        choices=[(v.title, v.key) for v in VIEWS], value=DEFAULT_VIEW, label="Table", elem_id="lb-view"
     )
     with gr.Row():
         search = gr.Textbox(
@@ -408,20 +451,20 @@ def build(store: Store, demo: gr.Blocks, table_api_path: str, boards: BoardCache
             value=list(PROVENANCE_PREFERENCE), label="Sources of scores", elem_id="lb-provenance",
         )
     with gr.Row():
-        status = gr.Markdown(elem_id="lb-status")
+        status = gr.Markdown(first.status if first else "", elem_id="lb-status")
         intervals = gr.Checkbox(label="Show 95% intervals", value=False, elem_id="lb-intervals", scale=0,
                                 min_width=200)
-    legend = gr.Markdown(styling.legend_markdown(), elem_id="lb-legend")
+    legend = gr.Markdown(first.legend if first else styling.legend_markdown(), elem_id="lb-legend")
     table = gr.Dataframe(
-        interactive=False, max_height=640, pinned_columns=3, show_search="search", datatype=styling.GRID_DATATYPES,
+        first.value if first else None, interactive=False, max_height=640, pinned_columns=3, show_search="search", datatype=styling.GRID_DATATYPES,
         buttons=["fullscreen", "copy"], elem_id="lb-table", label="Leaderboard",
     )
     with gr.Row():
-        download = gr.HTML(elem_id="lb-download")
+        download = gr.HTML(download_link(table_api_path, DEFAULT_VIEW, DEFAULT_FILTERS), elem_id="lb-download")
         share_link = gr.Textbox(label="Share link (restores this table and model choice)", elem_id="lb-share",
                                 interactive=False, buttons=["copy"], scale=3)
-    share_query = gr.Textbox(visible=False)
-    shown_generation = gr.State(-1)
+    share_query = gr.Textbox(first.share_query if first else "", visible=False)
+    shown_generation = gr.State(first.generation if first else -1)
     compare = build_compare(store, demo, boards, chosen)
     with gr.Accordion("How scores are combined", open=False):
         gr.Markdown("\n\n".join([AGGREGATION_RULE, RANK_RULE, INTERVAL_RULE, EFFICIENCY_RULE]), elem_id="lb-rule")
@@ -445,12 +488,17 @@ def build(store: Store, demo: gr.Blocks, table_api_path: str, boards: BoardCache
     inputs = [view, search, chosen, params, dims, tokens, prompts, provenances, intervals]
     sent_as_is = dict(postprocess=False)
 
+    view.input(
+        tab.switch, inputs, outputs.switched(), trigger_mode="always_last", show_progress="minimal", **sent_as_is
+    ).then(None, [share_query], [share_link], js=SHOW_URL_JS)
     gr.on(
-        [view.input, search.input, chosen.input, params.input, dims.input, tokens.input, prompts.input,
-         provenances.input, intervals.input],
+        [search.input, chosen.input, params.input, dims.input, tokens.input, prompts.input, provenances.input,
+         intervals.input],
         tab.render, inputs, outputs.components(), trigger_mode="always_last", show_progress="minimal", **sent_as_is,
     ).then(None, [share_query], [share_link], js=SHOW_URL_JS)
-    demo.load(tab.restore, None, [view, chosen]).then(tab.render, inputs, outputs.components(), **sent_as_is).then(
+    demo.load(tab.restore, None, [view, chosen]).then(
+        tab.open_page, [*inputs, shown_generation], outputs.components(), **sent_as_is
+    ).then(
         None, [share_query], [share_link], js=SHOW_URL_JS
     )
     timer.tick(tab.refresh_if_changed, [*inputs, shown_generation], outputs.components(), show_progress="hidden",

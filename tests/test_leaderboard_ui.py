@@ -90,6 +90,43 @@ def test_a_view_switch_reuses_the_figures_that_follow_only_the_filters(tab):
     assert tab.sent.filter_plots.misses == built + 1
 
 
+def test_a_table_switch_through_gradio_sends_only_what_follows_the_table(app, seeded_store):
+    tab, demo = app
+    switch = next(fn for fn in demo.fns.values() if fn.name == "switch")
+    assert switch.outputs == tab.outputs.switched()
+    assert tab.outputs.plots["radar"] not in switch.outputs and tab.outputs.shown_generation not in switch.outputs
+    result = asyncio.run(demo.process_api(switch, _inputs("retrieval-symmetric"), state=SessionState(demo)))
+    table, download, share, status, params_plot = result["data"]
+    rendered = _shown(tab, tab.render(*_inputs("retrieval-symmetric")))
+    assert table == rendered["table"] and download == rendered["download"]
+    assert share == "?family=retrieval-symmetric" and "patembed-large" in table["data"][0][1]
+    assert params_plot == rendered["plots"]["params"]
+    assert status.endswith(f"store generation {rendered['generation']}")
+
+
+def test_the_first_paint_holds_the_default_table_and_the_load_event_renders_the_same(app, seeded_store):
+    tab, demo = app
+    config = demo.get_config_file()
+    painted = next(c for c in config["components"] if c["id"] == tab.outputs.table._id)["props"]["value"]
+    loaded = _shown(tab, tab.render(*_inputs("overall")))["table"]
+    assert painted["headers"] == loaded["headers"] and painted["data"] == loaded["data"]
+    assert "patembed-large" in painted["data"][0][1]
+    status = next(c for c in config["components"] if c["id"] == tab.outputs.status._id)["props"]["value"]
+    generation = seeded_store.snapshot().generation
+    assert status.endswith(f"store generation {generation}")
+
+    opened = tab.open_page(*_inputs("overall"), generation)
+    assert set(opened) == set(tab.outputs.plots.values()), "the paint stands; only its figures follow"
+    assert set(tab.open_page(*_inputs("external"), generation)) == set(tab.outputs.components())
+    seeded_store.upsert_scores(pd.DataFrame([{
+        "model": "newlab/patent-embedder", "revision": "r1", "task": "BigPatentClustering.v2", "split": "test",
+        "subset": "default", "metric": "v_measure", "value": 0.5123, "provenance": "evaluated",
+        "mteb_version": "2.26.24", "evaluated_at": pd.Timestamp("2026-11-01"),
+    }]))
+    reopened = _shown(tab, tab.open_page(*_inputs("overall"), generation))
+    assert reopened["generation"] > generation and reopened["table"]["headers"] == painted["headers"]
+
+
 def test_a_new_store_generation_is_rendered_and_refreshed(tab, seeded_store, client):
     before = _shown(tab, tab.render(*_inputs("external")))
     assert tab.refresh_if_changed(*_inputs("external"), before["generation"]) == gr.skip()
