@@ -385,7 +385,7 @@ class Visitor:
         except BaseException:
             await self.close()
             raise
-        self._remember_share_query()
+        self._remember_share_query(self.handles.render)
         if self.ticks:
             self._timer = asyncio.create_task(self._run_timer(self.page))
 
