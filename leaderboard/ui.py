@@ -227,8 +227,9 @@ class LeaderboardTab:
         """The load event's render. A page that still shows its first paint's view and generation gets only the
         figures, so that a switch made while this runs is not undone."""
         *inputs, shown_generation = values
+        view_key, *filter_values, intervals = inputs
         rendered = self.render(*inputs)
-        painted = (inputs[0] == DEFAULT_VIEW and _filters(*inputs[1:8]) == DEFAULT_FILTERS and not inputs[8]
+        painted = (view_key == DEFAULT_VIEW and _filters(*filter_values) == DEFAULT_FILTERS and not intervals
                    and rendered[self.outputs.shown_generation] == shown_generation)
         if not painted:
             return rendered
@@ -456,8 +457,8 @@ def build(store: Store, demo: gr.Blocks, table_api_path: str, boards: BoardCache
                                 min_width=200)
     legend = gr.Markdown(first.legend if first else styling.legend_markdown(), elem_id="lb-legend")
     table = gr.Dataframe(
-        first.value if first else None, interactive=False, max_height=640, pinned_columns=3, show_search="search", datatype=styling.GRID_DATATYPES,
-        buttons=["fullscreen", "copy"], elem_id="lb-table", label="Leaderboard",
+        first.value if first else None, interactive=False, max_height=640, pinned_columns=3, show_search="search",
+        datatype=styling.GRID_DATATYPES, buttons=["fullscreen", "copy"], elem_id="lb-table", label="Leaderboard",
     )
     with gr.Row():
         download = gr.HTML(download_link(table_api_path, DEFAULT_VIEW, DEFAULT_FILTERS), elem_id="lb-download")
