@@ -176,6 +176,7 @@ def _filters(search, models, params, dims, tokens, prompts, provenances) -> Filt
 
 
 DEFAULT_FILTERS = _filters("", [], PARAM_CHOICES, DIM_CHOICES, TOKEN_CHOICES, PROMPT_CHOICES, PROVENANCE_PREFERENCE)
+"""What the filter boxes hold when a page opens (everything ticked), and so what its first paint shows."""
 
 
 def first_page(store: Store, boards: BoardCache) -> Page | None:
@@ -442,14 +443,18 @@ def build(store: Store, demo: gr.Blocks, table_api_path: str, boards: BoardCache
         )
     with gr.Accordion("Filters", open=False, elem_id="lb-filters"):
         with gr.Row():
-            params = gr.CheckboxGroup(list(PARAM_CHOICES), value=list(PARAM_CHOICES), label="Parameters", elem_id="lb-params")
-            dims = gr.CheckboxGroup(list(DIM_CHOICES), value=list(DIM_CHOICES), label="Embedding dim", elem_id="lb-dims")
+            params = gr.CheckboxGroup(list(PARAM_CHOICES), value=list(DEFAULT_FILTERS.params), label="Parameters",
+                                      elem_id="lb-params")
+            dims = gr.CheckboxGroup(list(DIM_CHOICES), value=list(DEFAULT_FILTERS.dims), label="Embedding dim",
+                                    elem_id="lb-dims")
         with gr.Row():
-            tokens = gr.CheckboxGroup(list(TOKEN_CHOICES), value=list(TOKEN_CHOICES), label="Max tokens", elem_id="lb-tokens")
-            prompts = gr.CheckboxGroup(list(PROMPT_CHOICES), value=list(PROMPT_CHOICES), label="Uses prompts", elem_id="lb-prompts")
+            tokens = gr.CheckboxGroup(list(TOKEN_CHOICES), value=list(DEFAULT_FILTERS.max_tokens), label="Max tokens",
+                                      elem_id="lb-tokens")
+            prompts = gr.CheckboxGroup(list(PROMPT_CHOICES), value=list(DEFAULT_FILTERS.prompts), label="Uses prompts",
+                                       elem_id="lb-prompts")
         provenances = gr.CheckboxGroup(
             [(f"{name}: {PROVENANCE_DESCRIPTIONS[name]}", name) for name in PROVENANCE_PREFERENCE],
-            value=list(PROVENANCE_PREFERENCE), label="Sources of scores", elem_id="lb-provenance",
+            value=list(DEFAULT_FILTERS.provenances), label="Sources of scores", elem_id="lb-provenance",
         )
     with gr.Row():
         status = gr.Markdown(first.status if first else "", elem_id="lb-status")

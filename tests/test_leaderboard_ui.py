@@ -23,6 +23,15 @@ def _inputs(view="overall", search="", models=(), prompts=PROMPT_CHOICES, params
             list(PROVENANCE_PREFERENCE), intervals]
 
 
+def add_a_new_model(store) -> None:
+    """One evaluated score for a model the seed does not have: a new store generation."""
+    store.upsert_scores(pd.DataFrame([{
+        "model": "newlab/patent-embedder", "revision": "r1", "task": "BigPatentClustering.v2", "split": "test",
+        "subset": "default", "metric": "v_measure", "value": 0.5123, "provenance": "evaluated",
+        "mteb_version": "2.26.24", "evaluated_at": pd.Timestamp("2026-11-01"),
+    }]))
+
+
 @pytest.fixture
 def app(seeded_store) -> tuple[ui.LeaderboardTab, gr.Blocks]:
     with gr.Blocks() as demo:
@@ -118,11 +127,7 @@ def test_the_first_paint_holds_the_default_table_and_the_load_event_renders_the_
     opened = tab.open_page(*_inputs("overall"), generation)
     assert set(opened) == set(tab.outputs.plots.values()), "the paint stands; only its figures follow"
     assert set(tab.open_page(*_inputs("external"), generation)) == set(tab.outputs.components())
-    seeded_store.upsert_scores(pd.DataFrame([{
-        "model": "newlab/patent-embedder", "revision": "r1", "task": "BigPatentClustering.v2", "split": "test",
-        "subset": "default", "metric": "v_measure", "value": 0.5123, "provenance": "evaluated",
-        "mteb_version": "2.26.24", "evaluated_at": pd.Timestamp("2026-11-01"),
-    }]))
+    add_a_new_model(seeded_store)
     reopened = _shown(tab, tab.open_page(*_inputs("overall"), generation))
     assert reopened["generation"] > generation and reopened["table"]["headers"] == painted["headers"]
 
@@ -130,11 +135,7 @@ def test_the_first_paint_holds_the_default_table_and_the_load_event_renders_the_
 def test_a_new_store_generation_is_rendered_and_refreshed(tab, seeded_store, client):
     before = _shown(tab, tab.render(*_inputs("external")))
     assert tab.refresh_if_changed(*_inputs("external"), before["generation"]) == gr.skip()
-    seeded_store.upsert_scores(pd.DataFrame([{
-        "model": "newlab/patent-embedder", "revision": "r1", "task": "BigPatentClustering.v2", "split": "test",
-        "subset": "default", "metric": "v_measure", "value": 0.5123, "provenance": "evaluated",
-        "mteb_version": "2.26.24", "evaluated_at": pd.Timestamp("2026-11-01"),
-    }]))
+    add_a_new_model(seeded_store)
     refreshed = _shown(tab, tab.refresh_if_changed(*_inputs("external"), before["generation"]))
     assert refreshed["generation"] == before["generation"] + 1
     assert any("patent-embedder" in str(row[1]) for row in refreshed["table"]["data"])
