@@ -2,6 +2,10 @@
 
 DuckDB lets one process at a time hold a file open for writing (and no other process may even read it
 meanwhile), so every operation opens, works and closes, retrying while another process holds the lock.
+DuckDB's own lock is not enough between processes: under load a process could open the file while another
+was still closing it, and read a page half written or a job another process had just claimed (2 runs in 20
+of three racing claimers). So each operation, from open to close, also holds `<store>.lock`, one process at
+a time.
 Readers keep frames in memory and reload them only when the file changed and its generation moved.
 """
 
@@ -20,6 +24,7 @@ from typing import TYPE_CHECKING, Iterator
 
 import duckdb
 import pandas as pd
+from filelock import FileLock, Timeout
 
 from patenteb import settings
 from results.migrations import MIGRATIONS
@@ -62,6 +67,7 @@ INTERVAL_SEED = 0
 log = logging.getLogger("results.store")
 
 _process_locks: dict[Path, threading.RLock] = {}
+_cross_process_locks: dict[Path, FileLock] = {}
 _process_locks_guard = threading.Lock()
 
 
@@ -106,6 +112,20 @@ class Snapshot:
 def _lock_for(path: Path) -> threading.RLock:
     with _process_locks_guard:
         return _process_locks.setdefault(path, threading.RLock())
+
+
+def _cross_process_lock_for(path: Path) -> FileLock:
+    """Held by whichever thread holds `_lock_for(path)`, so one lock object per path, shared by threads.
+
+    Kept here for the life of the process: a lock object that is garbage-collected closes its file and so
+    lets go of the lock while its holder is still inside.
+    """
+    with _process_locks_guard:
+        if path not in _cross_process_locks:
+            _cross_process_locks[path] = FileLock(
+                str(path) + ".lock", thread_local=False, poll_interval=0.01, preserve_lock_file=True
+            )
+        return _cross_process_locks[path]
 
 
 def _is_lock_conflict(error: duckdb.Error) -> bool:
@@ -178,19 +198,33 @@ class Store:
                 if not _is_lock_conflict(error):
                     raise StoreCorrupt(f"cannot open the store {self.path}: {error}") from error
                 if time.monotonic() > deadline:
-                    raise StoreBusy(
-                        f"the store {self.path} stayed locked by another process for {self.lock_timeout_s:.0f} s"
-                    ) from error
+                    raise self._stayed_locked() from error
                 time.sleep(delay * (0.5 + random.random()))
                 delay = min(delay * 1.6, 0.2)
             except duckdb.Error as error:
                 raise StoreCorrupt(f"cannot open the store {self.path}: {error}") from error
 
+    def _stayed_locked(self) -> StoreBusy:
+        return StoreBusy(f"the store {self.path} stayed locked by another process for {self.lock_timeout_s:.0f} s")
+
+    @contextmanager
+    def _only_user(self) -> Iterator[None]:
+        """The one thread of the one process that may open the file, until it closed it again."""
+        with _lock_for(self.path):
+            try:
+                _cross_process_lock_for(self.path).acquire(timeout=self.lock_timeout_s)
+            except Timeout as error:
+                raise self._stayed_locked() from error
+            try:
+                yield
+            finally:
+                _cross_process_lock_for(self.path).release()
+
     @contextmanager
     def connect(self, write: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
         """A short-lived connection; one at a time per process (DuckDB refuses mixed configurations)."""
         self._ensure_schema()
-        with _lock_for(self.path):
+        with self._only_user():
             connection = self._open(read_only=not write)
             try:
                 yield connection
@@ -224,7 +258,7 @@ class Store:
         if self._schema_checked:
             return
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        with _lock_for(self.path):
+        with self._only_user():
             connection = self._open(read_only=False)
             try:
                 connection.execute(
