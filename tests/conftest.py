@@ -63,3 +63,10 @@ def tiny_model_path(tmp_path_factory) -> Path:
     from patenteb.tiny_model import build_tiny_model
 
     return build_tiny_model(tmp_path_factory.mktemp("models") / "tiny-bert", patent_abstracts(500))
+
+
+def pytest_collection_modifyitems(items):
+    """Modules holding a slow test come first, so that with several workers the longest tests start early
+    instead of running alone at the end; each module's tests stay together and in order."""
+    modules_with_slow_tests = {item.module for item in items if item.get_closest_marker("slow")}
+    items.sort(key=lambda item: item.module not in modules_with_slow_tests)

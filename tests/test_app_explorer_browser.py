@@ -13,6 +13,7 @@ import re
 import shutil
 
 import pandas as pd
+import pytest
 
 from tests.browser import chromium_page, running_app
 from tests.conftest import REPO
@@ -26,6 +27,7 @@ DEFAULTS = [
 PREPARED = "document.querySelector('#explorer-preparation').innerText.includes('Models ready')"
 
 
+@pytest.mark.slow
 def test_query_compare_and_umap_maps_while_models_are_prepared_in_the_background(seeded_store_template, tmp_path):
     store_path = tmp_path / "store.duckdb"
     shutil.copy(seeded_store_template, store_path)

@@ -39,6 +39,7 @@ def _choose_view(page, title: str) -> None:
     page.locator("#lb-view label", has_text=title).first.click()
 
 
+@pytest.mark.slow
 def test_families_filters_download_and_share(app_url, tmp_path):
     url, _ = app_url
     with chromium_page() as page:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import shutil
 
 import pandas as pd
+import pytest
 
 from results.store import Store
 from tests.browser import chromium_page, running_app
@@ -24,6 +25,7 @@ def _hub_cache_with(model_folder, hf_home):
     (cached / "refs" / "main").write_text(COMMIT)
 
 
+@pytest.mark.slow
 def test_submit_then_worker_then_leaderboard_row(seeded_store_template, tiny_model_path, tmp_path):
     store_path = tmp_path / "store.duckdb"
     shutil.copy(seeded_store_template, store_path)

