@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import math
 import subprocess
 import sys
@@ -141,6 +142,40 @@ def test_a_lock_held_too_long_gives_store_busy(empty_store):
     finally:
         holder.kill()
         holder.wait()
+    assert Store(empty_store.path).score_count() == 0
+
+
+def test_a_store_operation_holds_the_store_lock_until_it_closed_the_file(empty_store):
+    """DuckDB's own lock once let racing processes read a half-written page: every operation, from open to close,
+    also holds `<store>.lock`, whatever the garbage collector does meanwhile."""
+    empty_store.stats()
+    holder = subprocess.Popen(
+        [sys.executable, "-c", textwrap.dedent(
+            f"""
+            import gc, time
+            from results.store import Store
+            with Store({str(empty_store.path)!r}).connect(write=True):
+                gc.collect()
+                print("inside", flush=True)
+                time.sleep(30)
+            """
+        )],
+        cwd=REPO, stdout=subprocess.PIPE, text=True,
+    )
+    lock_file = empty_store.path.with_name(empty_store.path.name + ".lock")
+    try:
+        assert holder.stdout.readline().strip() == "inside"
+        with lock_file.open("a") as handle:
+            with pytest.raises(BlockingIOError):
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        with pytest.raises(StoreBusy, match="locked by another process"):
+            Store(empty_store.path, lock_timeout_s=0.5).stats()
+    finally:
+        holder.kill()
+        holder.wait()
+    with lock_file.open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        fcntl.flock(handle, fcntl.LOCK_UN)
     assert Store(empty_store.path).score_count() == 0
 
 
