@@ -344,14 +344,15 @@ def rebuild(source: str | os.PathLike, target: Path, replace: bool = False, show
             report = pull(Record.at(source), store, show_progress, push_back=False)
         else:
             report = _rebuild_from_results(Path(source), store, show_progress)
-        target.with_name(target.name + ".wal").unlink(missing_ok=True)
-        os.replace(building, target)
+        rebuilt = Store(target, record=None)
+        rebuilt.take_file_of(store)
         if pulled_marker(store).exists():
-            os.replace(pulled_marker(store), pulled_marker(Store(target, record=None)))
+            os.replace(pulled_marker(store), pulled_marker(rebuilt))
         else:
-            pulled_marker(Store(target, record=None)).unlink(missing_ok=True)
+            pulled_marker(rebuilt).unlink(missing_ok=True)
     finally:
-        for leftover in (building, building.with_name(building.name + ".wal"), building.with_name(building.name + ".record")):
+        beside_building = (building.with_name(building.name + suffix) for suffix in (".wal", ".record", ".lock"))
+        for leftover in (building, *beside_building):
             leftover.unlink(missing_ok=True)
     return report
 

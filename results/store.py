@@ -219,6 +219,13 @@ class Store:
             finally:
                 _cross_process_lock_for(self.path).release()
 
+    def take_file_of(self, built: Store) -> None:
+        """Move `built`'s file into this store's place, while no process has this store open."""
+        with self._only_user():
+            self.path.with_name(self.path.name + ".wal").unlink(missing_ok=True)
+            os.replace(built.path, self.path)
+        self._schema_checked = False
+
     @contextmanager
     def connect(self, write: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
         """A short-lived connection; one at a time per process (DuckDB refuses mixed configurations)."""
