@@ -59,6 +59,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
 import urllib.request
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
@@ -139,19 +140,32 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def wait_for_http(url: str, process: subprocess.Popen, timeout_s: float, log: Path) -> float:
-    started = time.perf_counter()
-    while time.perf_counter() - started < timeout_s:
+def status_of(url: str, timeout_s: float = 30) -> int:
+    """The HTTP status `url` answers with; 0 when nothing answers."""
+    try:
+        with urllib.request.urlopen(url, timeout=timeout_s) as response:
+            response.read()
+            return response.status
+    except urllib.error.HTTPError as error:
+        return error.code
+    except OSError:
+        return 0
+
+
+def wait_for_http(url: str, process: subprocess.Popen, log: Path, started: float, deadline: float,
+                  poll_s: float = 0.2) -> tuple[float, float]:
+    """(seconds from `started` until `url` answered HTTP 200, that request's own seconds); polls until
+    `deadline` (both `time.perf_counter()` values) while `process` runs."""
+    while time.perf_counter() < deadline:
         if process.poll() is not None:
-            raise SystemExit(f"{url} exited with status {process.returncode} before answering; log tail:\n{tail(log)}")
-        try:
-            with urllib.request.urlopen(url, timeout=5) as response:
-                if response.status == 200:
-                    return time.perf_counter() - started
-        except OSError:
-            pass
-        time.sleep(1)
-    raise SystemExit(f"{url} did not answer HTTP 200 within {timeout_s:.0f} s; log tail:\n{tail(log)}")
+            raise SystemExit(f"{url}: the server exited with status {process.returncode} before answering; "
+                             f"log tail:\n{tail(log)}")
+        asked = time.perf_counter()
+        if status_of(url) == 200:
+            answered = time.perf_counter()
+            return answered - started, answered - asked
+        time.sleep(poll_s)
+    raise SystemExit(f"{url} did not answer HTTP 200 in time; log tail:\n{tail(log)}")
 
 
 def tail(path: Path, lines: int = 15) -> str:
@@ -790,7 +804,8 @@ async def bench(args: argparse.Namespace, processes: Processes, run_dir: Path, s
     app_log = run_dir / "app.log"
     app = processes.start([sys.executable, "app.py", "--store", str(store), "--port", str(port), "--host", "127.0.0.1"],
                           app_log, env)
-    startup_s = wait_for_http(base_url + "/", app, args.start_timeout, app_log)
+    asked = time.perf_counter()
+    startup_s, _ = wait_for_http(base_url + "/", app, app_log, asked, asked + args.start_timeout)
     print(f"app up on {base_url} in {startup_s:.1f} s (commit {commit}{', dirty tree' if dirty else ''}; "
           f"load average {load_before} on {os.cpu_count()} CPUs)", flush=True)
 
@@ -846,7 +861,8 @@ async def bench(args: argparse.Namespace, processes: Processes, run_dir: Path, s
              "--port", str(floor_port), "--concurrency", str(args.floor_concurrency)],
             floor_log, env,
         )
-        wait_for_http(f"http://127.0.0.1:{floor_port}/", floor, args.start_timeout, floor_log)
+        asked = time.perf_counter()
+        wait_for_http(f"http://127.0.0.1:{floor_port}/", floor, floor_log, asked, asked + args.start_timeout)
         monitor.floor = psutil.Process(floor.pid)
         floor_summary = await run_level(
             f"http://127.0.0.1:{floor_port}", Handles.floor, args.floor_visitors, args.seconds, SWITCH_ONLY, False,

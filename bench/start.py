@@ -30,49 +30,22 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.error
 import urllib.parse
-import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from load import Processes, free_port, tail  # noqa: E402
+from load import Processes, free_port, status_of, tail, wait_for_http  # noqa: E402
 from playwright.sync_api import Page, sync_playwright  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
-POLL_S = 0.2
 DEFAULT_MODELS = "bm25,hybrid/bm25+all-MiniLM-L6-v2,sentence-transformers/all-MiniLM-L6-v2,wordllama/l2_supercat-256"
 QUERIES = ("a lithium battery electrode with a ceramic coated separator",
            "an image sensor with stacked photodiodes and a shared readout circuit")
 CHROMIUM = "/usr/bin/chromium"
 ROWS_SHOWN = "document.querySelector('#lb-table') && document.querySelector('#lb-table').innerText.includes('patembed')"
 FLOOR_APP = "import gradio as gr\nwith gr.Blocks() as demo:\n    gr.Markdown('floor')\ndemo.launch(server_name='127.0.0.1', server_port={port})\n"
-
-
-def status_of(url: str, timeout_s: float = 30) -> int:
-    try:
-        with urllib.request.urlopen(url, timeout=timeout_s) as response:
-            response.read()
-            return response.status
-    except urllib.error.HTTPError as error:
-        return error.code
-    except OSError:
-        return 0
-
-
-def first_200(url: str, process: subprocess.Popen, started: float, deadline: float, log: Path) -> tuple[float, float]:
-    """(seconds from `started` until `url` answered 200, that request's own seconds)."""
-    while time.perf_counter() < deadline:
-        if process.poll() is not None:
-            raise SystemExit(f"the process exited with status {process.returncode}; log tail:\n{tail(log)}")
-        asked = time.perf_counter()
-        if status_of(url) == 200:
-            answered = time.perf_counter()
-            return answered - started, answered - asked
-        time.sleep(POLL_S)
-    raise SystemExit(f"{url} did not answer 200 in time; log tail:\n{tail(log)}")
 
 
 def search_url(base: str, query: str) -> str:
@@ -88,9 +61,9 @@ def one_run(processes: Processes, scratch: Path, timeout_s: float, browser: Page
     app = processes.start([sys.executable, "app.py", "--port", str(port)], log, env)
     deadline = started + timeout_s
     try:
-        page_s, _ = first_200(base + "/", app, started, deadline, log)
+        page_s, _ = wait_for_http(base + "/", app, log, started, deadline)
         with ThreadPoolExecutor(max_workers=1) as beside:
-            search = beside.submit(first_200, search_url(base, QUERIES[0]), app, started, deadline, log)
+            search = beside.submit(wait_for_http, search_url(base, QUERIES[0]), app, log, started, deadline)
             browser.goto(base + "/")
             browser.wait_for_function(ROWS_SHOWN, timeout=timeout_s * 1000)
             rendered_s = time.perf_counter() - started
@@ -109,8 +82,8 @@ def one_run(processes: Processes, scratch: Path, timeout_s: float, browser: Page
     floor_started = time.perf_counter()
     floor = processes.start([sys.executable, "-c", FLOOR_APP.format(port=floor_port)], floor_log, dict(os.environ))
     try:
-        floor_page_s, _ = first_200(f"http://127.0.0.1:{floor_port}/", floor, floor_started,
-                                    floor_started + timeout_s, floor_log)
+        floor_page_s, _ = wait_for_http(f"http://127.0.0.1:{floor_port}/", floor, floor_log, floor_started,
+                                       floor_started + timeout_s)
     finally:
         processes.stop(floor)
     return {
