@@ -173,7 +173,7 @@ class Scratch:
 
     @property
     def wal(self) -> Path:
-        return self.store.path.with_name(self.store.path.name + ".wal")
+        return self.store.wal_path
 
 
 def make_scratch(folder: Path, with_app: bool) -> Scratch:

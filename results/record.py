@@ -338,8 +338,8 @@ def rebuild(source: str | os.PathLike, target: Path, replace: bool = False, show
     target.parent.mkdir(parents=True, exist_ok=True)
     building = target.with_name(f".{target.name}.rebuild-{os.getpid()}")
     building.unlink(missing_ok=True)
+    store = Store(building, record=None)
     try:
-        store = Store(building, record=None)
         if is_record(source):
             report = pull(Record.at(source), store, show_progress, push_back=False)
         else:
@@ -351,8 +351,7 @@ def rebuild(source: str | os.PathLike, target: Path, replace: bool = False, show
         else:
             pulled_marker(rebuilt).unlink(missing_ok=True)
     finally:
-        beside_building = (building.with_name(building.name + suffix) for suffix in (".wal", ".record", ".lock"))
-        for leftover in (building, *beside_building):
+        for leftover in (building, store.wal_path, store.lock_path, pulled_marker(store)):
             leftover.unlink(missing_ok=True)
     return report
 

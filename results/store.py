@@ -65,9 +65,8 @@ INTERVAL_SEED = 0
 
 log = logging.getLogger("results.store")
 
-_process_locks: dict[Path, threading.RLock] = {}
-_cross_process_locks: dict[Path, FileLock] = {}
-_process_locks_guard = threading.Lock()
+_path_locks: dict[Path, _PathLocks] = {}
+_path_locks_guard = threading.Lock()
 
 
 def default_store_path() -> Path:
@@ -108,23 +107,27 @@ class Snapshot:
     metric on its evaluation split, like `scores`); scores without per-example data have none."""
 
 
-def _lock_for(path: Path) -> threading.RLock:
-    with _process_locks_guard:
-        return _process_locks.setdefault(path, threading.RLock())
+@dataclass(frozen=True)
+class _PathLocks:
+    """The locks of one store file: `threads` among this process's threads, then `processes` (its lock file)
+    among processes, taken by whichever thread holds `threads`.
 
-
-def _cross_process_lock_for(path: Path) -> FileLock:
-    """Held by whichever thread holds `_lock_for(path)`, so one lock object per path, shared by threads.
-
-    Kept here for the life of the process: a lock object that is garbage-collected closes its file and so
-    lets go of the lock while its holder is still inside.
+    Kept for the life of the process: a FileLock that is garbage-collected closes its file and so lets go of
+    the lock while its holder is still inside.
     """
-    with _process_locks_guard:
-        if path not in _cross_process_locks:
-            _cross_process_locks[path] = FileLock(
-                str(path) + ".lock", thread_local=False, poll_interval=0.01, preserve_lock_file=True
+
+    threads: threading.RLock
+    processes: FileLock
+
+
+def _locks_for(store: Store) -> _PathLocks:
+    with _path_locks_guard:
+        if store.path not in _path_locks:
+            _path_locks[store.path] = _PathLocks(
+                threading.RLock(),
+                FileLock(store.lock_path, thread_local=False, poll_interval=0.01, preserve_lock_file=True),
             )
-        return _cross_process_locks[path]
+        return _path_locks[store.path]
 
 
 def _is_lock_conflict(error: duckdb.Error) -> bool:
@@ -156,6 +159,16 @@ class Store:
         return f"Store({str(self.path)!r})"
 
     # files beside the store: a store and what was computed for it move together ----------------------
+
+    @property
+    def wal_path(self) -> Path:
+        """DuckDB's write-ahead log of the store file."""
+        return self.path.with_name(self.path.name + ".wal")
+
+    @property
+    def lock_path(self) -> Path:
+        """Held by the one process inside the store file (`_locks_for`)."""
+        return self.path.with_name(self.path.name + ".lock")
 
     @property
     def evaluations_dir(self) -> Path:
@@ -209,20 +222,21 @@ class Store:
     @contextmanager
     def _only_user(self) -> Iterator[None]:
         """The one thread of the one process that may open the file, until it closed it again."""
-        with _lock_for(self.path):
+        locks = _locks_for(self)
+        with locks.threads:
             try:
-                _cross_process_lock_for(self.path).acquire(timeout=self.lock_timeout_s)
+                locks.processes.acquire(timeout=self.lock_timeout_s)
             except Timeout as error:
                 raise self._stayed_locked() from error
             try:
                 yield
             finally:
-                _cross_process_lock_for(self.path).release()
+                locks.processes.release()
 
     def take_file_of(self, built: Store) -> None:
         """Move `built`'s file into this store's place, while no process has this store open."""
         with self._only_user():
-            self.path.with_name(self.path.name + ".wal").unlink(missing_ok=True)
+            self.wal_path.unlink(missing_ok=True)
             os.replace(built.path, self.path)
         self._schema_checked = False
 
@@ -303,7 +317,7 @@ class Store:
     def signature(self) -> tuple:
         """Cheap fingerprint of the file on disk; it moves whenever any process wrote to the store."""
         parts = []
-        for candidate in (self.path, self.path.with_name(self.path.name + ".wal")):
+        for candidate in (self.path, self.wal_path):
             try:
                 stat = candidate.stat()
                 parts.append((stat.st_mtime_ns, stat.st_size))

@@ -147,7 +147,7 @@ def test_any_result_file_is_imported_or_refused_with_a_reason_and_a_refusal_chan
         event(f"refused: {reason[:24]}")
         assert_one_line_reason(reason)
         assert digest(store.path) == before
-        assert not store.path.with_name(store.path.name + ".wal").exists()
+        assert not store.wal_path.exists()
     else:
         event("imported")
         assert report.files_imported == 1 and report.counts.new >= 1

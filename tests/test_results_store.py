@@ -162,7 +162,7 @@ def test_a_store_operation_holds_the_store_lock_until_it_closed_the_file(empty_s
         )],
         cwd=REPO, stdout=subprocess.PIPE, text=True,
     )
-    lock_file = empty_store.path.with_name(empty_store.path.name + ".lock")
+    lock_file = empty_store.lock_path
     try:
         assert holder.stdout.readline().strip() == "inside"
         with lock_file.open("a") as handle:
