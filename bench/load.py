@@ -152,10 +152,12 @@ def status_of(url: str, timeout_s: float = 30) -> int:
         return 0
 
 
-def wait_for_http(url: str, process: subprocess.Popen, log: Path, started: float, deadline: float,
+def wait_for_http(url: str, process: subprocess.Popen, log: Path, timeout_s: float, started: float | None = None,
                   poll_s: float = 0.2) -> tuple[float, float]:
-    """(seconds from `started` until `url` answered HTTP 200, that request's own seconds); polls until
-    `deadline` (both `time.perf_counter()` values) while `process` runs."""
+    """(seconds from `started` until `url` answered HTTP 200, that request's own seconds), polling while
+    `process` runs, for `timeout_s` after `started` (a `time.perf_counter()` value; default now)."""
+    started = time.perf_counter() if started is None else started
+    deadline = started + timeout_s
     while time.perf_counter() < deadline:
         if process.poll() is not None:
             raise SystemExit(f"{url}: the server exited with status {process.returncode} before answering; "
@@ -804,8 +806,7 @@ async def bench(args: argparse.Namespace, processes: Processes, run_dir: Path, s
     app_log = run_dir / "app.log"
     app = processes.start([sys.executable, "app.py", "--store", str(store), "--port", str(port), "--host", "127.0.0.1"],
                           app_log, env)
-    asked = time.perf_counter()
-    startup_s, _ = wait_for_http(base_url + "/", app, app_log, asked, asked + args.start_timeout)
+    startup_s, _ = wait_for_http(base_url + "/", app, app_log, args.start_timeout)
     print(f"app up on {base_url} in {startup_s:.1f} s (commit {commit}{', dirty tree' if dirty else ''}; "
           f"load average {load_before} on {os.cpu_count()} CPUs)", flush=True)
 
@@ -861,8 +862,7 @@ async def bench(args: argparse.Namespace, processes: Processes, run_dir: Path, s
              "--port", str(floor_port), "--concurrency", str(args.floor_concurrency)],
             floor_log, env,
         )
-        asked = time.perf_counter()
-        wait_for_http(f"http://127.0.0.1:{floor_port}/", floor, floor_log, asked, asked + args.start_timeout)
+        wait_for_http(f"http://127.0.0.1:{floor_port}/", floor, floor_log, args.start_timeout)
         monitor.floor = psutil.Process(floor.pid)
         floor_summary = await run_level(
             f"http://127.0.0.1:{floor_port}", Handles.floor, args.floor_visitors, args.seconds, SWITCH_ONLY, False,

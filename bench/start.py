@@ -59,11 +59,10 @@ def one_run(processes: Processes, scratch: Path, timeout_s: float, browser: Page
     env = {**os.environ, "PATENTEB_STORE": str(scratch / f"store-{port}" / "patenteb.duckdb")}
     started = time.perf_counter()
     app = processes.start([sys.executable, "app.py", "--port", str(port)], log, env)
-    deadline = started + timeout_s
     try:
-        page_s, _ = wait_for_http(base + "/", app, log, started, deadline)
+        page_s, _ = wait_for_http(base + "/", app, log, timeout_s, started)
         with ThreadPoolExecutor(max_workers=1) as beside:
-            search = beside.submit(wait_for_http, search_url(base, QUERIES[0]), app, log, started, deadline)
+            search = beside.submit(wait_for_http, search_url(base, QUERIES[0]), app, log, timeout_s, started)
             browser.goto(base + "/")
             browser.wait_for_function(ROWS_SHOWN, timeout=timeout_s * 1000)
             rendered_s = time.perf_counter() - started
@@ -82,8 +81,7 @@ def one_run(processes: Processes, scratch: Path, timeout_s: float, browser: Page
     floor_started = time.perf_counter()
     floor = processes.start([sys.executable, "-c", FLOOR_APP.format(port=floor_port)], floor_log, dict(os.environ))
     try:
-        floor_page_s, _ = wait_for_http(f"http://127.0.0.1:{floor_port}/", floor, floor_log, floor_started,
-                                       floor_started + timeout_s)
+        floor_page_s, _ = wait_for_http(f"http://127.0.0.1:{floor_port}/", floor, floor_log, timeout_s, floor_started)
     finally:
         processes.stop(floor)
     return {
