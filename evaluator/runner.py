@@ -54,8 +54,9 @@ from results.mteb_files import (
     read_examples_file,
     read_result_file,
 )
-from results.importer import EVALUATED, evaluated_cost_rows, evaluated_score_rows
+from results.importer import evaluated_cost_rows, evaluated_score_rows
 from results.record import record_task_result
+from results.vocabulary import EVALUATED
 from results.store import Store
 
 log = logging.getLogger(__name__)
@@ -176,6 +177,8 @@ class TaskOutcome:
     """Why the task's data could not be used (one line); nothing else is set then."""
     prompt: str | None = None
     data: str | None = None
+    dataset_revision: str | None = None
+    """The Hub commit the task's data was read at, or a digest of rows that have none (evaluator/tasks/data.py)."""
     cost: TaskCost | None = None
     model_facts: dict = field(default_factory=dict)
     result_json: str | None = None
@@ -305,6 +308,7 @@ class TaskEvaluator:
             name,
             prompt=self.encoder.prompt_record(task),
             data=_data_origin(task),
+            dataset_revision=_dataset_revision(task),
             cost=meter.cost,
             model_facts=self.encoder.model_facts(),
         )
@@ -388,6 +392,7 @@ class _StoreWriter:
             precision=outcome.cost.precision,
             prompt=outcome.prompt,
             data=outcome.data,
+            dataset_revision=outcome.dataset_revision,
             cost=outcome.cost.as_record(),
             model_facts=outcome.model_facts,
         )
@@ -400,7 +405,7 @@ class _StoreWriter:
         run = last_run(result_path, name)
         precision = run.get("precision") or self.model.precision
         result = read_result_file(result_path, {name: facts.metric.key})
-        rows = evaluated_score_rows(result, self.model.name, precision, run.get("prompt"), run.get("data"))
+        rows = evaluated_score_rows(result, self.model.name, precision, run)
         self.store.upsert_scores(
             rows,
             self._model_row(run.get("model_facts") or {}),
@@ -575,6 +580,13 @@ def _data_origin(task) -> str:
     return f"Hub dataset {task.metadata.dataset['path']} (mteb task definition)"
 
 
+def _dataset_revision(task) -> str | None:
+    """Ours name the data they read (evaluator/tasks/base.py); mteb's own tasks pin a Hub commit in their metadata."""
+    if hasattr(task, "dataset_revision"):
+        return task.dataset_revision()
+    return task.metadata.dataset.get("revision")
+
+
 def _stored_main_scores(store: Store, model: ModelSpec) -> dict[str, float]:
     scores = store.main_scores()
     mine = scores[
@@ -593,8 +605,8 @@ def _as_float(value) -> float:
 
 
 def _remember_run(result_path: Path, task: str, **facts) -> None:
-    """Note beside the result file how the task was run (model name, precision, prompt, data origin, cost), so a
-    task restored from its JSON, or a store rebuilt from the files, gets the same rows."""
+    """Note beside the result file how the task was run (model name, precision, prompt, data origin and revision,
+    cost), so a task restored from its JSON, or a store rebuilt from the files, gets the same rows."""
     with (result_path.parent / RUNS_FILE).open("a", encoding="utf-8") as handle:
         handle.write(json.dumps({"task": task, **facts}, ensure_ascii=False) + "\n")
 

@@ -120,7 +120,8 @@ class BoardCache:
         tasks = tuple(dict.fromkeys(tasks)) if tasks else None
         return self.comparisons.get(
             (snapshot.generation, model_a, model_b, tasks),
-            lambda: compare_models(self._examples(snapshot, (model_a, model_b)), model_a, model_b, tasks),
+            lambda: compare_models(self._examples(snapshot, (model_a, model_b)), model_a, model_b, tasks,
+                                   snapshot.scores),
         )
 
     def drill_down(self, snapshot: Snapshot, model_a: str, model_b: str, task: str) -> DrillDown:

@@ -11,14 +11,13 @@ data is gated (CC BY-NC-SA 4.0, no redistribution), so its examples are named by
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from leaderboard import views as v
 from leaderboard.tables import choose_cells
 from patenteb.catalogue import BY_NAME, DEMO_TASKS
 from patenteb.plots import fail_safe, message_figure
@@ -28,9 +27,12 @@ from patenteb.statistics import (
     RETRIEVAL,
     StatisticsInputError,
     compare,
+    dataset_revision_warning,
+    differing_dataset_revisions,
     example_metric,
     verdict,
 )
+from results.vocabulary import EVALUATED
 
 SIGNIFICANCE = 0.05
 """A task counts as a difference when its Holm-adjusted p-value is below this."""
@@ -56,6 +58,12 @@ class ModelComparison:
     table: pd.DataFrame
     """statistics.COMPARE_COLUMNS, one row per task, on the metric's own scale (0–1)."""
     verdict: str
+    differing_data: dict[str, tuple[str, str]] = field(default_factory=dict)
+    """Tasks compared whose two scores ran on different dataset revisions: {task: (revision of A, of B)}."""
+
+    @property
+    def data_warning(self) -> str:
+        return dataset_revision_warning(self.differing_data)
 
     @property
     def tasks(self) -> list[str]:
@@ -65,7 +73,7 @@ class ModelComparison:
 def evaluated_revisions(scores: pd.DataFrame) -> pd.DataFrame:
     """(model, task, revision) of each model's evaluated score the leaderboard would show (the newest), so that a
     comparison uses the examples of the very run whose score is in the table."""
-    cells = choose_cells(scores, (v.EVALUATED,))
+    cells = choose_cells(scores, (EVALUATED,))
     if cells.empty:
         return pd.DataFrame(columns=["model", "task", "revision"])
     return cells[["model", "task", "revision"]].drop_duplicates(["model", "task"]).reset_index(drop=True)
@@ -102,12 +110,14 @@ def check_pair(model_a: str, model_b: str, known_models: set[str], models_with_e
 
 
 def compare_models(
-    examples: pd.DataFrame, model_a: str, model_b: str, tasks: Sequence[str] | None = None
+    examples: pd.DataFrame, model_a: str, model_b: str, tasks: Sequence[str] | None = None,
+    scores: pd.DataFrame | None = None,
 ) -> ModelComparison:
     """Both models' per-example rows (`examples`, one revision per model and task) -> the comparison on every
-    task both have (or on `tasks`)."""
+    task both have (or on `tasks`); `scores` (the store's main scores) tell on which dataset revision each ran."""
     table = compare(examples, model_a, model_b, list(tasks) if tasks else None)
-    return ModelComparison(model_a, model_b, table, verdict_line(model_a, model_b, table))
+    differing = {} if scores is None else differing_dataset_revisions(scores, model_a, model_b, table["task"].tolist())
+    return ModelComparison(model_a, model_b, table, verdict_line(model_a, model_b, table), differing)
 
 
 def verdict_line(model_a: str, model_b: str, table: pd.DataFrame) -> str:
@@ -160,6 +170,7 @@ def comparison_json(comparison: ModelComparison) -> dict:
         "model_a": comparison.model_a,
         "model_b": comparison.model_b,
         "verdict": comparison.verdict,
+        "dataset_revisions_differ": {task: list(pair) for task, pair in comparison.differing_data.items()},
         "method": COMPARE_METHOD,
         "tasks": [
             {

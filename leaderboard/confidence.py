@@ -14,8 +14,8 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
-from leaderboard import views as v
 from patenteb.statistics import rank_intervals, task_bootstrap
+from results.vocabulary import EVALUATED
 
 CELL_REVISION_KEY = ["model", "revision", "task", "subset"]
 INTERVAL_CELL_COLUMNS = [*CELL_REVISION_KEY, "split", "value", "low", "high", "n_resamples", "method"]
@@ -30,7 +30,7 @@ def cells_with_intervals(cells: pd.DataFrame, intervals: pd.DataFrame | None) ->
     (INTERVAL_CELL_COLUMNS; low and high on the metric's scale, 0–1)."""
     if cells.empty or intervals is None or intervals.empty:
         return pd.DataFrame(columns=INTERVAL_CELL_COLUMNS)
-    evaluated = cells.loc[cells["provenance"] == v.EVALUATED, [*CELL_REVISION_KEY, "value"]]
+    evaluated = cells.loc[cells["provenance"] == EVALUATED, [*CELL_REVISION_KEY, "value"]]
     stored = intervals[[*CELL_REVISION_KEY, "split", "low", "high", "n_resamples", "method"]]
     stored = stored[stored["low"].notna() & stored["high"].notna()].drop_duplicates(CELL_REVISION_KEY)
     joined = evaluated.merge(stored, on=CELL_REVISION_KEY, how="inner")

@@ -17,6 +17,8 @@ PARAM_BUCKETS = {"< 100M": (0, 100), "100M–500M": (100, 500), "500M–1B": (50
 DIM_BUCKETS = {"≤ 384": (0, 385), "385–768": (385, 769), "769–1024": (769, 1025), "> 1024": (1025, math.inf)}
 TOKEN_BUCKETS = {"≤ 512": (0, 513), "513–2048": (513, 2049), "> 2048": (2049, math.inf)}
 PROMPT_CHOICES = ("yes", "no", UNKNOWN)
+ZERO_SHOT_CHOICES = ("yes", "no", UNKNOWN)
+"""Zero-shot on PatenTEB: 'no' for models trained on its training split, 'unknown' where the training data is."""
 
 PARAM_CHOICES = (*PARAM_BUCKETS, UNKNOWN)
 DIM_CHOICES = (*DIM_BUCKETS, UNKNOWN)
@@ -28,11 +30,12 @@ FILTER_CHOICES: dict[str, tuple[str, ...]] = {
     "dims": DIM_CHOICES,
     "max_tokens": TOKEN_CHOICES,
     "prompts": PROMPT_CHOICES,
+    "zero_shot": ZERO_SHOT_CHOICES,
     "sources": PROVENANCE_PREFERENCE,
 }
 """The checkbox filters by the name the API and the CSV link give them; leaving one out keeps every choice."""
 FILTER_FIELDS = {"params": "params", "dims": "dims", "max_tokens": "max_tokens", "prompts": "prompts",
-                 "sources": "provenances"}
+                 "zero_shot": "zero_shot", "sources": "provenances"}
 """Which `Filters` field each of FILTER_CHOICES fills."""
 
 
@@ -42,6 +45,7 @@ class Filters:
     dims: tuple[str, ...] = DIM_CHOICES
     max_tokens: tuple[str, ...] = TOKEN_CHOICES
     prompts: tuple[str, ...] = PROMPT_CHOICES
+    zero_shot: tuple[str, ...] = ZERO_SHOT_CHOICES
     provenances: tuple[str, ...] = PROVENANCE_PREFERENCE
     search: str = ""
     models: tuple[str, ...] = field(default_factory=tuple)
@@ -56,7 +60,7 @@ def buckets_of(values: pd.Series, buckets: dict[str, tuple[float, float]]) -> np
     return names
 
 
-def _prompt_labels(values: pd.Series) -> np.ndarray:
+def _flag_labels(values: pd.Series) -> np.ndarray:
     """'yes' / 'no' per model, 'unknown' where the flag is missing (None, NaN or pandas' NA)."""
     return values.map({True: "yes", False: "no"}).fillna(UNKNOWN).to_numpy(dtype=object)
 
@@ -70,7 +74,8 @@ def matching_models(models: pd.DataFrame, filters: Filters) -> list[str]:
         (filters.params, PARAM_CHOICES, lambda: buckets_of(models["params_m"], PARAM_BUCKETS)),
         (filters.dims, DIM_CHOICES, lambda: buckets_of(models["embedding_dim"], DIM_BUCKETS)),
         (filters.max_tokens, TOKEN_CHOICES, lambda: buckets_of(models["max_tokens"], TOKEN_BUCKETS)),
-        (filters.prompts, PROMPT_CHOICES, lambda: _prompt_labels(models["uses_prompts"])),
+        (filters.prompts, PROMPT_CHOICES, lambda: _flag_labels(models["uses_prompts"])),
+        (filters.zero_shot, ZERO_SHOT_CHOICES, lambda: _flag_labels(models.get("zero_shot", pd.Series(None, index=models.index, dtype=object)))),
     )
     for chosen, every_choice, labels in facets:
         if set(chosen) != set(every_choice):

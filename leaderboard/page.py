@@ -9,7 +9,7 @@ import plotly.graph_objects as go
 
 from leaderboard import figures, styling
 from leaderboard.filters import Filters, matching_models, share_query
-from leaderboard.tables import Board, LeaderboardTable, build_table, family_means
+from leaderboard.tables import Board, LeaderboardTable, build_table, family_means, mixed_dataset_revisions
 from leaderboard.views import MODEL, VIEWS_BY_KEY
 from results.store import Snapshot
 
@@ -70,6 +70,12 @@ def filter_figures(
     }
 
 
+def revision_warning(mixed: dict[str, list[str]]) -> str:
+    """One line naming the columns whose scores ran on different dataset revisions."""
+    columns = "; ".join(f"{label}: {', '.join(revisions)}" for label, revisions in mixed.items())
+    return f"⚠ **Different dataset revisions** — these columns' scores ran on different data: {columns}."
+
+
 def build_page(
     snapshot: Snapshot, board: Board, view_key: str, filters: Filters, with_figures: bool = True,
     with_intervals: bool = False,
@@ -82,6 +88,9 @@ def build_page(
         if not table.empty
         else f"No model matches these filters in {view.title}."
     )
+    mixed = mixed_dataset_revisions(board.cells, board.view_columns.get(view_key, {}), table.frame.index)
+    if mixed:
+        status += "  \n" + revision_warning(mixed)
     page_figures = {}
     if with_figures:
         overall = table if view_key == "overall" else None

@@ -17,7 +17,7 @@ import pandas as pd
 from leaderboard import views as v
 from leaderboard.confidence import CellKey, cells_with_intervals, interval_grids, rank_ranges, tied_with_above
 from patenteb.lru import LruCache
-from results.vocabulary import DEFAULT_SUBSET, FAMILIES, PROVENANCE_PREFERENCE, REPORTED_OVERALL_TASK
+from results.vocabulary import DEFAULT_SUBSET, EVALUATED, FAMILIES, PROVENANCE_PREFERENCE, REPORTED_OVERALL_TASK
 
 CELL_KEY = ["model", "task", "subset"]
 MAX_RANK_TABLES = 32
@@ -75,7 +75,8 @@ def choose_cells(scores: pd.DataFrame, provenances: tuple[str, ...] | None = Non
     frame = scores[scores["value"].notna()]
     if provenances is not None:
         frame = frame[frame["provenance"].isin(provenances)]
-    columns = CELL_KEY + ["value", "provenance", "revision", "source", "notes"]
+    columns = CELL_KEY + ["value", "provenance", "revision", "source", "notes", "dataset_revision"]
+    frame = frame.reindex(columns=list(dict.fromkeys([*frame.columns, "dataset_revision"])))
     if frame.empty:
         return pd.DataFrame(columns=columns + ["disagreement"])
     preference = {name: rank for rank, name in enumerate(PROVENANCE_PREFERENCE)}
@@ -94,6 +95,22 @@ def choose_cells(scores: pd.DataFrame, provenances: tuple[str, ...] | None = Non
     spread = shown.groupby([frame[c] for c in CELL_KEY]).agg(["min", "max"])
     chosen["disagreement"] = spread["min"] != spread["max"]
     return chosen.reset_index()
+
+
+def mixed_dataset_revisions(
+    cells: pd.DataFrame, columns: dict[str, tuple[str, str]], models: list[str] | pd.Index
+) -> dict[str, list[str]]:
+    """The columns of a table (label -> (task, subset)) whose shown scores of `models` ran on more than one known
+    dataset revision, with those revisions in order: scores of the same task on different data do not compare."""
+    if cells.empty or "dataset_revision" not in cells.columns:
+        return {}
+    shown = cells[cells["model"].isin(list(models)) & cells["dataset_revision"].notna()]
+    revisions = shown.groupby(["task", "subset"])["dataset_revision"].agg(lambda values: sorted(set(values)))
+    return {
+        label: revisions[key]
+        for label, key in columns.items()
+        if key in revisions.index and len(revisions[key]) > 1
+    }
 
 
 def borda_points(scores: pd.DataFrame) -> pd.Series:
@@ -169,16 +186,22 @@ def _view_columns(values: pd.DataFrame, view_task_rows: pd.DataFrame) -> dict[st
 
 def _metadata(models: pd.DataFrame) -> pd.DataFrame:
     meta = models.set_index(models["model"].astype(object))
-    prompts = meta["uses_prompts"].map({True: "yes", False: "no"})
     return pd.DataFrame(
         {
             v.PARAMS: pd.to_numeric(meta["params_m"], errors="coerce"),
             v.DIM: pd.to_numeric(meta["embedding_dim"], errors="coerce"),
             v.MAX_TOKENS: pd.to_numeric(meta["max_tokens"], errors="coerce"),
-            v.PROMPTS: prompts.astype(object).where(prompts.notna(), None),
+            v.PROMPTS: yes_no(meta["uses_prompts"]),
+            v.ZERO_SHOT: yes_no(meta["zero_shot"]) if "zero_shot" in meta else None,
         },
         index=meta.index,
     )
+
+
+def yes_no(flags: pd.Series) -> pd.Series:
+    """'yes' / 'no' per flag, None where it is unknown."""
+    labels = flags.map({True: "yes", False: "no"})
+    return labels.astype(object).where(labels.notna(), None)
 
 
 COST_FIELDS = ["texts_encoded", "encode_s", "peak_memory_gib", "wall_s"]
@@ -203,7 +226,7 @@ def shown_costs(cells: pd.DataFrame, costs: pd.DataFrame | None) -> pd.DataFrame
     columns = ["model", "task", "hardware", *COST_FIELDS]
     if cells.empty or costs is None or costs.empty:
         return pd.DataFrame(columns=columns)
-    evaluated = cells.loc[cells["provenance"] == v.EVALUATED, ["model", "revision", "task"]]
+    evaluated = cells.loc[cells["provenance"] == EVALUATED, ["model", "revision", "task"]]
     evaluated = evaluated.drop_duplicates(["model", "task"])
     joined = evaluated.merge(costs, on=["model", "revision", "task"], how="inner")
     if joined.empty:

@@ -38,6 +38,7 @@ from leaderboard.filters import (
     PARAM_CHOICES,
     PROMPT_CHOICES,
     TOKEN_CHOICES,
+    ZERO_SHOT_CHOICES,
     Filters,
     MAX_SEARCH_CHARACTERS,
     compare_query,
@@ -158,7 +159,7 @@ class SentViews:
         return {name: sent_form(self.outputs.plots[name], figure) for name, figure in figures.items()}
 
 
-def _filters(search, models, params, dims, tokens, prompts, provenances) -> Filters:
+def _filters(search, models, params, dims, tokens, prompts, zero_shot, provenances) -> Filters:
     """The filters of one request; checkbox choices in a fixed order so that click order makes no new view."""
 
     def in_order(chosen, choices) -> tuple[str, ...]:
@@ -169,13 +170,15 @@ def _filters(search, models, params, dims, tokens, prompts, provenances) -> Filt
         dims=in_order(dims, DIM_CHOICES),
         max_tokens=in_order(tokens, TOKEN_CHOICES),
         prompts=in_order(prompts, PROMPT_CHOICES),
+        zero_shot=in_order(zero_shot, ZERO_SHOT_CHOICES),
         provenances=in_order(provenances, PROVENANCE_PREFERENCE),
         search=search or "",
         models=tuple(models or ()),
     )
 
 
-DEFAULT_FILTERS = _filters("", [], PARAM_CHOICES, DIM_CHOICES, TOKEN_CHOICES, PROMPT_CHOICES, PROVENANCE_PREFERENCE)
+DEFAULT_FILTERS = _filters("", [], PARAM_CHOICES, DIM_CHOICES, TOKEN_CHOICES, PROMPT_CHOICES, ZERO_SHOT_CHOICES,
+                           PROVENANCE_PREFERENCE)
 """What the filter boxes hold when a page opens (everything ticked), and so what its first paint shows."""
 
 
@@ -202,8 +205,9 @@ class LeaderboardTab:
     def __post_init__(self):
         self.sent = SentViews(self.outputs, self.table_api_path, self.boards or BoardCache(self.store))
 
-    def render(self, view_key, search, models, params, dims, tokens, prompts, provenances, intervals=False) -> dict:
-        filters = _filters(search, models, params, dims, tokens, prompts, provenances)
+    def render(self, view_key, search, models, params, dims, tokens, prompts, zero_shot, provenances,
+               intervals=False) -> dict:
+        filters = _filters(search, models, params, dims, tokens, prompts, zero_shot, provenances)
         try:
             snapshot = self.store.snapshot()
             shown = self.sent.get(snapshot, view_key, filters, bool(intervals))
@@ -315,7 +319,7 @@ class CompareSection:
         out = self.outputs
         return {
             out.verdict: f"**{comparison.verdict}**  \nA = {comparison.model_a}, B = {comparison.model_b}; scores "
-                         "and differences ×100.",
+                         "and differences ×100." + (f"  \n⚠ {comparison.data_warning}" if comparison.data_warning else ""),
             out.table: comparison_display(comparison),
             out.plot: delta_figure(comparison),
             out.share_query: compare_query(comparison.model_a, comparison.model_b),
@@ -452,6 +456,10 @@ def build(store: Store, demo: gr.Blocks, table_api_path: str, boards: BoardCache
                                       elem_id="lb-tokens")
             prompts = gr.CheckboxGroup(list(PROMPT_CHOICES), value=list(DEFAULT_FILTERS.prompts), label="Uses prompts",
                                        elem_id="lb-prompts")
+            zero_shot = gr.CheckboxGroup(
+                list(ZERO_SHOT_CHOICES), value=list(DEFAULT_FILTERS.zero_shot), elem_id="lb-zero-shot",
+                label="Zero-shot on PatenTEB (no: trained on its training split)",
+            )
         provenances = gr.CheckboxGroup(
             [(f"{name}: {PROVENANCE_DESCRIPTIONS[name]}", name) for name in PROVENANCE_PREFERENCE],
             value=list(DEFAULT_FILTERS.provenances), label="Sources of scores", elem_id="lb-provenance",
@@ -491,15 +499,15 @@ def build(store: Store, demo: gr.Blocks, table_api_path: str, boards: BoardCache
         shown_generation=shown_generation, legend=legend,
     )
     tab = LeaderboardTab(store, outputs, table_api_path, boards, compare)
-    inputs = [view, search, chosen, params, dims, tokens, prompts, provenances, intervals]
+    inputs = [view, search, chosen, params, dims, tokens, prompts, zero_shot, provenances, intervals]
     sent_as_is = dict(postprocess=False)
 
     view.input(
         tab.switch, inputs, outputs.switched(), trigger_mode="always_last", show_progress="minimal", **sent_as_is
     ).then(None, [share_query], [share_link], js=SHOW_URL_JS)
     gr.on(
-        [search.input, chosen.input, params.input, dims.input, tokens.input, prompts.input, provenances.input,
-         intervals.input],
+        [search.input, chosen.input, params.input, dims.input, tokens.input, prompts.input, zero_shot.input,
+         provenances.input, intervals.input],
         tab.render, inputs, outputs.components(), trigger_mode="always_last", show_progress="minimal", **sent_as_is,
     ).then(None, [share_query], [share_link], js=SHOW_URL_JS)
     demo.load(tab.restore, None, [view, chosen]).then(

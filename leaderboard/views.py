@@ -43,6 +43,8 @@ PARAMS = "Params (M)"
 DIM = "Dim"
 MAX_TOKENS = "Max tokens"
 PROMPTS = "Prompts"
+ZERO_SHOT = "Zero-shot"
+"""'no' for models trained on PatenTEB's own training split (the patembed family), blank where unknown."""
 BORDA_POINTS = "Borda points"
 RANK_RANGE = "Rank range"
 TIED = "Tied with above"
@@ -53,8 +55,6 @@ THROUGHPUT = "Encode texts/s"
 PEAK_MEMORY = "Peak memory GiB"
 EVAL_WALL = "Eval wall s"
 EFFICIENCY_COLUMNS = (HARDWARE, THROUGHPUT, PEAK_MEMORY, EVAL_WALL)
-EVALUATED = "evaluated"
-"""The provenance of scores this leaderboard's worker evaluated: the only ones with a cost record."""
 FAMILY_TITLES = {family: family.capitalize() for family in FAMILIES}
 
 AGGREGATION_RULE = (

@@ -68,6 +68,8 @@ class Task:
     source: str
     mteb_type: str | None = None
     """mteb's task type ('Retrieval', 'STS', ...); None for the reported aggregate, which mteb never runs."""
+    mteb_subtypes: tuple[str, ...] = ()
+    """mteb's task sub-types (its `TaskSubtype` values) that fit the task; none where none fits."""
     label: str | None = None
     """The short column header; the task name when not given."""
     metric_label: str | None = None
@@ -99,6 +101,7 @@ THIRD_PARTY_PROMPTS = (
     "third-party code (pateval registry.py, GitHub) attributing prompts to the models' "
     "config_sentence_transformers.json / paper Table 11; not read from the paper itself"
 )
+PATENT_RETRIEVAL = ("Patent retrieval",)
 TRIPLET_COLUMNS = ("q", "neg", "pos", "pos_link_type", "neg_computed_domain", "objective", "q_text", "pos_text", "neg_text")
 
 
@@ -123,6 +126,7 @@ def _symmetric_retrieval(name: str, description: str, test_size: int, scope: str
     return _patenteb(
         name, "retrieval", description, test_size, TRIPLET_COLUMNS,
         subfamily="symmetric",
+        mteb_subtypes=PATENT_RETRIEVAL,
         query_prompt=f"encode query for {scope} document retrieval:",
         document_prompt=f"encode document for {scope} retrieval:",
         prompt_source=THIRD_PARTY_PROMPTS,
@@ -131,7 +135,8 @@ def _symmetric_retrieval(name: str, description: str, test_size: int, scope: str
 
 def _asymmetric_retrieval(name: str, description: str, test_size: int, columns: tuple[str, ...], query: str, target: str) -> Task:
     return _patenteb(
-        name, "retrieval", description, test_size, columns, subfamily="asymmetric", paired_fields=(query, target)
+        name, "retrieval", description, test_size, columns,
+        subfamily="asymmetric", mteb_subtypes=PATENT_RETRIEVAL, paired_fields=(query, target),
     )
 
 
@@ -233,11 +238,13 @@ _TASKS_IN_ORDER: tuple[Task, ...] = (
         "Assign a patent family to one of 109 IPC3 technology classes.",
         18727, ("first_ipcr3", "label", "q", "text", "first_ipcr3_count"),
         train_subset="30000 (20% train subset)",
+        mteb_subtypes=("Topic classification",),
     ),
     _patenteb(
         "clusters_ext_full_ipc", "clustering",
         "Cluster patent families whose label is their complete IPC code set; only clusters of 200-1000 members kept.",
         47230, ("q", "text", "cluster_id"),
+        mteb_subtypes=("Thematic clustering",),
     ),
     _patenteb(
         "clusters_inventor", "clustering",

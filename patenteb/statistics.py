@@ -860,6 +860,28 @@ def verdict(table: pd.DataFrame, alpha: float = 0.05) -> str:
             f"of {total} task{'s' if total != 1 else ''}")
 
 
+def differing_dataset_revisions(
+    scores: pd.DataFrame, model_a: str, model_b: str, tasks: Sequence[str]
+) -> dict[str, tuple[str, str]]:
+    """Tasks whose newest scores of A and B that name a dataset revision name different ones (`scores`: the store's
+    main scores, with `dataset_revision` and `evaluated_at`): there a difference may come from the data."""
+    if "dataset_revision" not in scores.columns:
+        return {}
+    known = scores[scores["model"].isin([model_a, model_b]) & scores["task"].isin(list(tasks))
+                   & scores["dataset_revision"].notna()]
+    newest = known.sort_values("evaluated_at", na_position="first").groupby(["model", "task"])["dataset_revision"].last()
+    pairs = {task: (newest.get((model_a, task)), newest.get((model_b, task))) for task in tasks}
+    return {task: (a, b) for task, (a, b) in pairs.items() if a is not None and b is not None and a != b}
+
+
+def dataset_revision_warning(differing: Mapping[str, tuple[str, str]]) -> str:
+    """One line naming the tasks compared on different dataset revisions; empty when there is none."""
+    if not differing:
+        return ""
+    tasks = "; ".join(f"{task} (A: {a}, B: {b})" for task, (a, b) in differing.items())
+    return f"Warning: A and B ran on different dataset revisions of {tasks}; those differences may come from the data."
+
+
 # ---------------------------------------------------------------------------------------------------------------
 # Rank intervals.
 

@@ -33,7 +33,8 @@ tasks compared; then a one-line verdict (a difference counts where the Holm-adju
 worker evaluated have per-example data: scores from the paper, third-party quotes and MTEB imports are skipped,
 and the output says which and why. --json prints one object: model_a, model_b, revision_a, revision_b, tasks
 (task, family, n_examples, a, b, delta, ci_low, ci_high, p_value, p_holm), verdict, skipped (task, reason),
-n_resamples, seed, confidence, method."""
+dataset_revisions_differ ({task: [revision of A's data, of B's]} where the two ran on different dataset revisions;
+the text form prints a warning line), n_resamples, seed, confidence, method."""
 
 
 USAGE = 2
@@ -139,11 +140,13 @@ def cmd_compare(args: argparse.Namespace) -> int:
     revisions = [_revisions(examples, model, compared, revision) for model, revision in
                  zip(names, (args.revision_a, args.revision_b))]
     verdict = statistics.verdict(table)
+    differing_data = statistics.differing_dataset_revisions(scores, *names, sorted(compared))
     if args.json:
         document = {
             "model_a": names[0], "model_b": names[1], "revision_a": revisions[0], "revision_b": revisions[1],
             "tasks": [{key: _json_value(value) for key, value in row.items()} for row in table.to_dict("records")],
             "verdict": verdict, "skipped": skipped,
+            "dataset_revisions_differ": {task: list(pair) for task, pair in differing_data.items()},
             **{key: table.attrs[key] for key in ("n_resamples", "seed", "confidence", "method")},
         }
         print(json.dumps(document, allow_nan=False))
@@ -151,6 +154,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
     print(f"A = {names[0]} ({revisions[0]}), B = {names[1]} ({revisions[1]})")
     print(_compare_table(table).to_string(index=False))
     print(f"verdict: {names[0]} against {names[1]}: {verdict}")
+    if differing_data:
+        print(statistics.dataset_revision_warning(differing_data))
     for entry in skipped:
         print(f"skipped {entry['task']}: {entry['reason']}")
     print(f"method: {table.attrs['method']}")

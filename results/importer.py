@@ -22,8 +22,8 @@ from results.mteb_files import (
     read_result_file,
 )
 from results.store import Store, UpsertCounts
+from results.vocabulary import EVALUATED
 
-EVALUATED = "evaluated"
 DEFAULT_PRECISION = "float32"
 EXAMPLE_ROWS_PER_WRITE = 1_000_000
 """Per-example rows are written in batches of about this many (a store rebuilt at PatenTEB's size reads millions)."""
@@ -92,6 +92,7 @@ def import_mteb_results(
                     "mteb_version": result.mteb_version,
                     "evaluated_at": result.evaluated_at,
                     "evaluation_time_s": result.evaluation_time_s,
+                    "dataset_revision": result.dataset_revision,
                 }
             )
         model_rows.setdefault(result.model, []).append(model_metadata(result.model, result.model_meta))
@@ -131,11 +132,11 @@ def _number_or_none(value) -> float | None:
     return value
 
 
-def evaluated_score_rows(
-    result: ResultFile, model: str, precision: str, prompt: str | None = None, data: str | None = None
-) -> pd.DataFrame:
-    """The store rows of one of the worker's result files (provenance 'evaluated'): one definition for the
-    worker, which writes them as each task ends, and for a store rebuilt from the files."""
+def evaluated_score_rows(result: ResultFile, model: str, precision: str, run: dict) -> pd.DataFrame:
+    """The store rows of one of the worker's result files (provenance 'evaluated'), with what the worker's note of
+    the run (`last_run`) says of its prompt, data origin and dataset revision: one definition for the worker,
+    which writes them as each task ends, and for a store rebuilt from the files."""
+    data = _text(run.get("data"))
     mteb_version = result.mteb_version or version("mteb")
     evaluated_at = result.evaluated_at or datetime.now(timezone.utc).replace(tzinfo=None)
     return pd.DataFrame(
@@ -150,11 +151,12 @@ def evaluated_score_rows(
                 "provenance": EVALUATED,
                 "value": score.value,
                 "source": f"evaluated by the PatenTEB worker with mteb {mteb_version}",
-                "prompt": prompt,
+                "prompt": run.get("prompt") if isinstance(run.get("prompt"), str) else None,
                 "mteb_version": result.mteb_version,
                 "evaluated_at": evaluated_at,
                 "evaluation_time_s": result.evaluation_time_s,
                 "notes": f"data: {data or 'unknown'}; precision: {precision}",
+                "dataset_revision": _text(run.get("dataset_revision")),
             }
             for score in result.scores
         ]
@@ -186,8 +188,7 @@ def import_evaluations(
         known_model, known_precision = (job_models or {}).get((result.model, result.revision), (None, None))
         model = _text(run.get("model")) or known_model or result.model
         precision = _text(run.get("precision")) or known_precision or DEFAULT_PRECISION
-        prompt = run.get("prompt") if isinstance(run.get("prompt"), str) else None
-        frames.append(evaluated_score_rows(result, model, precision, prompt, _text(run.get("data"))))
+        frames.append(evaluated_score_rows(result, model, precision, run))
         costs = evaluated_cost_rows(model, result.revision, result.task, run.get("cost"), result.evaluated_at)
         if costs is not None:
             cost_frames.append(costs)

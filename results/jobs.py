@@ -22,10 +22,10 @@ from datetime import datetime, timedelta, timezone
 import duckdb
 
 from results.store import Store
+from results.vocabulary import EVALUATED
 
 MAX_ATTEMPTS = 3
 STATUSES = ("pending", "running", "finished", "failed")
-EVALUATED = "evaluated"
 
 JOB_COLUMNS = (
     "id",

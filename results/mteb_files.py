@@ -46,6 +46,8 @@ class ResultFile:
     evaluation_time_s: float | None
     scores: tuple[ScoreValue, ...]
     model_meta: dict = field(default_factory=dict, compare=False)
+    dataset_revision: str | None = None
+    """The dataset revision mteb wrote into the file (a pinned commit for mteb's own tasks)."""
 
 
 def model_name_from_folder(folder_name: str) -> str:
@@ -165,6 +167,7 @@ def read_result_file(path: Path, main_metric_by_task: dict[str, str]) -> ResultF
         evaluation_time_s=_finite_or_none(document.get("evaluation_time")),
         scores=scores,
         model_meta=meta,
+        dataset_revision=_optional_str(document.get("dataset_revision")),
     )
 
 

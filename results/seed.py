@@ -103,6 +103,14 @@ def model_catalogue() -> pd.DataFrame:
                 "source": row.source,
             }
         )
+    for row in _read_csv("model_training.csv").itertuples(index=False):
+        add(
+            {
+                "model": row.model,
+                "training_data": _none_if_blank(row.training_data),
+                "zero_shot": {"yes": True, "no": False}.get(row.zero_shot.strip()),
+            }
+        )
     return pd.DataFrame(list(rows.values()))
 
 
@@ -188,7 +196,7 @@ def demo_runs(tasks: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
         result = read_result_file(path, main_metrics)
         run = last_run(path, result.task)
         model = run.get("model") or result.model
-        rows = evaluated_score_rows(result, model, run.get("precision") or "float32", run.get("prompt"), run.get("data"))
+        rows = evaluated_score_rows(result, model, run.get("precision") or "float32", run)
         scores.append(rows.assign(source=DEMO_RUNS_SOURCE))
         if model in credits.index:
             credit = {key: _none_if_blank(value) for key, value in credits.loc[model].items()}

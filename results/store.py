@@ -44,6 +44,7 @@ SCORE_COLUMNS = SCORE_KEY + (
     "evaluated_at",
     "evaluation_time_s",
     "notes",
+    "dataset_revision",
 )
 
 RECORD_FROM_SETTINGS = "from settings"
@@ -805,7 +806,7 @@ def _main_scores_frame(connection: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     return connection.execute(
         """
         SELECT s.model, s.revision, s.task, s.subset, s.metric, s.value, s.provenance, s.source, s.prompt,
-               s.mteb_version, s.evaluated_at, s.notes
+               s.mteb_version, s.evaluated_at, s.notes, s.dataset_revision
         FROM scores s
         JOIN tasks t ON s.task = t.task AND s.metric = t.main_metric AND s.split = t.eval_split
         ORDER BY s.model, s.task, s.subset, s.provenance, s.revision

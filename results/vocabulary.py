@@ -7,6 +7,7 @@ from patenteb.catalogue import FAMILIES, METRIC_KEYS, PATENTEB, REPORTED_OVERALL
 
 __all__ = [
     "DEFAULT_SUBSET",
+    "EVALUATED",
     "FAMILIES",
     "METRIC_KEYS",
     "PATENTEB",
@@ -17,7 +18,10 @@ __all__ = [
     "reference_provenance",
 ]
 
-PROVENANCE_PREFERENCE = ("paper", "authors-readme", "paper-secondary", "mteb-results", "evaluated")
+EVALUATED = "evaluated"
+"""The provenance of scores this leaderboard's worker evaluated: the only ones with per-example data and a cost record."""
+
+PROVENANCE_PREFERENCE = ("paper", "authors-readme", "paper-secondary", "mteb-results", EVALUATED)
 """When one cell has values from several sources, the first provenance in this order is shown."""
 
 PROVENANCE_DESCRIPTIONS = {

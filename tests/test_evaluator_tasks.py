@@ -27,6 +27,8 @@ from results.vocabulary import METRIC_KEYS
 
 PAPER_FAMILY_SIZES = {"retrieval": 8, "classification": 3, "clustering": 2, "paraphrase": 2}
 """The paper's 15 tasks by family."""
+MTEB_OPTIONAL_METADATA = {"prompt", "adapted_from", "contributed_by", "superseded_by"}
+"""The metadata fields that mteb's `TaskMetadata.is_filled` lets be None."""
 
 
 @pytest.fixture(scope="module")
@@ -55,6 +57,18 @@ def test_the_benchmark_groups_the_fifteen_tasks():
     benchmark = patenteb_benchmark()
     assert benchmark.name == "PatenTEB"
     assert [task.metadata.name for task in benchmark.tasks] == list(PATENTEB_TASKS)
+
+
+def test_every_task_has_the_metadata_mteb_requires_filled(tmp_path):
+    unfilled = {}
+    for name in PATENTEB_TASKS:
+        metadata = build_task(name, data_dir=tmp_path).metadata
+        if not metadata.is_filled():
+            unfilled[name] = [
+                field for field in type(metadata).model_fields
+                if getattr(metadata, field) is None and field not in MTEB_OPTIONAL_METADATA
+            ]
+    assert unfilled == {}, f"mteb metadata left None, by task: {unfilled}"
 
 
 def test_fixtures_have_exactly_the_dataset_card_columns_and_the_needed_splits(fixture_frames, task_list):

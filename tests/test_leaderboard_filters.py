@@ -27,6 +27,7 @@ from leaderboard.filters import (
     TOKEN_BUCKETS,
     TOKEN_CHOICES,
     UNKNOWN,
+    ZERO_SHOT_CHOICES,
     Filters,
     matching_models,
 )
@@ -58,6 +59,7 @@ model_metadata = st.fixed_dictionaries(
         "embedding_dim": _maybe(EDGE_DIMS),
         "max_tokens": _maybe(EDGE_TOKENS),
         "uses_prompts": st.one_of(st.none(), st.booleans()),
+        "zero_shot": st.one_of(st.none(), st.booleans()),
     }
 )
 
@@ -74,6 +76,7 @@ def _models_frame(metadata: list[dict]) -> pd.DataFrame:
             "embedding_dim": pd.array([m["embedding_dim"] for m in metadata], dtype="Int32"),
             "max_tokens": pd.array([m["max_tokens"] for m in metadata], dtype="Int32"),
             "uses_prompts": pd.array([m["uses_prompts"] for m in metadata], dtype="boolean"),
+            "zero_shot": pd.array([m["zero_shot"] for m in metadata], dtype="boolean"),
         }
     )
 
@@ -97,12 +100,12 @@ def _worlds() -> dict[str, tuple[pd.DataFrame, pd.DataFrame]]:
     every_task = TASKS["task"].tolist()
     rng = np.random.default_rng(7)
     metadata = [
-        {"display_name": "Small", "params_m": 22.7, "embedding_dim": 384, "max_tokens": 512, "uses_prompts": False},
-        {"display_name": None, "params_m": 7000.0, "embedding_dim": 4096, "max_tokens": 32768, "uses_prompts": True},
-        {"display_name": "No facts", "params_m": None, "embedding_dim": None, "max_tokens": None, "uses_prompts": None},
-        {"display_name": "Edge", "params_m": 100.0, "embedding_dim": 385, "max_tokens": 513, "uses_prompts": None},
-        {"display_name": "Half", "params_m": 500.0, "embedding_dim": None, "max_tokens": 2049, "uses_prompts": True},
-        {"display_name": "b,c", "params_m": -5.0, "embedding_dim": 0, "max_tokens": 128, "uses_prompts": False},
+        {"display_name": "Small", "params_m": 22.7, "embedding_dim": 384, "max_tokens": 512, "uses_prompts": False, "zero_shot": True},
+        {"display_name": None, "params_m": 7000.0, "embedding_dim": 4096, "max_tokens": 32768, "uses_prompts": True, "zero_shot": False},
+        {"display_name": "No facts", "params_m": None, "embedding_dim": None, "max_tokens": None, "uses_prompts": None, "zero_shot": None},
+        {"display_name": "Edge", "params_m": 100.0, "embedding_dim": 385, "max_tokens": 513, "uses_prompts": None, "zero_shot": True},
+        {"display_name": "Half", "params_m": 500.0, "embedding_dim": None, "max_tokens": 2049, "uses_prompts": True, "zero_shot": None},
+        {"display_name": "b,c", "params_m": -5.0, "embedding_dim": 0, "max_tokens": 128, "uses_prompts": False, "zero_shot": False},
     ]
     rich = []
     for index, model in enumerate(MODEL_IDS):
@@ -137,6 +140,7 @@ filters_strategy = st.builds(
     dims=_choice(DIM_CHOICES),
     max_tokens=_choice(TOKEN_CHOICES),
     prompts=_choice(PROMPT_CHOICES),
+    zero_shot=_choice(ZERO_SHOT_CHOICES),
     provenances=_choice(PROVENANCE_PREFERENCE),
     search=st.one_of(st.just(""), st.text(alphabet="abcdlmoe-/0123 ,MODEL", max_size=12)),
     models=st.lists(st.sampled_from(MODEL_IDS + ["org/not-in-the-store"]), unique=True, max_size=4).map(tuple),
@@ -152,6 +156,7 @@ def _bucket(value, buckets: dict[str, tuple[float, float]]) -> str:
 def _passes(model: dict, filters: Filters) -> bool:
     """One model against the filters, read the way a visitor reads the checkboxes."""
     prompts = {True: "yes", False: "no"}.get(model["uses_prompts"], UNKNOWN)
+    zero_shot = {True: "yes", False: "no"}.get(model["zero_shot"], UNKNOWN)
     name = f"{model['model']} {model['display_name'] or ''}".lower()
     terms = [term.strip().lower() for term in filters.search.split(",") if term.strip()]
     return (
@@ -159,6 +164,7 @@ def _passes(model: dict, filters: Filters) -> bool:
         and _bucket(model["embedding_dim"], DIM_BUCKETS) in filters.dims
         and _bucket(model["max_tokens"], TOKEN_BUCKETS) in filters.max_tokens
         and prompts in filters.prompts
+        and zero_shot in filters.zero_shot
         and (not terms or any(term in name for term in terms))
         and (not filters.models or model["model"] in filters.models)
     )
@@ -191,8 +197,10 @@ def test_unchecking_any_box_of_any_filter_keeps_tables_and_figures(seeded_store)
     """The defect as a visitor met it: unticking one box (e.g. "Uses prompts: unknown") crashed every table."""
     snapshot = seeded_store.snapshot()
     assert snapshot.models["uses_prompts"].isna().any() and snapshot.models["embedding_dim"].isna().any()
+    assert set(snapshot.models["zero_shot"].map({True: "yes", False: "no"}).fillna(UNKNOWN)) == set(ZERO_SHOT_CHOICES)
     board = prepare_board(choose_cells(snapshot.scores), snapshot.tasks, snapshot.models)
-    facets = {"params": PARAM_CHOICES, "dims": DIM_CHOICES, "max_tokens": TOKEN_CHOICES, "prompts": PROMPT_CHOICES}
+    facets = {"params": PARAM_CHOICES, "dims": DIM_CHOICES, "max_tokens": TOKEN_CHOICES, "prompts": PROMPT_CHOICES,
+              "zero_shot": ZERO_SHOT_CHOICES}
     unticked_one = [
         Filters(**{facet: tuple(choice for choice in choices if choice != unticked)})
         for facet, choices in facets.items()

@@ -416,8 +416,9 @@ def tab(store) -> tuple[ui.LeaderboardTab, gr.Blocks]:
 
 def test_the_tab_shows_intervals_on_request_and_compares_from_a_share_link(tab, store):
     tab, demo = tab
-    inputs = ["classification", "", [], None, None, None, None, list(PROVENANCE_PREFERENCE)]
-    inputs[3:7] = [list(choices) for choices in (ui.PARAM_CHOICES, ui.DIM_CHOICES, ui.TOKEN_CHOICES, ui.PROMPT_CHOICES)]
+    inputs = ["classification", "", [], None, None, None, None, None, list(PROVENANCE_PREFERENCE)]
+    inputs[3:8] = [list(choices) for choices in (ui.PARAM_CHOICES, ui.DIM_CHOICES, ui.TOKEN_CHOICES, ui.PROMPT_CHOICES,
+                                                 ui.ZERO_SHOT_CHOICES)]
     plain = tab.render(*inputs, False)[tab.outputs.table]
     shown = tab.render(*inputs, True)
     table = shown[tab.outputs.table]

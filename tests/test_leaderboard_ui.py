@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 from gradio.state_holder import SessionState
 
 from leaderboard import styling, ui
-from leaderboard.filters import DIM_CHOICES, PARAM_CHOICES, PROMPT_CHOICES, TOKEN_CHOICES
+from leaderboard.filters import DIM_CHOICES, PARAM_CHOICES, PROMPT_CHOICES, TOKEN_CHOICES, ZERO_SHOT_CHOICES
 from results.vocabulary import PROVENANCE_PREFERENCE
 from tests.csv_link import api_client, csv_behind
 from webapi import LEADERBOARD_PATH
@@ -20,7 +20,7 @@ from webapi import LEADERBOARD_PATH
 
 def _inputs(view="overall", search="", models=(), prompts=PROMPT_CHOICES, params=PARAM_CHOICES, intervals=False) -> list:
     return [view, search, list(models), list(params), list(DIM_CHOICES), list(TOKEN_CHOICES), list(prompts),
-            list(PROVENANCE_PREFERENCE), intervals]
+            list(ZERO_SHOT_CHOICES), list(PROVENANCE_PREFERENCE), intervals]
 
 
 def add_a_new_model(store) -> None:

@@ -149,7 +149,8 @@ class PublicApi:
         models: Iterable[str] | None = None,
         **facets: Iterable[str] | None,
     ) -> LeaderboardQuery:
-        """Check a leaderboard request; `facets` are FILTER_CHOICES names (params, dims, max_tokens, prompts, sources)."""
+        """Check a leaderboard request; `facets` are FILTER_CHOICES names (params, dims, max_tokens, prompts,
+        zero_shot, sources)."""
         view = (view or DEFAULT_VIEW).strip()
         if view not in VIEWS_BY_KEY:
             raise BadRequest(f"unknown view {view!r}; use one of {', '.join(VIEWS_BY_KEY)}")

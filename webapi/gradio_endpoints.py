@@ -40,11 +40,13 @@ def add_gradio_endpoints(api: PublicApi) -> None:
         dims: list[str] | None = None,
         max_tokens: list[str] | None = None,
         prompts: list[str] | None = None,
+        zero_shot: list[str] | None = None,
         sources: list[str] | None = None,
     ) -> dict:
         try:
             query = api.leaderboard_query(
-                view, search, models, params=params, dims=dims, max_tokens=max_tokens, prompts=prompts, sources=sources
+                view, search, models, params=params, dims=dims, max_tokens=max_tokens, prompts=prompts,
+                zero_shot=zero_shot, sources=sources,
             )
             return api.leaderboard_rows(query)
         except (BadRequest, Unavailable) as error:
@@ -74,6 +76,8 @@ def add_gradio_endpoints(api: PublicApi) -> None:
             "dims": "embedding-dimension buckets " + keep + _listed(FILTER_CHOICES["dims"]),
             "max_tokens": "context-length buckets " + keep + _listed(FILTER_CHOICES["max_tokens"]),
             "prompts": "whether models use prompts, " + keep + _listed(FILTER_CHOICES["prompts"]),
+            "zero_shot": "whether models are zero-shot on PatenTEB (no: trained on its training split), " + keep
+                         + _listed(FILTER_CHOICES["zero_shot"]),
             "sources": "score sources to use, " + keep + _listed(FILTER_CHOICES["sources"]),
         },
     )

@@ -8,7 +8,7 @@ from contextlib import contextmanager
 import pandas as pd
 from mteb import TaskMetadata
 
-from evaluator.tasks.data import DataSource
+from evaluator.tasks.data import DataSource, content_revision, rows_digest
 from evaluator.tasks.examples import empty_examples
 from patenteb.catalogue import task
 
@@ -19,7 +19,10 @@ CITATION = """@article{ayaou2025patenteb,
   journal={arXiv preprint arXiv:2510.22264},
   year={2025}
 }"""
-
+TEXTS_WRITTEN = ("1790-07-31", "2025-10-08")
+"""When the patent texts were written, as far as our sources bound it: none states the patents' years
+(results/seeds/reference/PAPER_NOTES.md). They predate the date on the paper, 2025-10-08; the start is a loose floor,
+the first US patent grant."""
 
 
 def category(mteb_type: str) -> str:
@@ -40,9 +43,12 @@ def patenteb_metadata(name: str) -> TaskMetadata:
         eval_splits=[facts.eval_split],
         eval_langs=["eng-Latn"],
         main_score=facts.metric.key,
+        date=TEXTS_WRITTEN,
         domains=["Legal", "Written"],
+        task_subtypes=list(facts.mteb_subtypes),
         license="cc-by-nc-sa-4.0",
         annotations_creators="derived",
+        dialect=[],
         sample_creation="found",
         is_public=False,
         bibtex_citation=CITATION,
@@ -62,9 +68,21 @@ class PatenTEBTask:
         self.example_ids: dict[str, list[str]] = {}
         self._examples: dict[tuple[str, str], pd.DataFrame] = {}
         self._scoring: tuple[str, str] | None = None
+        self._split_digests: dict[str, bytes] = {}
 
     def read_split(self, split: str) -> pd.DataFrame:
+        rows = self.rows_of(split)
+        self._split_digests[split] = rows_digest(rows)
+        return rows
+
+    def rows_of(self, split: str) -> pd.DataFrame:
         return self.source.read(self.metadata.name, split)
+
+    def dataset_revision(self) -> str | None:
+        """The Hub commit the rows were read at; for rows without one, a digest of the splits read; None before any."""
+        if not self._split_digests:
+            return None
+        return self.source.hub_commit(self.metadata.name) or content_revision(self._split_digests)
 
     def data_origin(self) -> str:
         return self.source.describe(self.metadata.name)

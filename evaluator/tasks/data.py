@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
@@ -30,6 +32,8 @@ class DataSource:
 
     data_dir: Path | None = None
     hf_token: str | None = None
+    commits: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
+    """The Hub commit each dataset's `main` resolved to when it was first read; every split is read at it."""
 
     @classmethod
     def resolve(cls, data_dir: str | os.PathLike | None = None, hf_token: str | None = None) -> "DataSource":
@@ -59,6 +63,10 @@ class DataSource:
             raise DataFormatError(f"{task}: {where} has no rows")
         return frame[list(columns)].reset_index(drop=True)
 
+    def hub_commit(self, task: str) -> str | None:
+        """The Hub commit the task's rows were read at; None for a local folder, or before the first read."""
+        return None if self.data_dir is not None else self.commits.get(f"{PATENTEB_HUB_ORGANISATION}/{task}")
+
     def describe_split(self, task: str, split: str) -> str:
         if self.data_dir is not None:
             return str(local_path(self.data_dir, task, split))
@@ -84,7 +92,11 @@ class DataSource:
 
         repository = f"{PATENTEB_HUB_ORGANISATION}/{task}"
         try:
-            dataset = load_dataset(repository, split=split, token=self.hf_token)
+            if repository not in self.commits:
+                from huggingface_hub import HfApi
+
+                self.commits[repository] = HfApi().dataset_info(repository, revision="main", token=self.hf_token).sha
+            dataset = load_dataset(repository, split=split, revision=self.commits[repository], token=self.hf_token)
         except Exception as error:
             if settings.datasets_offline():
                 hint = "The Hub is switched off here (HF_HUB_OFFLINE / HF_DATASETS_OFFLINE)"
@@ -97,3 +109,19 @@ class DataSource:
                 f"{hint}, or pass a local data folder (--data-dir or ${settings.DATA_DIR.name})."
             ) from error
         return dataset.to_pandas()
+
+
+def rows_digest(rows: pd.DataFrame) -> bytes:
+    """A digest of a split's rows (values and column order, not the index)."""
+    digest = hashlib.sha256("\x1f".join(map(str, rows.columns)).encode("utf-8"))
+    digest.update(pd.util.hash_pandas_object(rows, index=False).to_numpy().tobytes())
+    return digest.digest()
+
+
+def content_revision(split_digests: Mapping[str, bytes]) -> str:
+    """A revision name for rows that have no Hub commit (a local folder, the shipped demo), from the digests of
+    the splits read: two runs on the same data name the same revision, runs on different data do not."""
+    digest = hashlib.sha256()
+    for split in sorted(split_digests):
+        digest.update(split.encode("utf-8") + split_digests[split])
+    return f"sha256:{digest.hexdigest()[:16]}"

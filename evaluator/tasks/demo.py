@@ -16,6 +16,7 @@ from mteb import TaskMetadata
 from evaluator.tasks.base import category
 from evaluator.tasks.classification import PatentClassification
 from evaluator.tasks.clustering import PatentClustering
+from evaluator.tasks.data import content_revision
 from evaluator.tasks.retrieval import AsymmetricPatentRetrieval
 from patenteb.catalogue import task
 from patenteb.shipped import USPTO_SAMPLE, USPTO_SAMPLE_LABEL
@@ -96,8 +97,11 @@ def demo_metadata(name: str) -> TaskMetadata:
 class DemoData:
     """Mixin placed before a family base: rows come from the shipped sample instead of a data source."""
 
-    def read_split(self, split: str) -> pd.DataFrame:
+    def rows_of(self, split: str) -> pd.DataFrame:
         return demo_frames()[self.metadata.name][split]
+
+    def dataset_revision(self) -> str | None:
+        return content_revision(self._split_digests) if self._split_digests else None
 
     def data_origin(self) -> str:
         return f"built from {USPTO_SAMPLE_LABEL} by evaluator/tasks/demo.py"

@@ -64,4 +64,13 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         );
         """,
     ),
+    (
+        2,
+        "the dataset revision each score ran on; what each model was trained on",
+        """
+        ALTER TABLE scores ADD COLUMN dataset_revision VARCHAR;
+        ALTER TABLE models ADD COLUMN training_data VARCHAR;
+        ALTER TABLE models ADD COLUMN zero_shot BOOLEAN;
+        """,
+    ),
 ]
