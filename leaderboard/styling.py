@@ -12,7 +12,7 @@ import pandas as pd
 
 from leaderboard import views as v
 from leaderboard.tables import LeaderboardTable
-from results.vocabulary import PROVENANCE_DESCRIPTIONS
+from results.vocabulary import NO_PROMPTS_VARIANT, PROVENANCE_DESCRIPTIONS
 
 MARKERS = {
     "paper": "ᴾ",
@@ -61,6 +61,8 @@ def legend_markdown(interval_cells: pd.DataFrame | None = None) -> str:
         f"per-example results), as do means. **{v.RANK_RANGE}**: where the rank falls in 95% of resampled "
         f"tables; **{v.TIED_MARKER}** after a rank: statistically tied with the row above (their ranges "
         "overlap).  \n"
+        f"**{v.PROMPT_EFFECT}** (where a model was also evaluated without its prompts, the row `…"
+        f"{NO_PROMPTS_VARIANT}`): its mean with prompts minus its mean without, on the tasks both rows have.  \n"
         f"**{v.ZERO_SHOT}**: *no* for models trained on PatenTEB's own training split (the patembed family, per "
         "their model cards), *yes* where the training data is known and excludes it, blank where it is unknown. "
         "The status line warns when a column's scores ran on different dataset revisions.  \n"
@@ -160,6 +162,9 @@ def gradio_value(table: LeaderboardTable, model_names: pd.DataFrame, with_interv
         elif column == v.THROUGHPUT:
             data = _as_data(values.round(2), float)
             display = np.where(values.fillna(0).to_numpy() >= 100, _formatted(values, "%.0f"), _formatted(values, "%.1f"))
+        elif column == v.PROMPT_EFFECT:
+            data = _as_data(values.round(2), float)
+            display = _formatted(values, "%+.2f")
         elif column == v.PEAK_MEMORY:
             data = _as_data(values.round(3), float)
             display = _formatted(values, "%.2f")
@@ -206,7 +211,9 @@ def csv_frame(table: LeaderboardTable) -> pd.DataFrame:
     the rank's range and whether it ties with the row above; the efficiency columns (texts/s, GiB and seconds
     to two decimals) where the view has them."""
     frame = table.frame[[c for c in table.frame.columns if c not in HIDDEN_COLUMNS]].copy()
-    for column in (*table.mean_columns, *table.score_columns, *table.efficiency_columns):
+    rounded = (*table.mean_columns, *table.score_columns, *table.efficiency_columns,
+               *([v.PROMPT_EFFECT] if v.PROMPT_EFFECT in frame.columns else []))
+    for column in rounded:
         if column != v.HARDWARE:
             frame[column] = frame[column].round(2)
     for column in table.score_columns:

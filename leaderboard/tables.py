@@ -17,7 +17,14 @@ import pandas as pd
 from leaderboard import views as v
 from leaderboard.confidence import CellKey, cells_with_intervals, interval_grids, rank_ranges, tied_with_above
 from patenteb.lru import LruCache
-from results.vocabulary import DEFAULT_SUBSET, EVALUATED, FAMILIES, PROVENANCE_PREFERENCE, REPORTED_OVERALL_TASK
+from results.vocabulary import (
+    DEFAULT_SUBSET,
+    EVALUATED,
+    FAMILIES,
+    NO_PROMPTS_VARIANT,
+    PROVENANCE_PREFERENCE,
+    REPORTED_OVERALL_TASK,
+)
 
 CELL_KEY = ["model", "task", "subset"]
 MAX_RANK_TABLES = 32
@@ -111,6 +118,20 @@ def mixed_dataset_revisions(
         for label, key in columns.items()
         if key in revisions.index and len(revisions[key]) > 1
     }
+
+
+def prompt_effects(task_values: pd.DataFrame) -> pd.Series:
+    """Per model evaluated both with and without its prompts (a row named `<model>@no-prompts`): the mean of its
+    scores minus the variant's, on the columns both have; on both rows, NaN elsewhere."""
+    effects = pd.Series(np.nan, index=task_values.index, dtype=float)
+    for variant in [name for name in task_values.index if str(name).endswith(NO_PROMPTS_VARIANT)]:
+        model = variant[: -len(NO_PROMPTS_VARIANT)]
+        if model not in task_values.index:
+            continue
+        both = task_values.loc[model].notna() & task_values.loc[variant].notna()
+        if both.any():
+            effects[[model, variant]] = task_values.loc[model, both].mean() - task_values.loc[variant, both].mean()
+    return effects
 
 
 def borda_points(scores: pd.DataFrame) -> pd.Series:
@@ -426,6 +447,9 @@ def build_table(
     if view.benchmark == v.PATENTEB:
         table[v.COVERAGE] = coverage.astype(int)
     table = table.join(board.metadata.reindex(table.index))
+    effects = prompt_effects(task_values)
+    if effects.notna().any():
+        table[v.PROMPT_EFFECT] = effects
     efficiency_columns = ()
     if view.key in board.efficiency:
         table = table.join(board.efficiency[view.key].reindex(table.index))

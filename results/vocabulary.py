@@ -8,6 +8,7 @@ from patenteb.catalogue import FAMILIES, METRIC_KEYS, PATENTEB, REPORTED_OVERALL
 __all__ = [
     "DEFAULT_SUBSET",
     "EVALUATED",
+    "NO_PROMPTS_VARIANT",
     "FAMILIES",
     "METRIC_KEYS",
     "PATENTEB",
@@ -20,6 +21,9 @@ __all__ = [
 
 EVALUATED = "evaluated"
 """The provenance of scores this leaderboard's worker evaluated: the only ones with per-example data and a cost record."""
+
+NO_PROMPTS_VARIANT = "@no-prompts"
+"""The suffix of a model's name when it was evaluated without its own prompts (`--no-prompts`): its own row."""
 
 PROVENANCE_PREFERENCE = ("paper", "authors-readme", "paper-secondary", "mteb-results", EVALUATED)
 """When one cell has values from several sources, the first provenance in this order is shown."""

@@ -14,9 +14,9 @@ from tests.api_app import TINY, api_app
 pytestmark = pytest.mark.slow
 
 PUBLIC = {
-    "/leaderboard": ["view", "search", "models", "params", "dims", "max_tokens", "prompts", "sources"],
+    "/leaderboard": ["view", "search", "models", "params", "dims", "max_tokens", "prompts", "zero_shot", "sources"],
     "/search": ["query", "models", "k"],
-    "/submit": ["model", "revision", "precision", "submitter", "tasks", "statuses"],
+    "/submit": ["model", "revision", "precision", "submitter", "tasks", "without_prompts", "statuses"],
     "/queue": ["statuses"],
     "/compare": ["model_a", "model_b", "tasks"],
 }

@@ -75,6 +75,10 @@ def test_the_form_answers_with_the_job_or_the_refusal(empty_store, local_copy_of
         "**Refused:** org/model at revision main is already in the queue (job #1, pending)")
     assert ui.submit_form(empty_store, "org/other", "main", "float32", "ada", "demo").startswith(
         "**Refused:** the Hub is unreachable from this server and org/other has no local copy here")
+    without = ui.submit_form(empty_store, "org/model", "main", "float32", "ada", "demo", without_prompts=True)
+    assert without.startswith("**Queued** as job #2: `org/model@no-prompts` at revision `main`")
+    job = queue.get_job(empty_store, 2)
+    assert (job.model, job.load_from) == ("org/model@no-prompts", str(local_copy_of_org_model))
 
 
 def test_fields_an_api_caller_leaves_out_or_mistypes_are_refused(empty_store):

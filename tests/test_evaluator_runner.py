@@ -20,7 +20,12 @@ from sklearn.metrics import v_measure_score
 
 from evaluator.embedding_cache import EmbeddingCache
 from evaluator.runner import ModelLoadError, ModelSpec, resolve_tasks, run_evaluation
-from evaluator.tasks import PATENTEB_TASKS
+from evaluator import cli
+from evaluator.tasks import PATENTEB_TASKS, build_task
+from leaderboard import views as v
+from leaderboard.tables import build_table, choose_cells, prepare_board
+from results.vocabulary import NO_PROMPTS_VARIANT
+from tests.cli import run_in_process
 from results.store import Store
 from patenteb.fixtures import write_patenteb_fixtures
 
@@ -94,6 +99,30 @@ def test_the_whole_benchmark_writes_fifteen_main_scores_and_every_metric(benchma
     result_folder = store.evaluations_dir / "results" / "test__tiny-bert" / REVISION
     result_files = [path.stem for path in result_folder.glob("*.json") if path.name != "model_meta.json"]
     assert sorted(result_files) == sorted(PATENTEB_TASKS)
+
+
+def test_every_score_names_the_dataset_revision_of_the_rows_it_ran_on(benchmark_run, data_dir, tmp_path):
+    store, _, _ = benchmark_run
+    revisions = evaluated_rows(store).groupby("task")["dataset_revision"].agg(set)
+    assert all(len(names) == 1 for names in revisions), revisions
+    revision_of = {task: next(iter(names)) for task, names in revisions.items()}
+    assert all(name.startswith("sha256:") for name in revision_of.values())
+    assert len(set(revision_of.values())) == len(PATENTEB_TASKS)
+
+    changed = tmp_path / "data"
+    shutil.copytree(data_dir, changed)
+    rows = pd.read_parquet(changed / "para_problem" / "test" / "data.parquet")
+    rows.loc[0, "label"] = 1 - rows.loc[0, "label"]
+    rows.to_parquet(changed / "para_problem" / "test" / "data.parquet", index=False)
+
+    def revision_on(folder, task: str) -> str:
+        built = build_task(task, folder)
+        built.load_data()
+        return built.dataset_revision()
+
+    assert revision_on(data_dir, "para_problem") == revision_of["para_problem"]
+    assert revision_on(changed, "para_problem") != revision_of["para_problem"]
+    assert revision_on(changed, "para_solution") == revision_of["para_solution"]
 
 
 def test_ndcg_at_10_matches_a_numpy_computation_from_the_same_embeddings(benchmark_run, data_dir):
@@ -179,6 +208,9 @@ def test_a_task_whose_rows_missed_the_store_is_restored_from_its_result_file(ben
     assert restored.from_result_files == ["retrieval_IN", "para_problem"] and not restored.evaluated
     assert restored.scores == pytest.approx({task: report.scores[task] for task in restored.scores})
     assert len(fresh.all_scores()) == len(evaluated_rows(store).query("task in ['retrieval_IN', 'para_problem']"))
+    original = evaluated_rows(store).query("task in ['retrieval_IN', 'para_problem']")
+    assert fresh.all_scores().groupby("task")["dataset_revision"].agg(set).to_dict() == \
+        original.groupby("task")["dataset_revision"].agg(set).to_dict()
 
 
 def test_texts_encoded_before_a_crash_are_not_encoded_again(benchmark_run, tiny_model_path, data_dir):
@@ -233,6 +265,23 @@ def test_the_models_own_prompts_run_and_are_recorded(empty_store, data_dir, tmp_
     cached = cache.lookup([query], prompt=query_prompt)
     np.testing.assert_allclose(cached, model.encode([query_prompt + query]), atol=1e-5)
     assert not np.allclose(cached, model.encode([query]), atol=1e-3)
+
+    variant = "test/prompted" + NO_PROMPTS_VARIANT
+    done = run_in_process(cli.main, ["run", "--model", str(path), "--name", "test/prompted", "--tasks", ",".join(tasks),
+                                     "--data-dir", str(data_dir), "--no-prompts", "--store", str(empty_store.path)])
+    assert done.returncode == 0, done.stderr
+    without = evaluated_rows(empty_store, variant)
+    assert set(without["task"]) == set(tasks) and without["prompt"].isna().all()
+    assert not empty_store.models().set_index("model").loc[variant, "uses_prompts"]
+    plain = EmbeddingCache(empty_store.embedding_cache_dir, variant, "local").lookup([query])
+    np.testing.assert_allclose(plain, model.encode([query]), atol=1e-5)
+
+    snapshot = empty_store.snapshot()
+    main_scores = snapshot.scores.query("provenance == 'evaluated'").pivot(index="task", columns="model", values="value")
+    expected = (main_scores["test/prompted"].mean() - main_scores[variant].mean()) * 100
+    board = prepare_board(choose_cells(snapshot.scores), snapshot.tasks, snapshot.models)
+    effect = build_table(board, "overall").frame.set_index(v.MODEL)[v.PROMPT_EFFECT]
+    assert effect["test/prompted"] == effect[variant] == pytest.approx(expected) and expected != 0
 
 
 def test_missing_data_is_reported_before_the_model_is_loaded(empty_store, tmp_path):

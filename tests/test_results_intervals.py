@@ -112,12 +112,27 @@ def test_a_model_compared_with_a_copy_of_itself_differs_nowhere(store):
         f"error: {TINY} is compared with itself: choose two different models (or revisions)\n")
 
 
+def test_a_comparison_on_different_dataset_revisions_says_so(store):
+    revisions = store.all_scores().query("model == @TINY").groupby("task")["dataset_revision"].agg(set)
+    assert all(len(names) == 1 and next(iter(names)).startswith("sha256:") for names in revisions)
+    write_copy_of(store, TINY, COPY)
+    assert json.loads(compare(store, TINY, COPY, "--json").stdout)["dataset_revisions_differ"] == {}
+
+    moved = store.all_scores().query("model == @COPY and task == @RETRIEVAL").assign(dataset_revision="abc123")
+    store.upsert_scores(moved)
+    document = json.loads(compare(store, TINY, COPY, "--json").stdout)
+    assert document["dataset_revisions_differ"] == {RETRIEVAL: [next(iter(revisions[RETRIEVAL])), "abc123"]}
+    text = compare(store, TINY, COPY).stdout
+    assert f"different dataset revisions of {RETRIEVAL} (A: {next(iter(revisions[RETRIEVAL]))}, B: abc123)" in text
+
+
 def test_compare_as_json_holds_every_task_with_its_test_and_the_verdict(evaluated):
     result = compare(evaluated, TINY, OTHER, "--json")
     assert result.returncode == 0, result.stderr
     document = json.loads(result.stdout)
     assert set(document) == {"model_a", "model_b", "revision_a", "revision_b", "tasks", "verdict", "skipped",
-                             "n_resamples", "seed", "confidence", "method"}
+                             "dataset_revisions_differ", "n_resamples", "seed", "confidence", "method"}
+    assert document["dataset_revisions_differ"] == {}
     assert (document["model_a"], document["revision_a"], document["model_b"], document["revision_b"]) == (
         TINY, "r1", OTHER, "o1")
     assert (document["n_resamples"], document["seed"], document["skipped"]) == (1000, 0, [])
