@@ -3,9 +3,10 @@
 Bounded LRU caches, so a table switch, a repeated comparison or a repeated drill-down is a lookup:
 - boards (chosen cells, their stored intervals, and the rank ranges each board keeps per view and set of models)
   per (store generation, provenance choice): MAX_BOARDS;
-- each evaluated cell's bootstrap draws (what its rank range resamples), per content of the cell (model,
-  revision, task, split, subset, value and stored interval), so a new generation recomputes only the cells that
-  changed: MAX_CELL_DRAWS, 1,000 floats each (32 MB at most);
+- each evaluated cell's bootstrap draws (what its rank range resamples) come from the store (`score_draws`, saved
+  with its interval); a cell without saved draws (a store written before they were kept) has them computed from
+  its examples, kept per content of the cell (model, revision, task, split, subset, value and stored interval),
+  so a new generation recomputes only the cells that changed: MAX_CELL_DRAWS, 1,000 floats each (32 MB at most);
 - comparisons of two models and drill-downs, per (store generation, models, tasks): MAX_COMPARISONS and
   MAX_DRILL_DOWNS.
 
@@ -33,7 +34,7 @@ from leaderboard.confidence import CellKey, cell_bootstrap, cells_with_intervals
 from leaderboard.tables import Board, choose_cells, prepare_board
 from patenteb.catalogue import BY_NAME
 from patenteb.lru import LruCache
-from patenteb.statistics import StatisticsInputError
+from patenteb.statistics import StatisticsInputError, draws_by_task
 from results.store import Snapshot, Store
 
 log = logging.getLogger(__name__)
@@ -79,10 +80,13 @@ class BoardCache:
             return loaded[(model, task)]
 
         draws = {}
-        for cell in cells_with_intervals(cells, snapshot.intervals).itertuples(index=False):
+        shown = cells_with_intervals(cells, snapshot.intervals)
+        saved = self.store.score_draws(shown) if not shown.empty else {}
+        for cell in shown.itertuples(index=False):
             fingerprint = (cell.model, cell.revision, cell.task, cell.split, cell.subset, cell.value, cell.low, cell.high)
+            found = saved.get((cell.model, cell.revision, cell.task, cell.split, cell.subset))
             try:
-                draws[(cell.model, cell.task, cell.subset)] = self.cell_draws.get(
+                draws[(cell.model, cell.task, cell.subset)] = found if found is not None else self.cell_draws.get(
                     fingerprint,
                     lambda: cell_bootstrap(examples(cell.model, cell.task), cell.revision, cell.split, cell.subset),
                 )
@@ -120,9 +124,13 @@ class BoardCache:
         tasks = tuple(dict.fromkeys(tasks)) if tasks else None
         return self.comparisons.get(
             (snapshot.generation, model_a, model_b, tasks),
-            lambda: compare_models(self._examples(snapshot, (model_a, model_b)), model_a, model_b, tasks,
-                                   snapshot.scores),
+            lambda: self._compare(snapshot, model_a, model_b, tasks),
         )
+
+    def _compare(self, snapshot: Snapshot, model_a: str, model_b: str, tasks: tuple[str, ...] | None) -> ModelComparison:
+        examples = self._examples(snapshot, (model_a, model_b))
+        draws = draws_by_task(self.store.score_draws(examples[["model", "revision", "task"]].drop_duplicates()))
+        return compare_models(examples, model_a, model_b, tasks, snapshot.scores, draws)
 
     def drill_down(self, snapshot: Snapshot, model_a: str, model_b: str, task: str) -> DrillDown:
         """The examples of `task` where A beats B most and B beats A most (texts for the shipped demo tasks)."""

@@ -10,7 +10,7 @@ data is gated (CC BY-NC-SA 4.0, no redistribution), so its examples are named by
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 
@@ -23,6 +23,7 @@ from patenteb.catalogue import BY_NAME, DEMO_TASKS
 from patenteb.plots import fail_safe, message_figure
 from patenteb.statistics import (
     CLASSIFICATION,
+    CLUSTERING,
     COMPARE_METHOD,
     RETRIEVAL,
     StatisticsInputError,
@@ -45,6 +46,10 @@ GATED_NOTE = (
     "redistribution), so examples of other tasks are named by id."
 )
 FIGURE_TITLE = "Difference A − B per task, with its 95% paired-bootstrap interval"
+CLUSTERING_NOTE = (
+    "Clustering rows compare the V-measure of each model's one stored k-means assignment (what can be resampled "
+    "example by example); the table's clustering score is mteb's mean over several k-means runs, so the two differ."
+)
 
 
 class ComparisonError(StatisticsInputError):
@@ -64,6 +69,14 @@ class ModelComparison:
     @property
     def data_warning(self) -> str:
         return dataset_revision_warning(self.differing_data)
+
+    @property
+    def notes(self) -> list[str]:
+        """What a reader must know to read this comparison: data revisions that differ, how clustering is scored."""
+        notes = [f"⚠ {self.data_warning}"] if self.data_warning else []
+        if (self.table["family"] == CLUSTERING).any():
+            notes.append(CLUSTERING_NOTE)
+        return notes
 
     @property
     def tasks(self) -> list[str]:
@@ -111,11 +124,12 @@ def check_pair(model_a: str, model_b: str, known_models: set[str], models_with_e
 
 def compare_models(
     examples: pd.DataFrame, model_a: str, model_b: str, tasks: Sequence[str] | None = None,
-    scores: pd.DataFrame | None = None,
+    scores: pd.DataFrame | None = None, draws: Mapping[tuple[str, str, str], np.ndarray] | None = None,
 ) -> ModelComparison:
     """Both models' per-example rows (`examples`, one revision per model and task) -> the comparison on every
-    task both have (or on `tasks`); `scores` (the store's main scores) tell on which dataset revision each ran."""
-    table = compare(examples, model_a, model_b, list(tasks) if tasks else None)
+    task both have (or on `tasks`); `scores` (the store's main scores) tell on which dataset revision each ran;
+    `draws`, the saved bootstrap draws by (model, revision, task), spare resampling where they apply."""
+    table = compare(examples, model_a, model_b, list(tasks) if tasks else None, draws=draws)
     differing = {} if scores is None else differing_dataset_revisions(scores, model_a, model_b, table["task"].tolist())
     return ModelComparison(model_a, model_b, table, verdict_line(model_a, model_b, table), differing)
 

@@ -319,7 +319,7 @@ class CompareSection:
         out = self.outputs
         return {
             out.verdict: f"**{comparison.verdict}**  \nA = {comparison.model_a}, B = {comparison.model_b}; scores "
-                         "and differences ×100." + (f"  \n⚠ {comparison.data_warning}" if comparison.data_warning else ""),
+                         "and differences ×100." + "".join(f"  \n{note}" for note in comparison.notes),
             out.table: comparison_display(comparison),
             out.plot: delta_figure(comparison),
             out.share_query: compare_query(comparison.model_a, comparison.model_b),
@@ -372,8 +372,11 @@ class CompareSection:
         }
 
 
-def build_compare(store: Store, demo: gr.Blocks, boards: BoardCache, chosen: gr.Dropdown) -> CompareSection:
-    """The "Compare two models" section (an accordion) and its wiring; `chosen` is the table's model choice."""
+def build_compare(
+    store: Store, demo: gr.Blocks, boards: BoardCache, chosen: gr.Dropdown, from_table: gr.Button
+) -> CompareSection:
+    """The "Compare two models" section (an accordion) and its wiring; `chosen` is the table's model choice and
+    `from_table` the button beside it that compares its first two models (and opens the section)."""
     with gr.Accordion("Compare two models", open=False, elem_id="lb-compare") as accordion:
         gr.Markdown(
             "Is A really better than B? Per task: both scores, the difference, its 95% paired-bootstrap interval, "
@@ -385,9 +388,7 @@ def build_compare(store: Store, demo: gr.Blocks, boards: BoardCache, chosen: gr.
             model_b = gr.Dropdown(choices=[], label="Model B", elem_id="lb-compare-b", allow_custom_value=True, scale=2)
         tasks = gr.CheckboxGroup(choices=[], label="Tasks (every task both models have when none is ticked)",
                                  elem_id="lb-compare-tasks")
-        with gr.Row():
-            run = gr.Button("Compare", variant="primary", size="sm", elem_id="lb-compare-run")
-            from_table = gr.Button("Compare the first two models chosen above", size="sm", elem_id="lb-compare-chosen")
+        run = gr.Button("Compare", variant="primary", size="sm", elem_id="lb-compare-run")
         verdict = gr.Markdown(NO_COMPARISON_YET, elem_id="lb-compare-verdict")
         table = gr.Dataframe(interactive=False, wrap=True, elem_id="lb-compare-table", label="Per task")
         plot = gr.Plot(elem_id="lb-compare-plot", show_label=False)
@@ -445,6 +446,8 @@ def build(store: Store, demo: gr.Blocks, table_api_path: str, boards: BoardCache
             choices=[], value=[], multiselect=True, label="Compare models (table, plots and share link)",
             elem_id="lb-models", scale=3,
         )
+        compare_chosen = gr.Button("Compare the first two (paired tests)", size="sm", elem_id="lb-compare-chosen",
+                                   scale=0, min_width=160)
     with gr.Accordion("Filters", open=False, elem_id="lb-filters"):
         with gr.Row():
             params = gr.CheckboxGroup(list(PARAM_CHOICES), value=list(DEFAULT_FILTERS.params), label="Parameters",
@@ -479,7 +482,7 @@ def build(store: Store, demo: gr.Blocks, table_api_path: str, boards: BoardCache
                                 interactive=False, buttons=["copy"], scale=3)
     share_query = gr.Textbox(first.share_query if first else "", visible=False)
     shown_generation = gr.State(first.generation if first else -1)
-    compare = build_compare(store, demo, boards, chosen)
+    compare = build_compare(store, demo, boards, chosen, compare_chosen)
     with gr.Accordion("How scores are combined", open=False):
         gr.Markdown("\n\n".join([AGGREGATION_RULE, RANK_RULE, INTERVAL_RULE, EFFICIENCY_RULE]), elem_id="lb-rule")
     with gr.Row():

@@ -664,16 +664,24 @@ def task_interval(examples: pd.DataFrame, family: str | None = None, n_resamples
                   seed: int = DEFAULT_SEED, confidence: float = DEFAULT_CONFIDENCE) -> Interval:
     """Percentile bootstrap interval of one model's score on one task, from its per-example rows (the
     percentiles of `task_bootstrap`, within the metric's range)."""
+    return task_interval_and_draws(examples, family, n_resamples, seed, confidence)[0]
+
+
+def task_interval_and_draws(examples: pd.DataFrame, family: str | None = None, n_resamples: int = DEFAULT_RESAMPLES,
+                            seed: int = DEFAULT_SEED, confidence: float = DEFAULT_CONFIDENCE
+                            ) -> tuple[Interval, np.ndarray]:
+    """`task_interval` and the `task_bootstrap` distribution it was read from, for a caller that keeps both."""
     _check_resampling(n_resamples, confidence)
     groups, task, family = _one_model(examples, family)
     score = _mean_score(groups)
-    distribution = _bootstrap_distribution(groups, int(n_resamples), resampling_generator(seed, task))
-    low, high = _percentile_interval(centred(distribution, score), confidence)
+    draws = centred(_bootstrap_distribution(groups, int(n_resamples), resampling_generator(seed, task)), score)
+    low, high = _percentile_interval(draws, confidence)
     lowest, highest = METRIC_RANGE[family]
-    return Interval(
+    interval = Interval(
         float(np.clip(low, lowest, highest)), float(np.clip(high, lowest, highest)), int(n_resamples),
         f"percentile bootstrap centred on the score, {int(n_resamples)} resamples, seed {seed}", score,
     )
+    return interval, draws
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -858,6 +866,16 @@ def verdict(table: pd.DataFrame, alpha: float = 0.05) -> str:
     total = len(table)
     return (f"better on {better}, worse on {worse}, no significant difference on {total - better - worse} "
             f"of {total} task{'s' if total != 1 else ''}")
+
+
+def draws_by_task(cell_draws: Mapping[tuple[str, str, str, str, str], np.ndarray]) -> dict[tuple[str, str, str], np.ndarray]:
+    """Saved draws of cells, keyed (model, revision, task, split, subset), as `compare` takes them: by (model,
+    revision, task), for tasks with a single (split, subset) group (whose draws are the task's `task_bootstrap`);
+    tasks with several groups are left to resampling."""
+    groups: dict[tuple[str, str, str], list[np.ndarray]] = {}
+    for (model, revision, task, _, _), draws in cell_draws.items():
+        groups.setdefault((model, revision, task), []).append(draws)
+    return {key: found[0] for key, found in groups.items() if len(found) == 1}
 
 
 def differing_dataset_revisions(

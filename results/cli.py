@@ -15,7 +15,7 @@ from results.command_line import STORE_PROBLEM, CommandError, run_command, store
 from results.importer import import_mteb_results
 from results.record import RecordError, rebuild
 from results.seed import seed
-from results.store import Store, default_store_path
+from results.store import INTERVAL_RESAMPLES, Store, default_store_path
 
 EXPORT_COLUMNS = ["model", "revision", "task", "split", "subset", "metric", "score", "provenance"]
 EXPORT_DESCRIPTION = """Per-example columns (--per-example): model, revision, task, split, subset, example_id, metric,
@@ -128,8 +128,10 @@ def cmd_compare(args: argparse.Namespace) -> int:
             raise usage_error(f"{model} has no per-example data: {_provenance_note(scores, model)}")
     tasks = _chosen_tasks(args.tasks, store, names, example_tasks, scores)
     try:
+        saved = store.score_draws(examples[["model", "revision", "task"]].drop_duplicates())
+        draws = statistics.draws_by_task(saved) if args.resamples == INTERVAL_RESAMPLES else None
         table = statistics.compare(examples, *names, tasks, revision_a=args.revision_a, revision_b=args.revision_b,
-                                   n_resamples=args.resamples)
+                                   n_resamples=args.resamples, draws=draws)
     except statistics.StatisticsInputError as error:
         raise usage_error(str(error)) from None
     compared = set(table["task"])

@@ -12,7 +12,7 @@ from pathlib import Path
 import pandas as pd
 
 from results.importer import ImportReport, evaluated_score_rows, import_mteb_results
-from results.mteb_files import find_result_files, last_run, model_metadata, read_result_file
+from results.mteb_files import find_result_files, last_run, model_metadata, read_examples_file, read_result_file
 from results.store import Store, UpsertCounts
 from results.task_table import task_catalogue
 from results.vocabulary import DEFAULT_SUBSET, METRIC_KEYS, REPORTED_OVERALL_TASK, reference_provenance
@@ -179,29 +179,32 @@ def seed(store: Store, show_progress: bool = False) -> SeedReport:
     sample = import_mteb_results(
         store, [MTEB_SAMPLE], source_label=MTEB_SAMPLE_LABEL, show_progress=show_progress
     )
-    scores, models = demo_runs(tasks)
-    demo_counts = store.upsert_scores(scores, models)
+    scores, models, examples = demo_runs(tasks)
+    demo_counts = store.upsert_scores(scores, models, examples=examples)
     return SeedReport(task_counts, model_counts, score_counts, sample, demo_counts)
 
 
-def demo_runs(tasks: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+def demo_runs(tasks: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """The demo benchmark as this repository's evaluator scored the offline models: score rows (provenance
-    'evaluated', as the worker writes them, with DEMO_RUNS_SOURCE) and the rows of the models that models.csv
-    describes (their model_meta.json under the CSV's names and credits). Their per-example files lie beside them;
-    the seed stores the scores only."""
+    'evaluated', as the worker writes them, with DEMO_RUNS_SOURCE), the rows of the models that models.csv
+    describes (their model_meta.json under the CSV's names and credits), and the per-example rows that lie beside
+    them (so that a new store has intervals and models to compare)."""
     main_metrics = dict(zip(tasks["task"], tasks["main_metric"]))
     credits = pd.read_csv(DEMO_RUNS / "models.csv", dtype=str, keep_default_na=False).set_index("model")
-    scores, models = [], {}
+    scores, models, examples = [], {}, []
     for path in find_result_files(DEMO_RUNS / "results"):
         result = read_result_file(path, main_metrics)
         run = last_run(path, result.task)
         model = run.get("model") or result.model
         rows = evaluated_score_rows(result, model, run.get("precision") or "float32", run)
         scores.append(rows.assign(source=DEMO_RUNS_SOURCE))
+        examples.append(read_examples_file(path, model, result.revision, result.task))
         if model in credits.index:
             credit = {key: _none_if_blank(value) for key, value in credits.loc[model].items()}
             models[model] = {**model_metadata(model, result.model_meta), **credit, "source": DEMO_RUNS_SOURCE}
-    return pd.concat(scores, ignore_index=True), pd.DataFrame(list(models.values()))
+    kept = [frame for frame in examples if frame is not None]
+    return (pd.concat(scores, ignore_index=True), pd.DataFrame(list(models.values())),
+            pd.concat(kept, ignore_index=True) if kept else None)
 
 
 def is_seeded(store: Store) -> bool:

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Iterator
 
 import duckdb
+import numpy as np
 import pandas as pd
 from filelock import FileLock, Timeout
 
@@ -63,6 +64,9 @@ per-example rows, recomputed whenever those rows are written (patenteb/statistic
 `INTERVAL_RESAMPLES` resamples). low and high are NULL where the metric is undefined on too many resamples."""
 INTERVAL_RESAMPLES = 1000
 INTERVAL_SEED = 0
+DRAWS_COLUMNS = INTERVAL_KEY + ("draws",)
+"""`score_draws`: the `task_bootstrap` distribution each interval was read from (float32, INTERVAL_RESAMPLES
+values), kept so that rank ranges and paired comparisons reuse it instead of resampling the examples again."""
 
 log = logging.getLogger("results.store")
 
@@ -482,6 +486,27 @@ class Store:
         """Stored per-example rows (EXAMPLE_COLUMNS), optionally of one model and/or one task."""
         return self._rows_of("example_scores", EXAMPLE_COLUMNS, EXAMPLE_KEY, model, task)
 
+    def score_draws(self, runs: pd.DataFrame) -> dict[tuple[str, str, str, str, str], np.ndarray]:
+        """The saved bootstrap draws of the main score of each (model, revision, task) in `runs`, by (model,
+        revision, task, split, subset); runs without saved draws are left out."""
+        wanted = runs[["model", "revision", "task"]].drop_duplicates()
+        if wanted.empty:
+            return {}
+        with self.connect() as connection:
+            connection.register("wanted_runs", wanted)
+            try:
+                rows = connection.execute(
+                    """
+                    SELECT d.model, d.revision, d.task, d.split, d.subset, d.draws
+                    FROM score_draws d
+                    JOIN wanted_runs w USING (model, revision, task)
+                    JOIN tasks t ON d.task = t.task AND d.metric = t.main_metric AND d.split = t.eval_split
+                    """
+                ).fetchall()
+            finally:
+                connection.unregister("wanted_runs")
+        return {tuple(row[:5]): np.asarray(row[5], dtype=np.float64) for row in rows}
+
     def score_intervals(self, model: str | None = None, task: str | None = None) -> pd.DataFrame:
         """Stored bootstrap intervals (INTERVAL_COLUMNS) of every split and subset, optionally of one model and/or
         one task (`snapshot().intervals` holds those of the main scores)."""
@@ -583,7 +608,8 @@ class IncomingExamples:
             ).df()
             without_intervals = connection.execute(
                 f"SELECT DISTINCT {run} FROM incoming_examples i WHERE NOT EXISTS (SELECT 1 FROM score_intervals s "
-                "WHERE s.model = i.model AND s.revision = i.revision AND s.task = i.task)"
+                "WHERE s.model = i.model AND s.revision = i.revision AND s.task = i.task) OR NOT EXISTS (SELECT 1 "
+                "FROM score_draws d WHERE d.model = i.model AND d.revision = i.revision AND d.task = i.task)"
             ).df()
         finally:
             connection.unregister("incoming_examples")
@@ -634,6 +660,7 @@ def _replace_example_scores(connection: duckdb.DuckDBPyConnection, incoming: Inc
             f"SELECT {columns} FROM incoming_examples WHERE ({run}) IN (SELECT {run} FROM changed_runs)"
         )
         connection.execute(f"DELETE FROM score_intervals WHERE ({run}) IN (SELECT {run} FROM recomputed_runs)")
+        connection.execute(f"DELETE FROM score_draws WHERE ({run}) IN (SELECT {run} FROM recomputed_runs)")
     finally:
         for name in ("incoming_examples", "changed_runs", "recomputed_runs"):
             connection.unregister(name)
@@ -645,6 +672,10 @@ def _replace_example_scores(connection: duckdb.DuckDBPyConnection, incoming: Inc
                 f"INSERT INTO score_intervals ({', '.join(INTERVAL_COLUMNS)}) "
                 f"SELECT {', '.join(INTERVAL_COLUMNS)} FROM incoming_intervals"
             )
+            connection.execute(
+                f"INSERT INTO score_draws ({', '.join(DRAWS_COLUMNS)}) "
+                f"SELECT {', '.join(DRAWS_COLUMNS)} FROM incoming_intervals"
+            )
         finally:
             connection.unregister("incoming_intervals")
     return ExamplesReplaced(examples=written, intervals=len(intervals))
@@ -655,18 +686,19 @@ def _main_metrics(connection: duckdb.DuckDBPyConnection) -> dict[str, str]:
 
 
 def _interval_rows(examples: pd.DataFrame, main_metric_by_task: dict[str, str]) -> pd.DataFrame:
-    """The bootstrap interval of each (model, revision, task, split, subset) of `examples` (INTERVAL_COLUMNS).
+    """The bootstrap interval of each (model, revision, task, split, subset) of `examples` (INTERVAL_COLUMNS, and
+    `draws`: the distribution it was read from, as a list of float32 values)
 
     A group whose rows the statistics cannot use (fewer than two examples, no numeric values) gets no interval;
     the log says why, and its scores and examples are stored all the same."""
-    from patenteb.statistics import StatisticsInputError, task_interval
+    from patenteb.statistics import StatisticsInputError, task_interval_and_draws
 
     rows = []
     for (model, revision, task, split, subset), group in examples.groupby(
         ["model", "revision", "task", "split", "subset"], sort=True
     ):
         try:
-            interval = task_interval(group, n_resamples=INTERVAL_RESAMPLES, seed=INTERVAL_SEED)
+            interval, draws = task_interval_and_draws(group, n_resamples=INTERVAL_RESAMPLES, seed=INTERVAL_SEED)
         except StatisticsInputError as error:
             log.warning("no interval for %s %s on %s (%s/%s): %s", model, revision, task, split, subset, error)
             continue
@@ -675,8 +707,9 @@ def _interval_rows(examples: pd.DataFrame, main_metric_by_task: dict[str, str]) 
             "model": model, "revision": revision, "task": task, "split": split, "subset": subset, "metric": metric,
             "low": _finite_or_none(interval.low), "high": _finite_or_none(interval.high),
             "n_resamples": interval.n_resamples, "method": interval.method,
+            "draws": draws.astype(np.float32).tolist(),
         })
-    return pd.DataFrame(rows, columns=list(INTERVAL_COLUMNS))
+    return pd.DataFrame(rows, columns=[*INTERVAL_COLUMNS, "draws"])
 
 
 def _finite_or_none(value: float) -> float | None:

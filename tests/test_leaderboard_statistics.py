@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import shutil
 
+import duckdb
 import gradio as gr
 import numpy as np
 import pandas as pd
@@ -275,15 +276,35 @@ def test_statistics_are_computed_once_per_store_generation(store, tmp_path):
     fresh = Store(copy)
     cache = BoardCache(fresh)
     board = cache.get(fresh.snapshot(), PROVENANCE_PREFERENCE)
-    draws_made = cache.cell_draws.misses
-    assert draws_made == len(board.interval_cells) == len(board.draws)
+    assert len(board.interval_cells) == len(board.draws) and cache.cell_draws.misses == 0
+    for (model, task, subset), draws in board.draws.items():
+        rows = fresh.example_scores(model=model, task=task).query("subset == @subset")
+        np.testing.assert_allclose(draws, task_bootstrap(rows), rtol=0, atol=1e-6)
     for _ in range(3):
         build_table(board, "classification")
     assert board.rank_tables.misses == 1 and board.rank_tables.hits == 2
 
     fresh.upsert_scores(scores_of(examples_of("lab/newcomer", 0.5, 9)[lambda rows: rows["task"] == DEMO_RETRIEVAL]))
     newer = cache.get(fresh.snapshot(), PROVENANCE_PREFERENCE)
-    assert newer is not board and cache.cell_draws.misses == draws_made
+    assert newer is not board and cache.cell_draws.misses == 0
+    assert all(np.array_equal(newer.draws[key], board.draws[key]) for key in board.draws)
+
+
+def test_a_store_written_before_draws_were_saved_has_them_computed_once_per_cell(store, tmp_path):
+    copy = tmp_path / "older.duckdb"
+    shutil.copy(store.path, copy)
+    with duckdb.connect(str(copy)) as connection:
+        connection.execute("DELETE FROM score_draws")
+    older = Store(copy)
+    cache = BoardCache(older)
+    board = cache.get(older.snapshot(), PROVENANCE_PREFERENCE)
+    assert cache.cell_draws.misses == len(board.interval_cells) == len(board.draws)
+    for (model, task, subset), draws in board.draws.items():
+        rows = older.example_scores(model=model, task=task).query("subset == @subset")
+        np.testing.assert_array_equal(draws, task_bootstrap(rows))
+    older.upsert_scores(scores_of(examples_of("lab/newcomer", 0.5, 9)[lambda rows: rows["task"] == DEMO_RETRIEVAL]))
+    newer = cache.get(older.snapshot(), PROVENANCE_PREFERENCE)
+    assert cache.cell_draws.misses == len(board.interval_cells)
     assert all(newer.draws[key] is board.draws[key] for key in board.draws)
 
 

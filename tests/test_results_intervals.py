@@ -112,6 +112,25 @@ def test_a_model_compared_with_a_copy_of_itself_differs_nowhere(store):
         f"error: {TINY} is compared with itself: choose two different models (or revisions)\n")
 
 
+def test_saved_draws_are_the_bootstrap_of_the_stored_examples_and_comparisons_reuse_them(evaluated):
+    runs = evaluated.score_intervals()[["model", "revision", "task"]]
+    saved = evaluated.score_draws(runs)
+    assert {key for key in saved if key[0] in (TINY, OTHER)} == {
+        (model, revision, task, "test", "default") for model, revision in ((TINY, "r1"), (OTHER, "o1"))
+        for task in DEMO_TASKS}
+    for (model, revision, task, _, _), draws in saved.items():
+        recomputed = statistics.task_bootstrap(evaluated.example_scores(model=model, task=task))
+        np.testing.assert_allclose(draws, recomputed, rtol=0, atol=1e-6)
+
+    document = json.loads(compare(evaluated, TINY, OTHER, "--json").stdout)
+    examples = pd.concat([evaluated.example_scores(model=model) for model in (TINY, OTHER)], ignore_index=True)
+    resampled = statistics.compare(examples, TINY, OTHER).set_index("task")
+    for row in document["tasks"]:
+        expected = resampled.loc[row["task"]]
+        assert (row["ci_low"], row["ci_high"], row["p_value"]) == pytest.approx(
+            (expected["ci_low"], expected["ci_high"], expected["p_value"]), abs=1e-6)
+
+
 def test_a_comparison_on_different_dataset_revisions_says_so(store):
     revisions = store.all_scores().query("model == @TINY").groupby("task")["dataset_revision"].agg(set)
     assert all(len(names) == 1 and next(iter(names)).startswith("sha256:") for names in revisions)

@@ -21,4 +21,21 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         );
         """,
     ),
+    (
+        501,
+        "score draws: the bootstrap distribution behind each interval, so that rank ranges and paired comparisons "
+        "reuse it instead of resampling the examples again",
+        """
+        CREATE TABLE score_draws (
+            model       VARCHAR NOT NULL,
+            revision    VARCHAR NOT NULL,
+            task        VARCHAR NOT NULL,
+            split       VARCHAR NOT NULL,
+            subset      VARCHAR NOT NULL,
+            metric      VARCHAR NOT NULL,
+            draws       FLOAT[] NOT NULL,
+            PRIMARY KEY (model, revision, task, split, subset, metric)
+        );
+        """,
+    ),
 ]
