@@ -15,7 +15,8 @@ import pytest
 
 from leaderboard import styling
 from leaderboard.filters import Filters, matching_models
-from leaderboard.tables import build_table, choose_cells, prepare_board
+from leaderboard.cache import BoardCache
+from leaderboard.tables import build_table
 from leaderboard.views import VIEWS
 from results.store import Store
 from tests.api_app import TINY, UNREACHABLE, api_app
@@ -30,10 +31,15 @@ def app(tmp_path_factory, seeded_store_template, tiny_model_path):
 
 
 @pytest.fixture(scope="module")
-def template_snapshot(seeded_store_template, tmp_path_factory):
+def template_store(seeded_store_template, tmp_path_factory) -> Store:
     copy = tmp_path_factory.mktemp("template-copy") / "store.duckdb"
     shutil.copy(seeded_store_template, copy)
-    return Store(copy).snapshot()
+    return Store(copy)
+
+
+@pytest.fixture(scope="module")
+def template_snapshot(template_store):
+    return template_store.snapshot()
 
 
 def get(url: str, headers: dict | None = None) -> tuple[int, dict, bytes]:
@@ -51,16 +57,17 @@ def get_json(url: str) -> dict:
     return json.loads(body)
 
 
-def expected_table(snapshot, view: str, filters: Filters = Filters()) -> pd.DataFrame:
-    """The view as the leaderboard's pure core builds it, in the form of its CSV download."""
-    board = prepare_board(choose_cells(snapshot.scores, filters.provenances), snapshot.tasks, snapshot.models)
+def expected_table(store: Store, view: str, filters: Filters = Filters()) -> pd.DataFrame:
+    """The view as the Leaderboard tab builds it from the store, in the form of its CSV download."""
+    snapshot = store.snapshot()
+    board = BoardCache(store).get(snapshot, filters.provenances)
     return styling.csv_frame(build_table(board, view, model_subset=matching_models(snapshot.models, filters)))
 
 
 @pytest.mark.parametrize("view", [view.key for view in VIEWS])
-def test_every_view_in_every_format_is_the_leaderboards_table(app, template_snapshot, view):
+def test_every_view_in_every_format_is_the_leaderboards_table(app, template_store, template_snapshot, view):
     url, _ = app
-    expected = expected_table(template_snapshot, view)
+    expected = expected_table(template_store, view)
     answer = get_json(f"{url}/leaderboard?view={view}&format=json")
     assert answer["view"] == view and answer["generation"] == template_snapshot.generation
     assert answer["columns"] == list(expected.columns)
@@ -79,10 +86,10 @@ def as_read_back(frame: pd.DataFrame) -> pd.DataFrame:
     return pd.read_csv(io.StringIO(frame.to_csv(index=False)))
 
 
-def test_filters_are_the_uis_filters(app, template_snapshot):
+def test_filters_are_the_uis_filters(app, template_store, template_snapshot):
     url, _ = app
     filters = Filters(params=("100M–500M", "500M–1B"), provenances=("paper", "authors-readme"))
-    expected = expected_table(template_snapshot, "overall", filters)
+    expected = expected_table(template_store, "overall", filters)
     query = urllib.parse.urlencode(
         [("view", "overall"), ("params", "100M–500M,500M–1B"), ("sources", "paper"), ("sources", "authors-readme")]
     )
