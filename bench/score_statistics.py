@@ -19,9 +19,12 @@ Prints progress lines, then as the last line one JSON object:
   compare_15_tasks_saved_draws_s  the same comparison reading each model's saved bootstrap draws, as the app
                          and `python -m results compare` do (the store saves them with each interval)
   compare_speedup_saved_draws  compare_15_tasks_s / compare_15_tasks_saved_draws_s
+  table_switch_ms        a family table of 1,000 models x 15 tasks, every cell with an interval and draws, built and
+                         styled with its intervals shown (median of repeated switches)
+  first_switch_after_new_generation_ms  the first such switch after a new store generation (rank ranges resampled)
   load_average_1m        the machine's load when the run ended (2 cores)
   interval_s, compare_s  the issue's names for interval_18k_1000_s and compare_15_tasks_saved_draws_s
-Goals: interval < 1 s, comparison over 15 tasks < 5 s.
+Goals: interval < 1 s, comparison over 15 tasks < 5 s, table switch <= 50 ms.
 
     python bench/score_statistics.py [--repeats 3]
     python bench/score_statistics.py --only compare [--task T ...]   # per-task comparison times
@@ -127,6 +130,40 @@ def sklearn_loop_seconds(rows: pd.DataFrame, budget_s: float = 1.0) -> float:
     return (time.perf_counter() - start) * RESAMPLES / done
 
 
+def table_switch_with_intervals(rng: np.random.Generator, n_models: int = 1000, repeats: int = 15) -> dict[str, float]:
+    """A family table of `n_models` models over the 15 PatenTEB tasks, every cell evaluated with an interval and
+    bootstrap draws, built and styled with its intervals shown (what a table switch runs in the app): the first
+    switch after a new store generation (its rank ranges resampled), then the median of repeated switches."""
+    from leaderboard.filters import Filters
+    from leaderboard.page import styled_table
+    from leaderboard.tables import choose_cells, prepare_board
+    from results.store import Snapshot
+    from results.task_table import task_catalogue
+
+    tasks = task_catalogue()
+    main_metric = dict(zip(tasks["task"], tasks["main_metric"]))
+    models = [f"bench/model-{i:04d}" for i in range(n_models)]
+    values = rng.uniform(0.2, 0.8, (n_models, len(PATENTEB_TASKS)))
+    keys = pd.MultiIndex.from_product([models, list(PATENTEB_TASKS)], names=["model", "task"]).to_frame(index=False)
+    common = {"revision": "r1", "split": "test", "subset": "default"}
+    scores = keys.assign(**common, metric=keys["task"].map(main_metric), value=values.ravel(), provenance="evaluated",
+                         source="bench", prompt=None, mteb_version="2.26.0", evaluated_at=pd.Timestamp("2026-12-01"),
+                         notes=None, dataset_revision="sha256:bench")
+    intervals = scores[["model", "revision", "task", "split", "subset", "metric"]].assign(
+        low=scores["value"] - 0.02, high=scores["value"] + 0.02, n_resamples=RESAMPLES, method="bench")
+    draws = {(model, name, "default"): rng.normal(value, 0.01, RESAMPLES)
+             for model, name, value in zip(scores["model"], scores["task"], scores["value"])}
+    model_facts = pd.DataFrame({"model": models, "display_name": models, "hub_id": None, "params_m": 100.0,
+                                "embedding_dim": 768, "max_tokens": 512, "uses_prompts": False, "zero_shot": True})
+    snapshot = Snapshot(generation=1, tasks=tasks, models=model_facts, scores=scores, intervals=intervals)
+    board = prepare_board(choose_cells(scores), tasks, model_facts, intervals=intervals, draws=draws)
+    start = time.perf_counter()
+    styled_table(snapshot, board, "classification", Filters(), with_intervals=True)
+    first = time.perf_counter() - start
+    repeated = timed(lambda: styled_table(snapshot, board, "classification", Filters(), with_intervals=True), repeats)
+    return {"first_switch_after_new_generation_ms": first * 1000, "table_switch_ms": repeated * 1000}
+
+
 def comparison_frame(rng: np.random.Generator) -> pd.DataFrame:
     frames = []
     for name in PATENTEB_TASKS:
@@ -141,7 +178,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--task", action="append", help="with --only compare: these tasks only")
-    parser.add_argument("--only", choices=["interval", "compare", "compare-saved-draws", "draws", "bias"], help="time one step alone (for profiling)")
+    parser.add_argument("--only", choices=["interval", "compare", "compare-saved-draws", "draws", "bias", "switch"],
+                        help="time one step alone (for profiling)")
     args = parser.parse_args()
     rng = np.random.default_rng(0)
     figures: dict[str, float] = {}
@@ -171,6 +209,9 @@ def main() -> None:
         print(f"gather+mean: {timed(lambda: values[indices].mean(axis=1), 3):.3f} s")
         print(f"weights via one bincount: {timed(lambda: np.bincount((indices + offsets).ravel(), minlength=n * 1000).reshape(1000, n).astype(np.float64), 3):.3f} s")
         print(f"weights per row: {timed(lambda: s.resample_weights(indices), 3):.3f} s")
+        return
+    if args.only == "switch":
+        print(json.dumps({key: round(value, 2) for key, value in table_switch_with_intervals(rng).items()}))
         return
     if args.only == "compare-saved-draws":
         frame = comparison_frame(rng)
@@ -250,6 +291,11 @@ def main() -> None:
     print(f"the same with each model's saved draws (the store keeps them with the intervals): "
           f"{figures['compare_15_tasks_saved_draws_s']:.2f} s ({figures['compare_15_tasks_saved_draws_cpu_s']:.2f} s "
           f"CPU); same verdict: {s.verdict(reused) == s.verdict(table)}", flush=True)
+
+    figures.update(table_switch_with_intervals(rng))
+    print(f"table switch, 1,000 models x 15 tasks with intervals shown: {figures['table_switch_ms']:.1f} ms (the first "
+          f"after a new store generation, resampling rank ranges: {figures['first_switch_after_new_generation_ms']:.0f} ms)",
+          flush=True)
 
     figures["load_average_1m"] = os.getloadavg()[0]
     figures["interval_s"] = figures["interval_18k_1000_s"]

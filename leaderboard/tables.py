@@ -29,6 +29,8 @@ from results.vocabulary import (
 CELL_KEY = ["model", "task", "subset"]
 MAX_RANK_TABLES = 32
 """Rank ranges kept per board: one per (view, set of models ranked)."""
+MAX_SELECTIONS = 64
+"""Grids cut to a view's columns kept per board: a few per view."""
 
 
 @dataclass(frozen=True)
@@ -185,6 +187,12 @@ class Board:
     draws: dict[CellKey, np.ndarray] = field(default_factory=dict)
     """Bootstrap distributions (metric scale) of the cells with per-example data, for the rank ranges."""
     rank_tables: LruCache = field(default_factory=lambda: LruCache(MAX_RANK_TABLES), compare=False, repr=False)
+    selections: LruCache = field(default_factory=lambda: LruCache(MAX_SELECTIONS), compare=False, repr=False)
+
+    def selected(self, grid: str, columns: dict[str, tuple[str, str]]) -> pd.DataFrame:
+        """One of the board's grids (`values`, `provenance`, `disagreement`, `interval_low`, `interval_high`) cut to a
+        view's columns, kept for the next switch to that view; callers must not change it."""
+        return self.selections.get((grid, tuple(columns.items())), lambda: _select(getattr(self, grid), columns))
 
 
 def _as_object_index(frame: pd.DataFrame) -> pd.DataFrame:
@@ -401,13 +409,13 @@ def build_table(
     all_columns = board.view_columns[view.key]
     columns = {label: key for label, key in all_columns.items() if label != v.REPORTED}
 
-    values = _select(board.values, all_columns) * 100
+    values = board.selected("values", all_columns) * 100
     if model_subset is not None:
         values = values[values.index.isin(model_subset)]
     values = values.dropna(how="all")
-    provenance = _select(board.provenance, all_columns).reindex(values.index)
-    disagreement = _select(board.disagreement, all_columns).reindex(values.index).eq(True)
-    coverage = _select(board.values, board.coverage_columns).reindex(values.index).notna().sum(axis=1)
+    provenance = board.selected("provenance", all_columns).reindex(values.index)
+    disagreement = board.selected("disagreement", all_columns).reindex(values.index).eq(True)
+    coverage = board.selected("values", board.coverage_columns).reindex(values.index).notna().sum(axis=1)
 
     task_values = values[list(columns)]
     points = borda_points(task_values)
@@ -466,10 +474,10 @@ def build_table(
     table.insert(table.columns.get_loc(v.RANK_RANGE) + 1, v.TIED, tied)
     interval_columns = {label: key for label, key in all_columns.items() if label in score_columns and label != v.REPORTED}
 
-    def interval_part(grid: pd.DataFrame | None) -> pd.DataFrame:
-        if grid is None:
+    def interval_part(grid: str) -> pd.DataFrame:
+        if getattr(board, grid) is None:
             return pd.DataFrame(np.nan, index=range(len(order)), columns=list(interval_columns))
-        return (_select(grid, interval_columns).reindex(order) * 100).reset_index(drop=True)
+        return (board.selected(grid, interval_columns).reindex(order) * 100).reset_index(drop=True)
 
     return LeaderboardTable(
         view=view,
@@ -480,8 +488,8 @@ def build_table(
         disagreement=disagreement.reindex(order)[score_columns].reset_index(drop=True),
         coverage_of=len(board.coverage_columns),
         efficiency_columns=efficiency_columns,
-        ci_low=interval_part(board.interval_low),
-        ci_high=interval_part(board.interval_high),
+        ci_low=interval_part("interval_low"),
+        ci_high=interval_part("interval_high"),
     )
 
 
