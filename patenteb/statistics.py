@@ -1,6 +1,7 @@
 """How sure each score is: bootstrap intervals, paired comparisons of two models, rank intervals.
 
-Pure: per-example frames and score tables in, numbers and frames out (numpy, scipy, pandas; no store, no UI).
+Pure: per-example frames and score tables in, numbers and frames out (numpy and pandas; no store, no UI; scipy's
+conventions, checked against scipy in the tests).
 
 Per-example frames have the columns of `PER_EXAMPLE_COLUMNS`; a task's family decides its metric:
 
@@ -37,7 +38,6 @@ from functools import lru_cache
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from patenteb.catalogue import BY_NAME, FAMILIES
 
@@ -904,17 +904,32 @@ def dataset_revision_warning(differing: Mapping[str, tuple[str, str]]) -> str:
 # Rank intervals.
 
 
+def min_ranks(values: np.ndarray) -> np.ndarray:
+    """Ranks along the last axis, 1 for the lowest, ties sharing the lowest rank of their group: what
+    `scipy.stats.rankdata(values, method="min", axis=-1)` gives for values without NaN (the tests check it), here
+    so that importing this module does not import scipy.stats (a second of every app start)."""
+    order = np.argsort(values, axis=-1, kind="stable")
+    ordered = np.take_along_axis(values, order, axis=-1)
+    positions = np.broadcast_to(np.arange(values.shape[-1]), values.shape)
+    starts_a_group = np.ones(values.shape, dtype=bool)
+    starts_a_group[..., 1:] = ordered[..., 1:] != ordered[..., :-1]
+    group_start = np.maximum.accumulate(np.where(starts_a_group, positions, 0), axis=-1)
+    ranks = np.empty(values.shape, dtype=np.int64)
+    np.put_along_axis(ranks, order, group_start + 1, axis=-1)
+    return ranks
+
+
 def _strictly_lower_counts(values: np.ndarray) -> np.ndarray:
     """Per row of `values` (rows, models): for each model, how many models have a strictly lower value;
     a missing value counts for nobody and gets 0 (the table's Borda points)."""
     missing = np.isnan(values)
-    beaten = stats.rankdata(np.where(missing, np.inf, values), method="min", axis=-1) - 1.0
+    beaten = min_ranks(np.where(missing, np.inf, values)) - 1.0
     return np.where(missing, 0.0, beaten)
 
 
 def borda_ranks(points: np.ndarray) -> np.ndarray:
     """Rank 1 = most points; equal points share the best rank of their tie (pandas' method='min')."""
-    return stats.rankdata(-points, method="min", axis=-1).astype(np.int64)
+    return min_ranks(-points)
 
 
 def rank_range_label(low: int, high: int) -> str:

@@ -279,6 +279,16 @@ def test_holm_on_the_worked_example_of_the_holm_bonferroni_article():
 
 
 @settings(PROPERTY_SETTINGS)
+@given(rows=st.integers(1, 5), columns=st.integers(1, 12), distinct=st.integers(1, 6), seed=st.integers(0, 2**32 - 1))
+def test_min_ranks_are_scipys_rankdata_with_method_min(rows, columns, distinct, seed):
+    rng = np.random.default_rng(seed)
+    values = rng.integers(0, distinct, (rows, columns)).astype(float)
+    values[rng.random(values.shape) < 0.2] = np.inf
+    np.testing.assert_array_equal(s.min_ranks(values), stats.rankdata(values, method="min", axis=-1))
+    np.testing.assert_array_equal(s.min_ranks(values[0]), stats.rankdata(values[0], method="min"))
+
+
+@settings(PROPERTY_SETTINGS)
 @given(p=st.lists(st.floats(0, 1), min_size=1, max_size=20), alpha=st.floats(0.001, 0.5))
 def test_holm_rejects_what_the_step_down_procedure_rejects(p, alpha):
     m = len(p)
