@@ -85,7 +85,8 @@ def choose_cells(scores: pd.DataFrame, provenances: tuple[str, ...] | None = Non
     if provenances is not None:
         frame = frame[frame["provenance"].isin(provenances)]
     columns = CELL_KEY + ["value", "provenance", "revision", "source", "notes", "dataset_revision"]
-    frame = frame.reindex(columns=list(dict.fromkeys([*frame.columns, "dataset_revision"])))
+    if "dataset_revision" not in frame.columns:
+        frame = frame.assign(dataset_revision=None)
     if frame.empty:
         return pd.DataFrame(columns=columns + ["disagreement"])
     preference = {name: rank for rank, name in enumerate(PROVENANCE_PREFERENCE)}
