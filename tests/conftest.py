@@ -65,8 +65,17 @@ def tiny_model_path(tmp_path_factory) -> Path:
     return build_tiny_model(tmp_path_factory.mktemp("models") / "tiny-bert", patent_abstracts(500))
 
 
+SLOW_FIXTURES = {"benchmark_run", "evaluated", "evaluated_site", "explorer", "app_url"}
+"""Module fixtures that evaluate models with mteb, embed a corpus or start the app: every test using one is slow."""
+
+
+@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(items):
-    """Modules holding a slow test come first, so that with several workers the longest tests start early
-    instead of running alone at the end; each module's tests stay together and in order."""
+    """Tests using a SLOW_FIXTURES fixture are marked slow (before `-m "not slow"` deselects). Modules holding a
+    slow test come first, so that with several workers the longest tests start early instead of running alone at
+    the end; each module's tests stay together and in order."""
+    for item in items:
+        if SLOW_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
     modules_with_slow_tests = {item.module for item in items if item.get_closest_marker("slow")}
     items.sort(key=lambda item: item.module not in modules_with_slow_tests)

@@ -72,6 +72,7 @@ def test_queue_lists_jobs_as_a_table_and_as_json(empty_store):
     assert "lease_token" not in records[0]
 
 
+@pytest.mark.slow
 def test_submit_refusals_are_one_line_errors(empty_store, tiny_model_path):
     malformed = evaluator("submit", "not a model id", store=empty_store)
     assert malformed.returncode == 1
@@ -170,6 +171,7 @@ def test_submit_then_one_worker_step_which_never_imports_ray(empty_store, tiny_m
     assert idle.returncode == 0 and "stopped after 0 jobs" in idle.stderr
 
 
+@pytest.mark.slow
 def test_run_with_bad_data_prints_one_line_per_bad_task_and_stores_the_others(empty_store, tiny_model_path, tmp_path):
     from patenteb.fixtures import write_patenteb_fixtures
 

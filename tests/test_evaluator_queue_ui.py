@@ -151,6 +151,7 @@ def _wait_for_text(page, elem_id: str, text: str) -> None:
     )
 
 
+@pytest.mark.slow
 def test_submitting_in_the_browser(submit_tab_url):
     url, store = submit_tab_url
     with chromium_page() as page:
@@ -227,6 +228,7 @@ def openid_provider():
     server.shutdown()
 
 
+@pytest.mark.slow
 def test_on_a_space_anonymous_visitors_browse_and_are_asked_to_sign_in(empty_store, openid_provider, tmp_path):
     port = free_port()
     space = {"SYSTEM": "spaces", "SPACE_ID": "org/patenteb", "OAUTH_CLIENT_ID": "test-client",

@@ -136,6 +136,7 @@ def closed_port() -> int:
         return probe.getsockname()[1]
 
 
+@pytest.mark.slow
 def test_an_unreachable_ray_address_is_a_clear_error_and_the_job_stays_pending(empty_store, tiny_model_path):
     job = jobs.enqueue(empty_store, jobs.NewJob("local/tiny", "local", DEMO[2:], DEMO[2], load_from=str(tiny_model_path)))
     address = f"127.0.0.1:{closed_port()}"
@@ -154,6 +155,7 @@ def test_an_unreachable_ray_address_is_a_clear_error_and_the_job_stays_pending(e
     assert empty_store.score_count("evaluated") == 0
 
 
+@pytest.mark.slow
 def test_the_app_never_imports_ray():
     """An evaluation without --ray never imports it either: tests/test_evaluator_cli.py's worker step checks."""
     result = subprocess.run([sys.executable, "-X", "importtime", "-c", "import app"], cwd=REPO, capture_output=True,

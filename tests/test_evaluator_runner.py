@@ -238,6 +238,7 @@ def test_a_result_file_cut_short_by_a_killed_worker_is_evaluated_again(benchmark
     assert json.loads(result_file.read_text())["task_name"] == "para_solution"
 
 
+@pytest.mark.slow
 def test_the_models_own_prompts_run_and_are_recorded(empty_store, data_dir, tmp_path):
     from sentence_transformers import SentenceTransformer
 

@@ -81,6 +81,7 @@ def test_fixtures_have_exactly_the_dataset_card_columns_and_the_needed_splits(fi
             assert len(frame) >= 20
 
 
+@pytest.mark.slow
 def test_fixtures_are_deterministic(fixture_frames):
     again = patenteb_frames()
     for task, splits in fixture_frames.items():

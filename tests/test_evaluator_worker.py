@@ -168,6 +168,7 @@ def test_a_killed_worker_loses_nothing(empty_store, tiny_model_path, tmp_path):
         assert set(zip(stored["split"], stored["subset"], stored["metric"])) == expected, f"{task} is half-written"
 
 
+@pytest.mark.slow
 def test_sigterm_mid_job_hands_the_job_back(empty_store, tiny_model_path, tmp_path):
     job = local_job(empty_store, tiny_model_path, "local/tiny-stopped", (RETRIEVAL, CLUSTERING))
     worker = start_worker(empty_store, "stopped", "--lease", "30", log=tmp_path / "stopped.log")
@@ -180,6 +181,7 @@ def test_sigterm_mid_job_hands_the_job_back(empty_store, tiny_model_path, tmp_pa
     assert "handed back to the queue" in (tmp_path / "stopped.log").read_text()
 
 
+@pytest.mark.slow
 def test_a_job_with_unusable_data_fails_naming_the_task_and_keeps_the_other_scores(empty_store, tiny_model_path, tmp_path):
     from patenteb.fixtures import write_patenteb_fixtures
 

@@ -36,6 +36,7 @@ def ann_explorer(tmp_path_factory):
     return explorer, shipped.iloc[CORPUS_SIZE : CORPUS_SIZE + 40]["text"].tolist()
 
 
+@pytest.mark.slow
 def test_ann_index_is_built_above_the_threshold_and_saved(ann_explorer):
     explorer, _ = ann_explorer
     _, index, _ = explorer.index(WORDLLAMA)

@@ -48,6 +48,7 @@ def test_every_model_marked_prebuilt_ships_an_index_of_the_shipped_corpus():
         assert np.allclose(np.linalg.norm(vectors.astype(np.float32), axis=1), 1.0, atol=1e-2)
 
 
+@pytest.mark.slow
 def test_rebuilt_index_matches_the_shipped_one(tmp_path):
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(REPO)}
     command = [

@@ -13,6 +13,7 @@ from functools import lru_cache
 
 import numpy as np
 import pandas as pd
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -170,6 +171,7 @@ def _passes(model: dict, filters: Filters) -> bool:
     )
 
 
+@pytest.mark.slow
 @SETTINGS
 @given(metadata=st.lists(model_metadata, max_size=len(MODEL_IDS)), filters=filters_strategy)
 def test_the_models_that_pass_are_those_every_checked_box_allows(metadata, filters):
@@ -179,6 +181,7 @@ def test_the_models_that_pass_are_those_every_checked_box_allows(metadata, filte
     assert matching_models(models, filters) == expected
 
 
+@pytest.mark.slow
 @SETTINGS
 @given(world=st.sampled_from(list(WORLDS)), view_key=st.sampled_from([view.key for view in v.VIEWS]),
        filters=filters_strategy)
@@ -193,6 +196,7 @@ def test_no_filter_combination_breaks_a_table_or_its_csv(world, view_key, filter
     assert page.value["headers"][:len(styling.GRID_DATATYPES)] == styling.GRID_LEADING_COLUMNS
 
 
+@pytest.mark.slow
 def test_unchecking_any_box_of_any_filter_keeps_tables_and_figures(seeded_store):
     """The defect as a visitor met it: unticking one box (e.g. "Uses prompts: unknown") crashed every table."""
     snapshot = seeded_store.snapshot()

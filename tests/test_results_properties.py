@@ -126,6 +126,7 @@ model_metas = st.one_of(st.none(), json_trees.map(file_text), st.fixed_dictionar
      "use_instructions": leaves, "license": leaves, "release_date": leaves}).map(file_text))
 
 
+@pytest.mark.slow
 @STORE_PROPERTY_SETTINGS
 @given(content=result_files, meta=model_metas, task_file=st.sampled_from(TASK_NAMES))
 def test_any_result_file_is_imported_or_refused_with_a_reason_and_a_refusal_changes_nothing(
@@ -183,6 +184,7 @@ def local_model(tmp_path_factory, tiny_model_path) -> Path:
     return tiny_model_path
 
 
+@pytest.mark.slow
 @STORE_PROPERTY_SETTINGS
 @given(
     model=model_ids,

@@ -179,6 +179,7 @@ def test_a_store_operation_holds_the_store_lock_until_it_closed_the_file(empty_s
     assert Store(empty_store.path).score_count() == 0
 
 
+@pytest.mark.slow
 def test_two_writer_processes_and_a_reader_lose_nothing(empty_store):
     empty_store.stats()
     writer = textwrap.dedent(

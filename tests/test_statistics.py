@@ -160,6 +160,7 @@ def test_a_task_with_two_subsets_scores_the_mean_of_its_subsets_and_resamples_wi
     assert interval.low < expected < interval.high
 
 
+@pytest.mark.slow
 @settings(PROPERTY_SETTINGS)
 @given(
     n=st.integers(2, 60),
