@@ -129,7 +129,7 @@ class BoardCache:
 
     def _compare(self, snapshot: Snapshot, model_a: str, model_b: str, tasks: tuple[str, ...] | None) -> ModelComparison:
         examples = self._examples(snapshot, (model_a, model_b))
-        draws = draws_by_task(self.store.score_draws(examples[["model", "revision", "task"]].drop_duplicates()))
+        draws = draws_by_task(self.store.score_draws(examples))
         return compare_models(examples, model_a, model_b, tasks, snapshot.scores, draws)
 
     def drill_down(self, snapshot: Snapshot, model_a: str, model_b: str, task: str) -> DrillDown:

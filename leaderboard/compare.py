@@ -130,7 +130,8 @@ def compare_models(
     task both have (or on `tasks`); `scores` (the store's main scores) tell on which dataset revision each ran;
     `draws`, the saved bootstrap draws by (model, revision, task), spare resampling where they apply."""
     table = compare(examples, model_a, model_b, list(tasks) if tasks else None, draws=draws)
-    differing = {} if scores is None else differing_dataset_revisions(scores, model_a, model_b, table["task"].tolist())
+    differing = ({} if scores is None
+                 else differing_dataset_revisions(scores, examples, model_a, model_b, table["task"].tolist()))
     return ModelComparison(model_a, model_b, table, verdict_line(model_a, model_b, table), differing)
 
 

@@ -70,12 +70,13 @@ def matching_models(models: pd.DataFrame, filters: Filters) -> list[str]:
     if models.empty:
         return []
     keep = np.ones(len(models), dtype=bool)
+    unknown = pd.Series(None, index=models.index, dtype=object)
     facets = (
         (filters.params, PARAM_CHOICES, lambda: buckets_of(models["params_m"], PARAM_BUCKETS)),
         (filters.dims, DIM_CHOICES, lambda: buckets_of(models["embedding_dim"], DIM_BUCKETS)),
         (filters.max_tokens, TOKEN_CHOICES, lambda: buckets_of(models["max_tokens"], TOKEN_BUCKETS)),
         (filters.prompts, PROMPT_CHOICES, lambda: _flag_labels(models["uses_prompts"])),
-        (filters.zero_shot, ZERO_SHOT_CHOICES, lambda: _flag_labels(models.get("zero_shot", pd.Series(None, index=models.index, dtype=object)))),
+        (filters.zero_shot, ZERO_SHOT_CHOICES, lambda: _flag_labels(models.get("zero_shot", unknown))),
     )
     for chosen, every_choice, labels in facets:
         if set(chosen) != set(every_choice):

@@ -879,14 +879,16 @@ def draws_by_task(cell_draws: Mapping[tuple[str, str, str, str, str], np.ndarray
 
 
 def differing_dataset_revisions(
-    scores: pd.DataFrame, model_a: str, model_b: str, tasks: Sequence[str]
+    scores: pd.DataFrame, examples: pd.DataFrame, model_a: str, model_b: str, tasks: Sequence[str]
 ) -> dict[str, tuple[str, str]]:
-    """Tasks whose newest scores of A and B that name a dataset revision name different ones (`scores`: the store's
-    main scores, with `dataset_revision` and `evaluated_at`): there a difference may come from the data."""
+    """Tasks whose compared runs of A and B (the (model, revision, task) of `examples`) ran on different known
+    dataset revisions (`scores`: the store's main scores, with `dataset_revision` and `evaluated_at`): there a
+    difference may come from the data."""
     if "dataset_revision" not in scores.columns:
         return {}
+    runs = examples[["model", "revision", "task"]].drop_duplicates()
     known = scores[scores["model"].isin([model_a, model_b]) & scores["task"].isin(list(tasks))
-                   & scores["dataset_revision"].notna()]
+                   & scores["dataset_revision"].notna()].merge(runs, on=["model", "revision", "task"])
     newest = known.sort_values("evaluated_at", na_position="first").groupby(["model", "task"])["dataset_revision"].last()
     pairs = {task: (newest.get((model_a, task)), newest.get((model_b, task))) for task in tasks}
     return {task: (a, b) for task, (a, b) in pairs.items() if a is not None and b is not None and a != b}

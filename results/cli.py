@@ -128,8 +128,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
             raise usage_error(f"{model} has no per-example data: {_provenance_note(scores, model)}")
     tasks = _chosen_tasks(args.tasks, store, names, example_tasks, scores)
     try:
-        saved = store.score_draws(examples[["model", "revision", "task"]].drop_duplicates())
-        draws = statistics.draws_by_task(saved) if args.resamples == INTERVAL_RESAMPLES else None
+        draws = statistics.draws_by_task(store.score_draws(examples)) if args.resamples == INTERVAL_RESAMPLES else None
         table = statistics.compare(examples, *names, tasks, revision_a=args.revision_a, revision_b=args.revision_b,
                                    n_resamples=args.resamples, draws=draws)
     except statistics.StatisticsInputError as error:
@@ -142,7 +141,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     revisions = [_revisions(examples, model, compared, revision) for model, revision in
                  zip(names, (args.revision_a, args.revision_b))]
     verdict = statistics.verdict(table)
-    differing_data = statistics.differing_dataset_revisions(scores, *names, sorted(compared))
+    differing_data = statistics.differing_dataset_revisions(scores, examples, *names, sorted(compared))
     if args.json:
         document = {
             "model_a": names[0], "model_b": names[1], "revision_a": revisions[0], "revision_b": revisions[1],

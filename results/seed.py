@@ -98,7 +98,7 @@ def model_catalogue() -> pd.DataFrame:
                 "params_m": _number(row.params_m),
                 "embedding_dim": _int_or_none(row.embedding_dim),
                 "max_tokens": _int_or_none(row.max_tokens),
-                "uses_prompts": {"yes": True, "no": False}.get(row.uses_prompts.strip()),
+                "uses_prompts": _yes_no(row.uses_prompts),
                 "initialization": _none_if_blank(row.initialization),
                 "source": row.source,
             }
@@ -108,10 +108,15 @@ def model_catalogue() -> pd.DataFrame:
             {
                 "model": row.model,
                 "training_data": _none_if_blank(row.training_data),
-                "zero_shot": {"yes": True, "no": False}.get(row.zero_shot.strip()),
+                "zero_shot": _yes_no(row.zero_shot),
             }
         )
     return pd.DataFrame(list(rows.values()))
+
+
+def _yes_no(value: str) -> bool | None:
+    """True for 'yes', False for 'no', None (unknown) for anything else, blank included."""
+    return {"yes": True, "no": False}.get(value.strip())
 
 
 def _int_or_none(value: str) -> int | None:
