@@ -10,7 +10,8 @@ without Ray (one thread) is timed too, as the baseline Ray's own overhead is rea
     python bench/evaluator_ray.py [--scale 0.02] [--skip-baseline]
 
 Last line, one JSON object: `speedup` (one worker's wall over two workers'; goal >= 1.6 on 2 cores), the wall
-seconds of each run, `largest_score_difference` between the runs' main scores, and what to read the speed-up
+seconds and texts encoded of each run (the shards share one embedding cache: two workers should encode what one
+does), `largest_score_difference` between the runs' main scores, and what to read the speed-up
 against on a shared machine: the load average before and after; `ray_N_cores_used`, the Ray workers' CPU
 seconds over the wall (what the run actually got); `schedule_bound_speedup`, the speed-up the measured task
 times allow on two workers (largest first); and whether the kernel schedules by autogroup (then all processes
@@ -93,7 +94,7 @@ def schedule_bound(task_seconds: dict, workers: int) -> float:
     return max(loads)
 
 
-def timed_run(model_path: Path, data_dir: Path, folder: Path, fanout) -> tuple[float, dict, dict]:
+def timed_run(model_path: Path, data_dir: Path, folder: Path, fanout) -> tuple[float, dict, dict, int]:
     from evaluator.runner import ModelSpec, run_evaluation
     from results.store import Store
 
@@ -107,11 +108,11 @@ def timed_run(model_path: Path, data_dir: Path, folder: Path, fanout) -> tuple[f
     if report.problems:
         raise RuntimeError(f"the workload has unusable tasks: {report.problems}")
     per_task = {task: round(cost.wall_s, 2) for task, cost in report.costs.items()}
-    return wall_s, report.scores, per_task
+    return wall_s, report.scores, per_task, report.texts_encoded
 
 
-def run_on_ray(workers: int, model_path: Path, data_dir: Path, folder: Path) -> tuple[float, dict, dict, float]:
-    """Wall seconds, scores, per-task seconds, and the CPU seconds the Ray workers used in the timed run."""
+def run_on_ray(workers: int, model_path: Path, data_dir: Path, folder: Path) -> tuple[float, dict, dict, int, float]:
+    """Wall seconds, scores, per-task seconds, texts encoded, and the CPU seconds the Ray workers used."""
     import ray
 
     from evaluator.ray_fanout import RayFanout
@@ -120,8 +121,8 @@ def run_on_ray(workers: int, model_path: Path, data_dir: Path, folder: Path) -> 
     try:
         pids = warm_workers(workers)
         before = cpu_seconds(pids)
-        wall_s, scores, per_task = timed_run(model_path, data_dir, folder, RayFanout())
-        return wall_s, scores, per_task, cpu_seconds(pids) - before
+        wall_s, scores, per_task, encoded = timed_run(model_path, data_dir, folder, RayFanout())
+        return wall_s, scores, per_task, encoded, cpu_seconds(pids) - before
     finally:
         ray.shutdown()
 
@@ -154,13 +155,18 @@ def main(argv: list[str] | None = None) -> int:
             import torch
 
             torch.set_num_threads(1)
-            wall_s, scores, per_task = timed_run(model_path, scratch / "workload", scratch / "in-process", None)
-            runs["in_process"] = {"wall_s": round(wall_s, 1), "scores": scores, "per_task_s": per_task}
+            wall_s, scores, per_task, encoded = timed_run(model_path, scratch / "workload", scratch / "in-process", None)
+            runs["in_process"] = {"wall_s": round(wall_s, 1), "scores": scores, "per_task_s": per_task, "encoded": encoded}
             print(f"in process, one thread: {wall_s:.1f} s", flush=True)
         for workers in WORKER_COUNTS:
-            wall_s, scores, per_task, cpu_s = run_on_ray(workers, model_path, scratch / "workload", scratch / f"ray-{workers}")
-            runs[f"ray_{workers}"] = {"wall_s": round(wall_s, 1), "scores": scores, "per_task_s": per_task, "cpu_s": cpu_s}
-            print(f"Ray, {workers} worker(s): {wall_s:.1f} s, the workers used {cpu_s:.1f} CPU s", flush=True)
+            wall_s, scores, per_task, encoded, cpu_s = run_on_ray(
+                workers, model_path, scratch / "workload", scratch / f"ray-{workers}"
+            )
+            runs[f"ray_{workers}"] = {
+                "wall_s": round(wall_s, 1), "scores": scores, "per_task_s": per_task, "encoded": encoded, "cpu_s": cpu_s
+            }
+            print(f"Ray, {workers} worker(s): {wall_s:.1f} s, {encoded} texts encoded, the workers used {cpu_s:.1f} CPU s",
+                  flush=True)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     score_sets = [run["scores"] for run in runs.values()]
@@ -170,6 +176,7 @@ def main(argv: list[str] | None = None) -> int:
         "load_average_before": [round(value, 2) for value in load_before],
         "load_average_after": [round(value, 2) for value in os.getloadavg()],
         **{f"{name}_s": run["wall_s"] for name, run in runs.items()},
+        **{f"{name}_texts_encoded": run["encoded"] for name, run in runs.items()},
         **{f"ray_{workers}_cores_used": round(runs[f"ray_{workers}"]["cpu_s"] / runs[f"ray_{workers}"]["wall_s"], 2)
            for workers in WORKER_COUNTS},
         "schedule_bound_speedup": round(

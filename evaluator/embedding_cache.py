@@ -5,15 +5,22 @@ On disk, beside the store: `embedding_cache/<model>/<revision>/<namespace>/` hol
 namespace is) and chunk pairs `<chunk>.keys.npy` (text hashes) + `<chunk>.vectors.npy` (float32 rows), one pair
 per encode call. A chunk is written to a temporary name and renamed, vectors first, so a killed process leaves
 no half chunk. `CachingEncoder` is the mteb encoder that reads through this cache and records the prompts it used.
+
+Processes sharing one cache folder (Ray shards, the worker's parallel jobs) share the encoding of a large call:
+its missing texts fall into SHARED_BUCKETS buckets by hash, each guarded by a lock file (`flock`, released by
+the kernel when its holder dies); a process encodes the buckets no one holds, then waits for the others' and
+reads their chunks, so a text two tasks need at once is still encoded once.
 """
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import os
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,6 +30,11 @@ from mteb.models.abs_encoder import AbsEncoder
 from evaluator.devices import DEFAULT_BATCH_SIZE
 from evaluator.offline_models import OfflineModel
 from evaluator.tasks.prompts import DOCUMENT, QUERY, SINGLE_TEXT, Prompt, resolve_prompt
+
+
+SHARED_ENCODING_MIN_TEXTS = 512
+"""A call with fewer missing texts than this encodes them alone: sharing would cut it into tiny chunks."""
+SHARED_BUCKETS = 16
 
 
 def text_key(text: str) -> str:
@@ -52,15 +64,45 @@ class _Namespace:
         self.folder = folder
         self.chunks: list[np.ndarray] = []
         self.rows: dict[str, tuple[int, int]] = {}
+        self.chunks_read: set[str] = set()
+        self.folder_changed: int | None = None
         if folder is None:
             return
         folder.mkdir(parents=True, exist_ok=True)
         description_path = folder / "namespace.json"
         if not description_path.exists():
             description_path.write_text(json.dumps(description, indent=1, ensure_ascii=False), encoding="utf-8")
-        for keys_path in sorted(folder.glob("*.keys.npy")):
-            vectors_path = keys_path.with_name(keys_path.name.replace(".keys.npy", ".vectors.npy"))
-            self._index(np.load(keys_path).tolist(), np.load(vectors_path, mmap_mode="r"))
+        self.read_new_chunks()
+
+    def read_new_chunks(self) -> None:
+        """Index the chunks written to the folder (by any process) since the last look (a missed one only costs
+        a second encode of its texts)."""
+        folder_changed = os.stat(self.folder).st_mtime_ns
+        if folder_changed == self.folder_changed:
+            return
+        self.folder_changed = folder_changed
+        for keys_path in sorted(self.folder.glob("*.keys.npy")):
+            stem = keys_path.name.removesuffix(".keys.npy")
+            if stem not in self.chunks_read:
+                self.chunks_read.add(stem)
+                vectors_path = keys_path.with_name(f"{stem}.vectors.npy")
+                self._index(np.load(keys_path).tolist(), np.load(vectors_path, mmap_mode="r"))
+
+    @contextmanager
+    def bucket_lock(self, bucket: int, wait: bool) -> Iterator[bool]:
+        """Hold the lock of one bucket of texts; yields False at once when another process holds it and not `wait`."""
+        locks = self.folder / "locks"
+        locks.mkdir(exist_ok=True)
+        descriptor = os.open(locks / f"{bucket:03d}.lock", os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            try:
+                fcntl.flock(descriptor, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+            except BlockingIOError:
+                yield False
+                return
+            yield True
+        finally:
+            os.close(descriptor)
 
     def __contains__(self, key: str) -> bool:
         return key in self.rows
@@ -77,6 +119,7 @@ class _Namespace:
             stem = f"{time.time_ns():020d}-{os.getpid()}"
             _write_atomically(self.folder / f"{stem}.vectors.npy", vectors)
             _write_atomically(self.folder / f"{stem}.keys.npy", np.asarray(keys, dtype="<U32"))
+            self.chunks_read.add(stem)
         self._index(keys, vectors)
 
     def get(self, keys: Sequence[str]) -> np.ndarray:
@@ -142,14 +185,40 @@ class EmbeddingCache:
         for key, text in zip(keys, texts):
             if key not in namespace and key not in missing:
                 missing[key] = text
-        if missing:
-            started = time.perf_counter()
-            vectors = encode(list(missing.values()))
-            self.stats.encode_s += time.perf_counter() - started
-            namespace.add(list(missing), vectors)
+        if namespace.folder is not None and len(missing) >= SHARED_ENCODING_MIN_TEXTS:
+            self._encode_shared(namespace, missing, encode)
+        elif missing:
+            self._encode(namespace, missing, encode)
         self.stats.requested += len(texts)
-        self.stats.encoded += len(missing)
         return namespace.get(keys)
+
+    def _encode(self, namespace: _Namespace, missing: dict[str, str], encode: Callable[[list[str]], np.ndarray]) -> None:
+        started = time.perf_counter()
+        vectors = encode(list(missing.values()))
+        self.stats.encode_s += time.perf_counter() - started
+        self.stats.encoded += len(missing)
+        namespace.add(list(missing), vectors)
+
+    def _encode_shared(
+        self, namespace: _Namespace, missing: dict[str, str], encode: Callable[[list[str]], np.ndarray]
+    ) -> None:
+        """Encode the buckets no other process holds, then wait for the held ones and encode what they left."""
+        buckets: dict[int, dict[str, str]] = {}
+        for key, text in missing.items():
+            buckets.setdefault(int(key[:8], 16) % SHARED_BUCKETS, {})[key] = text
+        held_elsewhere = list(buckets)
+        for wait in (False, True):
+            skipped = []
+            for bucket in held_elsewhere:
+                with namespace.bucket_lock(bucket, wait) as locked:
+                    if not locked:
+                        skipped.append(bucket)
+                        continue
+                    namespace.read_new_chunks()
+                    left = {key: text for key, text in buckets[bucket].items() if key not in namespace}
+                    if left:
+                        self._encode(namespace, left, encode)
+            held_elsewhere = skipped
 
     def lookup(self, texts: Sequence[str], prompt: str = "", route: str | None = None) -> np.ndarray:
         """Cached embeddings of `texts`; KeyError when one was never encoded."""
