@@ -1,0 +1,43 @@
+"""Closed tabs' Gradio sessions are forgotten after their grace; open tabs and recently closed ones are kept."""
+
+from __future__ import annotations
+
+import datetime
+
+import gradio as gr
+from gradio.state_holder import StateHolder
+
+from patenteb.sessions import ClosedSessionPruner
+
+
+def blocks_with_a_state(deleted: list) -> gr.Blocks:
+    with gr.Blocks() as demo:
+        gr.Textbox("shown")
+        gr.State([], delete_callback=deleted.append)
+    return demo
+
+
+def test_closed_idle_sessions_are_dropped_and_open_or_recently_closed_ones_kept():
+    deleted: list = []
+    demo = blocks_with_a_state(deleted)
+    holder = StateHolder()
+    holder.set_blocks(demo)
+    state_id = next(block_id for block_id, block in demo.blocks.items() if isinstance(block, gr.State))
+    now = datetime.datetime.now()
+    sessions = {"open-old": (False, 600), "closed-old": (True, 600), "closed-recent": (True, 5), "closed-older": (True, 3600)}
+    for session, (closed, idle_s) in sessions.items():
+        holder[session][state_id] = [session]
+        holder.session_data[session].is_closed = closed
+        holder.time_last_used[session] = now - datetime.timedelta(seconds=idle_s)
+
+    pruner = ClosedSessionPruner(demo, grace_s=60)
+    assert pruner.prune(now) == 2
+    assert set(holder.session_data) == set(holder.time_last_used) == {"open-old", "closed-recent"}
+    assert sorted(deleted) == [["closed-old"], ["closed-older"]], "each dropped gr.State's delete callback ran"
+    assert holder["closed-recent"][state_id] == ["closed-recent"]
+    assert pruner.prune(now + datetime.timedelta(seconds=61)) == 1
+    assert set(holder.session_data) == {"open-old"}
+
+
+def test_before_the_app_is_launched_there_is_nothing_to_prune():
+    assert ClosedSessionPruner(blocks_with_a_state([])).prune() == 0
