@@ -9,7 +9,8 @@ What it does, every step bounded by time and every process it starts stopped at 
      bench/out/index-template/, building it once with `python -m explorer index --defaults` when missing
      (minutes), and starts `python app.py --store <copy> --port <free port>` (the app seeds the store and
      starts its worker). Waits for HTTP 200.
-  2. Warms up with one visitor (every kind of action once), then samples the app's idle memory.
+  2. Warms up with one visitor (every kind of action once), waits until the app is at rest (its background
+     start-up work, building explorer indexes and compiling UMAP, has ended), then samples its idle memory.
   3. For each level (10, then 50 visitors): every visitor opens the page, then, for --seconds, repeats one
      action after another without pause: table switches, filter changes, share-link opens (a new tab with the
      last share query: page, API info, heartbeat, load events), searches with bm25 + all-MiniLM-L6-v2 and CSV
@@ -36,7 +37,8 @@ JSON object:
   switch_rps_50            table switches/s, 50 visitors doing only that
   floor_rps_50             the floor's requests/s, 50 visitors;  switch_vs_floor = switch_rps_50 / floor_rps_50
   peak_rss_gib             the app process's peak RSS (its worker separately: worker_peak_rss_gib)
-  idle_rss_gib             the app's RSS after warm-up, before the load
+  idle_rss_gib             the app's RSS after warm-up, at rest, before the load
+  startup_work_s           how long after the warm-up the app's background start-up work went on
   rss_after_gib            the app's RSS --idle-wait seconds after the load stopped (rss_after_vs_idle)
   client_cpu_share         the most this client used of the machine's CPUs in any level (0..1)
   commit, dirty, cpus, load_before
@@ -238,6 +240,22 @@ class Recorder:
 
 def _ms(seconds: float | None) -> float | None:
     return None if seconds is None else round(seconds * 1000, 1)
+
+
+QUIET_CPU_SHARE = 0.1
+QUIET_WINDOW_S = 3.0
+
+
+async def wait_until_quiet(process: psutil.Process, timeout_s: float) -> float:
+    """Seconds until `process` used under QUIET_CPU_SHARE of a core over QUIET_WINDOW_S (its background start-up
+    work done), at most `timeout_s`: the load starts on an app at rest, and its idle memory is measured then."""
+    started = time.perf_counter()
+    while time.perf_counter() - started < timeout_s:
+        before = sum(process.cpu_times()[:2])
+        await asyncio.sleep(QUIET_WINDOW_S)
+        if sum(process.cpu_times()[:2]) - before < QUIET_CPU_SHARE * QUIET_WINDOW_S:
+            break
+    return time.perf_counter() - started
 
 
 class Monitor:
@@ -818,7 +836,9 @@ async def bench(args: argparse.Namespace, processes: Processes, run_dir: Path, s
         print(f"warm-up (p50 of each kind, one visitor): {timings}; largest table {table_shape[0]}", flush=True)
         for message, count in warm["error_messages"].items():
             print(f"   warm-up error x{count}: {message}", flush=True)
-        await asyncio.sleep(5)
+        quiet_after_s = await wait_until_quiet(monitor.app, args.start_timeout)
+        print(f"the app's start-up work (explorer indexes, UMAP's compilation) ended {quiet_after_s:.0f} s after "
+              "the warm-up", flush=True)
         monitor.sample()
         idle = dict(monitor.last)
         print(f"idle memory GiB: app {gib(idle['app'])}, worker {gib(idle['worker'])}", flush=True)
@@ -905,6 +925,7 @@ async def bench(args: argparse.Namespace, processes: Processes, run_dir: Path, s
         "peak_rss_gib": gib(peak["app"]),
         "worker_peak_rss_gib": gib(peak["worker"]),
         "idle_rss_gib": gib(idle["app"]),
+        "startup_work_s": round(quiet_after_s, 1),
         "rss_after_gib": gib(after["app"]),
         "rss_after_vs_idle": round(after["app"] / idle["app"], 3) if idle["app"] else None,
         "client_cpu_share": round(client_share, 3),
