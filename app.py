@@ -29,6 +29,7 @@ if not settings.record_on_the_hub() and not settings.on_space():
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 os.environ.setdefault(THREADS_VARIABLE, "1")
+settings.set_gradio_queue_defaults()
 if "GRADIO_TEMP_DIR" not in os.environ:
     os.environ["GRADIO_TEMP_DIR"] = private_temp_dir = tempfile.mkdtemp(prefix="patenteb-app-")
     atexit.register(shutil.rmtree, private_temp_dir, ignore_errors=True)

@@ -2,7 +2,7 @@
 
 The table is one the leaderboard sent (headers and rows saved as JSON by bench/load.py), so the floor pays
 what Gradio itself pays for a table of that shape — queue, postprocessing, serialisation, SSE — and
-nothing of the leaderboard's own work.
+nothing of the leaderboard's own work. It runs with the app's settings of Gradio's queue.
 
     python bench/load_floor_app.py --table TABLE.json --port PORT [--concurrency 8]
 """
@@ -12,9 +12,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sys
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from patenteb import settings  # noqa: E402
+
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+settings.set_gradio_queue_defaults()
 
 import gradio as gr  # noqa: E402
 import pandas as pd  # noqa: E402

@@ -52,6 +52,12 @@ HUB_CACHE = Variable("HF_HUB_CACHE", None, "the Hugging Face cache of Hub models
 HF_HOME = Variable("HF_HOME", None, "Hugging Face's home folder; default `$XDG_CACHE_HOME/huggingface`")
 XDG_CACHE_HOME = Variable("XDG_CACHE_HOME", "~/.cache", "the user's cache folder, under which Hugging Face keeps its own")
 GRADIO_TEMP_DIR = Variable("GRADIO_TEMP_DIR", None, "the app's private temp folder for the files Gradio serves; default: a new one per run, removed at exit")
+GRADIO_ANALYTICS_CACHE_FREQUENCY = Variable(
+    "GRADIO_ANALYTICS_CACHE_FREQUENCY", "1000",
+    "events between two of Gradio's per-event timing summaries (Gradio's own default, 1, rebuilds a pandas frame of "
+    "its last 10,000 events after every event: a third of the app's CPU under load)",
+)
+GRADIO_ANALYTICS_MAX_EVENTS = Variable("GRADIO_ANALYTICS_MAX_EVENTS", "1000", "events Gradio keeps for those summaries")
 DEVICE = Variable("PATENTEB_DEVICE", "auto", "`auto` (CUDA when present), `cpu` or `cuda`: where the evaluator runs models")
 BATCH_SIZE = Variable("PATENTEB_BATCH_SIZE", None, "the evaluator's encoding batch size; default per device")
 RAY_ADDRESS = Variable("RAY_ADDRESS", None, "the Ray cluster `--ray` joins when given no address (Ray's own variable)")
@@ -76,6 +82,15 @@ LOCAL_MODELS = Variable(
 )
 SPACE_ID = Variable("SPACE_ID", None, "set by Hugging Face on a Space: with SYSTEM=spaces, submitters sign in with their Hub account")
 SPACE_SYSTEM = Variable("SYSTEM", None, "`spaces` on a Hugging Face Space (set by the Hub)")
+
+GRADIO_QUEUE_ANALYTICS = (GRADIO_ANALYTICS_CACHE_FREQUENCY, GRADIO_ANALYTICS_MAX_EVENTS)
+"""Gradio's own variables, read by Gradio; the app (and the load bench's floor) set these defaults before it starts."""
+
+
+def set_gradio_queue_defaults() -> None:
+    for variable in GRADIO_QUEUE_ANALYTICS:
+        os.environ.setdefault(variable.name, variable.default)
+
 
 VARIABLES: tuple[Variable, ...] = tuple(value for value in dict(globals()).values() if isinstance(value, Variable))
 
