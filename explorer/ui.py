@@ -299,7 +299,13 @@ def build(store: Store, explorer: Explorer | None = None) -> None:
             drawn = gr.State(False)
 
     def on_search(mode, query, patent_id, models, k, section, progress=gr.Progress()):
-        return search(explorer, mode, query, patent_id, models, k, section, progress)
+        """The search, the preparation panel, and the model status only when the search changed a build's state
+        (one event: under load every chained event waits in the queue again)."""
+        builds_before = explorer.builds.status() if explorer.builds is not None else []
+        found = search(explorer, mode, query, patent_id, models, k, section, progress)
+        builds_after = explorer.builds.status() if explorer.builds is not None else []
+        status_now = model_status(explorer) if builds_after != builds_before else gr.skip()
+        return (*found, *preparation(explorer), status_now)
 
     def on_draw(model_a, model_b, sample_size, colour, progress=gr.Progress()):
         drawn = draw_maps(explorer, model_a, model_b, sample_size, colour, progress)
@@ -324,10 +330,9 @@ def build(store: Store, explorer: Explorer | None = None) -> None:
     timer.tick(refresh_preparation, None, [preparing, timer], show_progress="hidden")
 
     search_inputs = [mode, query, patent_id, models, k, section]
-    search_outputs = [notes, overlap, per_model, results]
-    gr.on([run.click, query.submit, patent_id.submit], on_search, search_inputs, search_outputs).then(
-        refresh_preparation, None, [preparing, timer], show_progress="hidden"
-    ).then(refresh_status, None, status, show_progress="hidden")
+    search_outputs = [notes, overlap, per_model, results, preparing, timer, status]
+    gr.on([run.click, query.submit, patent_id.submit], on_search, search_inputs, search_outputs,
+          show_progress_on=[notes, results])
     mode.change(lambda chosen: gr.update(visible=chosen == TEXT_MODE), mode, query)
     example.change(lambda chosen: (chosen, TEXT_MODE) if chosen else (gr.update(), gr.update()), example, [query, mode])
     pick_patent.click(lambda: random_patent(explorer), None, [patent_id, mode])

@@ -3,8 +3,8 @@ leaderboard.compare.
 
 A filter change sends what `SentViews` kept for the same (store generation, view, filters, intervals shown or
 not) when it can: the table, status, share link, CSV link, legend and figures already in the form Gradio sends
-(events run with postprocess=False). A table switch sends only what follows the table (`TableOutputs.switched`);
-the figures that follow only the filters stay. Comparisons and drill-downs are kept by the shared `BoardCache`.
+(events run with postprocess=False). A table switch sends only what follows the table (`TableOutputs.switched`)
+and builds nothing else: the figures that follow only the filters stay as they are on the page. Comparisons and drill-downs are kept by the shared `BoardCache`.
 
 The page's first paint already holds the default table (`first_page`), so a visitor sees rows before the load
 event runs; that event (`open_page`) then sends only the figures unless a share link asked for another view, or
@@ -94,7 +94,7 @@ class TableOutputs:
 
 @dataclass(frozen=True)
 class SentView:
-    """One view as Gradio sends it (values already postprocessed)."""
+    """One view as Gradio sends it (values already postprocessed); `plots` holds the figures that follow the table."""
 
     table: dict
     download: str
@@ -139,19 +139,22 @@ class SentViews:
             lambda: self._make(snapshot, view_key, filters, with_intervals),
         )
 
+    def filter_figures(self, snapshot: Snapshot, filters: Filters) -> dict[str, dict]:
+        """The figures that follow only the filters, whichever table is shown."""
+        return self.filter_plots.get(
+            (snapshot.generation, filters),
+            lambda: self._plots(filter_figures(snapshot, self.boards.get(snapshot, filters.provenances), filters)),
+        )
+
     def _make(self, snapshot: Snapshot, view_key: str, filters: Filters, with_intervals: bool) -> SentView:
         board = self.boards.get(snapshot, filters.provenances)
         page = build_page(snapshot, board, view_key, filters, with_figures=False, with_intervals=with_intervals)
-        filter_plots = self.filter_plots.get(
-            (snapshot.generation, filters), lambda: self._plots(filter_figures(snapshot, board, filters))
-        )
-        plots = {**self._plots(view_figures(snapshot, page.table)), **filter_plots}
         return SentView(
             table=sent_form(self.outputs.table, page.value),
             download=sent_form(self.outputs.download, download_link(self.table_api_path, view_key, filters)),
             share_query=sent_form(self.outputs.share_query, page.share_query),
             status=sent_form(self.outputs.status, page.status),
-            plots={name: plots[name] for name in FIGURE_NAMES},
+            plots=self._plots(view_figures(snapshot, page.table)),
             legend=sent_form(self.outputs.legend, page.legend),
         )
 
@@ -207,26 +210,42 @@ class LeaderboardTab:
 
     def render(self, view_key, search, models, params, dims, tokens, prompts, zero_shot, provenances,
                intervals=False) -> dict:
+        """Every output: the view, its figures and the figures that follow only the filters."""
         filters = _filters(search, models, params, dims, tokens, prompts, zero_shot, provenances)
+        snapshot, shown = self._view(view_key, filters, intervals)
         try:
-            snapshot = self.store.snapshot()
-            shown = self.sent.get(snapshot, view_key, filters, bool(intervals))
+            filter_plots = self.sent.filter_figures(snapshot, filters)
         except (StoreBusy, StoreCorrupt) as error:
             raise gr.Error(f"The results store cannot be read right now: {error}") from error
+        plots = {**shown.plots, **filter_plots}
+        return {
+            self.outputs.table: shown.table,
+            self.outputs.download: shown.download,
+            self.outputs.share_query: shown.share_query,
+            self.outputs.status: shown.status,
+            **{self.outputs.plots[name]: plots[name] for name in FIGURE_NAMES},
+            self.outputs.shown_generation: snapshot.generation,
+            self.outputs.legend: shown.legend,
+        }
+
+    def switch(self, view_key, *filter_values) -> dict:
+        """A table switch: the components `TableOutputs.switched` names, and nothing else is built."""
+        *filter_values, intervals = filter_values
+        _, shown = self._view(view_key, _filters(*filter_values), intervals)
         return {
             self.outputs.table: shown.table,
             self.outputs.download: shown.download,
             self.outputs.share_query: shown.share_query,
             self.outputs.status: shown.status,
             **{self.outputs.plots[name]: plot for name, plot in shown.plots.items()},
-            self.outputs.shown_generation: snapshot.generation,
-            self.outputs.legend: shown.legend,
         }
 
-    def switch(self, *inputs) -> dict:
-        """A table switch: `render`'s values for the components `TableOutputs.switched` names."""
-        rendered = self.render(*inputs)
-        return {component: rendered[component] for component in self.outputs.switched()}
+    def _view(self, view_key: str, filters: Filters, intervals) -> tuple[Snapshot, SentView]:
+        try:
+            snapshot = self.store.snapshot()
+            return snapshot, self.sent.get(snapshot, view_key, filters, bool(intervals))
+        except (StoreBusy, StoreCorrupt) as error:
+            raise gr.Error(f"The results store cannot be read right now: {error}") from error
 
     def open_page(self, *values) -> dict:
         """The load event's render. A page that still shows its first paint's view and generation gets only the

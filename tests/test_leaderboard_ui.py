@@ -99,6 +99,17 @@ def test_a_view_switch_reuses_the_figures_that_follow_only_the_filters(tab):
     assert tab.sent.filter_plots.misses == built + 1
 
 
+def test_a_table_switch_builds_only_what_it_sends(tab):
+    filters_seen_first = _inputs("classification", models=["datalyes/patembed-small"])
+    built = tab.sent.filter_plots.misses
+    switched = tab.switch(*filters_seen_first)
+    assert list(switched) == tab.outputs.switched()
+    assert tab.sent.filter_plots.misses == built, "no figure that follows only the filters was built"
+    rendered = tab.render(*filters_seen_first)
+    assert tab.sent.filter_plots.misses == built + 1
+    assert all(switched[component] is rendered[component] for component in switched)
+
+
 def test_a_table_switch_through_gradio_sends_only_what_follows_the_table(app, seeded_store):
     tab, demo = app
     switch = next(fn for fn in demo.fns.values() if fn.name == "switch")
