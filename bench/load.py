@@ -958,8 +958,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--start-timeout", type=float, default=900, help="seconds the app may take to answer")
     parser.add_argument("--settle-timeout", type=float, default=300, help="seconds to wait for the demo jobs to end")
     parser.add_argument("--index-timeout", type=float, default=3600, help="seconds for building the index template")
-    parser.add_argument("--floor-concurrency", type=int, default=8,
-                        help="the floor app's default_concurrency_limit (default 8, what app.py sets today)")
+    parser.add_argument("--floor-concurrency", type=int, default=0,
+                        help="the floor event's concurrency limit; 0 (default): none, as the app's table switch")
     parser.add_argument("--seed", type=int, default=12)
     parser.add_argument("--commit", metavar="REV", help="measure an export of this commit instead of the working tree")
     args = parser.parse_args(argv)

@@ -4,7 +4,7 @@ The table is one the leaderboard sent (headers and rows saved as JSON by bench/l
 what Gradio itself pays for a table of that shape — queue, postprocessing, serialisation, SSE — and
 nothing of the leaderboard's own work. It runs with the app's settings of Gradio's queue.
 
-    python bench/load_floor_app.py --table TABLE.json --port PORT [--concurrency 8]
+    python bench/load_floor_app.py --table TABLE.json --port PORT [--concurrency 0]
 """
 
 from __future__ import annotations
@@ -27,11 +27,11 @@ import pandas as pd  # noqa: E402
 VIEW_ELEM_ID = "floor-view"
 
 
-def build(table: pd.DataFrame, views: list[str]) -> gr.Blocks:
+def build(table: pd.DataFrame, views: list[str], concurrency_limit: int | None = None) -> gr.Blocks:
     with gr.Blocks(title="load floor") as demo:
         view = gr.Radio(views, value=views[0], label="Table", elem_id=VIEW_ELEM_ID)
         shown = gr.Dataframe(interactive=False, elem_id="floor-table")
-        view.input(lambda _view: table, view, shown, api_name="table")
+        view.input(lambda _view: table, view, shown, api_name="table", concurrency_limit=concurrency_limit)
     return demo
 
 
@@ -39,12 +39,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--table", type=Path, required=True, help="JSON with 'headers' and 'data' (rows)")
     parser.add_argument("--port", type=int, required=True)
-    parser.add_argument("--concurrency", type=int, default=8, help="the queue's default_concurrency_limit")
+    parser.add_argument("--concurrency", type=int, default=0,
+                        help="the event's concurrency limit; 0 (default): none, as the app's table switch")
     args = parser.parse_args()
     saved = json.loads(args.table.read_text())
     table = pd.DataFrame(saved["data"], columns=saved["headers"])
-    demo = build(table, saved.get("views") or ["a", "b"])
-    demo.queue(default_concurrency_limit=args.concurrency).launch(server_name="127.0.0.1", server_port=args.port)
+    demo = build(table, saved.get("views") or ["a", "b"], args.concurrency or None)
+    demo.queue().launch(server_name="127.0.0.1", server_port=args.port)
 
 
 if __name__ == "__main__":

@@ -332,7 +332,7 @@ def build(store: Store, explorer: Explorer | None = None) -> None:
     search_inputs = [mode, query, patent_id, models, k, section]
     search_outputs = [notes, overlap, per_model, results, preparing, timer, status]
     gr.on([run.click, query.submit, patent_id.submit], on_search, search_inputs, search_outputs,
-          show_progress_on=[notes, results])
+          show_progress_on=[notes, results], concurrency_limit=None)
     mode.change(lambda chosen: gr.update(visible=chosen == TEXT_MODE), mode, query)
     example.change(lambda chosen: (chosen, TEXT_MODE) if chosen else (gr.update(), gr.update()), example, [query, mode])
     pick_patent.click(lambda: random_patent(explorer), None, [patent_id, mode])

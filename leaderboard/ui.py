@@ -525,7 +525,8 @@ def build(store: Store, demo: gr.Blocks, table_api_path: str, boards: BoardCache
     sent_as_is = dict(postprocess=False)
 
     view.input(
-        tab.switch, inputs, outputs.switched(), trigger_mode="always_last", show_progress="minimal", **sent_as_is
+        tab.switch, inputs, outputs.switched(), trigger_mode="always_last", show_progress="minimal",
+        concurrency_limit=None, **sent_as_is
     ).then(None, [share_query], [share_link], js=SHOW_URL_JS)
     gr.on(
         [search.input, chosen.input, params.input, dims.input, tokens.input, prompts.input, zero_shot.input,
