@@ -4,7 +4,8 @@ leaderboard.compare.
 A filter change sends what `SentViews` kept for the same (store generation, view, filters, intervals shown or
 not) when it can: the table, status, share link, CSV link, legend and figures already in the form Gradio sends
 (events run with postprocess=False). A table switch sends only what follows the table (`TableOutputs.switched`)
-and builds nothing else: the figures that follow only the filters stay as they are on the page. Comparisons and drill-downs are kept by the shared `BoardCache`.
+and builds nothing else: the figures that follow only the filters stay as they are on the page. Comparisons and
+drill-downs are kept by the shared `BoardCache`.
 
 The page's first paint already holds the default table (`first_page`), so a visitor sees rows before the load
 event runs; that event (`open_page`) then sends only the figures unless a share link asked for another view, or
