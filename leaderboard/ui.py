@@ -569,12 +569,22 @@ def task_info_frame(tasks: pd.DataFrame, evaluation_note: Callable[[str], str | 
 
 
 def build_task_info(store: Store, evaluation_note: Callable[[str], str | None] | None = None) -> None:
+    """The tasks change only with the code (the catalogue is part of the store's schema), so the table is made once,
+    when the app starts, not on every page open; a store that cannot be read then is read at page load instead."""
+
+    def table() -> pd.DataFrame:
+        return task_info_frame(store.snapshot().tasks, evaluation_note)
+
+    try:
+        value = table()
+    except (StoreBusy, StoreCorrupt):
+        value = table
     gr.Markdown(
         "# Tasks\nThe 15 PatenTEB tasks (datasets `datalyes/<task>`, gated, CC BY-NC-SA 4.0, loaded only at "
         "evaluation time), the external patent tasks from mteb, and the demo tasks built from the shipped "
         "USPTO sample. Prompts are shown where they are known, with their source."
     )
     gr.Dataframe(
-        value=lambda: task_info_frame(store.snapshot().tasks, evaluation_note), interactive=False, wrap=True,
+        value=value, interactive=False, wrap=True,
         max_height=900, elem_id="tasks-table", show_search="search",
     )

@@ -189,3 +189,13 @@ def test_the_csv_link_of_a_filtered_table_answers_with_the_rows_shown(tab, clien
                 for model in csv["Model"]]
     assert as_shown == [row[1] for row in shown["table"]["data"]]
     assert bool(as_shown) == some_rows
+
+
+def test_the_task_table_is_made_once_at_start_not_on_every_page_open(seeded_store):
+    with gr.Blocks() as demo:
+        ui.build_task_info(seeded_store)
+    table = next(block for block in demo.blocks.values() if getattr(block, "elem_id", None) == "tasks-table")
+    assert not any(table in fn.outputs for fn in demo.fns.values()), "no page-load event fills it"
+    shown = table.value
+    assert len(shown["data"]) == len(seeded_store.snapshot().tasks)
+    assert "PatenTEB" in {row[shown["headers"].index("Benchmark")] for row in shown["data"]}
