@@ -43,6 +43,7 @@ from leaderboard.filters import (
     Filters,
     MAX_SEARCH_CHARACTERS,
     compare_query,
+    matching_models,
     parse_compare_query,
     parse_share_query,
     table_query,
@@ -141,9 +142,11 @@ class SentViews:
         )
 
     def filter_figures(self, snapshot: Snapshot, filters: Filters) -> dict[str, dict]:
-        """The figures that follow only the filters, whichever table is shown."""
+        """The figures that follow only the filters, whichever table is shown: kept per models they show, so
+        filters that let the same models through share them."""
+        shown = tuple(matching_models(snapshot.models, filters))
         return self.filter_plots.get(
-            (snapshot.generation, filters),
+            (snapshot.generation, filters.provenances, shown, filters.models),
             lambda: self._plots(filter_figures(snapshot, self.boards.get(snapshot, filters.provenances), filters)),
         )
 

@@ -99,6 +99,17 @@ def test_a_view_switch_reuses_the_figures_that_follow_only_the_filters(tab):
     assert tab.sent.filter_plots.misses == built + 1
 
 
+def test_filters_that_let_the_same_models_through_share_their_figures(tab):
+    lower = _shown(tab, tab.render(*_inputs("overall", search="patembed")))
+    built = tab.sent.filter_plots.misses
+    upper = _shown(tab, tab.render(*_inputs("overall", search="PATEMBED, patembed-small")))
+    assert tab.sent.filter_plots.misses == built, "the same models, so the same figures"
+    for name in ("radar", "drop", "bigpatent", "efficiency"):
+        assert upper["plots"][name] is lower["plots"][name]
+    tab.render(*_inputs("overall", search="patembed-small"))
+    assert tab.sent.filter_plots.misses == built + 1
+
+
 def test_a_table_switch_builds_only_what_it_sends(tab):
     filters_seen_first = _inputs("classification", models=["datalyes/patembed-small"])
     built = tab.sent.filter_plots.misses
