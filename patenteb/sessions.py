@@ -5,7 +5,8 @@ this app) plus what the tab's events returned. When a tab closes, Gradio drops o
 only after an hour; the `SessionState` itself stays until 10,000 newer sessions push it out, so the app's memory
 grows with every tab ever opened. `ClosedSessionPruner` removes a closed tab's session once it has been unused
 for CLOSED_SESSION_GRACE_S (a tab that reconnects within that keeps it); SESSION_CAPACITY bounds the tabs open
-at once (Gradio's `state_session_capacity`: beyond it the least recently used session is dropped).
+at once (Gradio's `state_session_capacity`: beyond it the least recently used session is dropped, and that tab,
+if still open, is back at the page's defaults: a model choice made there is refused until it reloads).
 """
 
 from __future__ import annotations
