@@ -76,7 +76,7 @@ def build_app(
             with gr.Tab("Explorer", id="explorer", elem_id="tab-explorer"):
                 explorer_ui.build(store, api.explorer)
             with gr.Tab("Submit", id="submit", elem_id="tab-submit"):
-                evaluator_ui.build(store, worker_status=worker_status)
+                evaluator_ui.build(store, demo, worker_status=worker_status)
             with gr.Tab("Tasks", id="tasks", elem_id="tab-tasks"):
                 leaderboard_ui.build_task_info(store, evaluation_note)
         add_gradio_endpoints(api)

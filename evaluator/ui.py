@@ -199,8 +199,9 @@ def submit_form(
         return f"**Not queued:** the store is unavailable ({error})"
 
 
-def build(store: Store, worker_status: Callable[[], str] | None = None) -> None:
-    """The tab's components and events; `worker_status` (from the app's supervisor) says whether a worker lives."""
+def build(store: Store, demo: gr.Blocks, worker_status: Callable[[], str] | None = None) -> None:
+    """The tab's components and events; `worker_status` (from the app's supervisor) says whether a worker lives.
+    A page open fills the queue, its counts and the worker line in one event (`demo.load`)."""
     reader = QueueReader(store)
     sign_in = settings.on_space()
 
@@ -236,15 +237,14 @@ def build(store: Store, worker_status: Callable[[], str] | None = None) -> None:
     status = gr.Markdown(elem_id="submit-status")
 
     gr.Markdown("### Queue", elem_id="queue-heading")
-    worker = gr.Markdown(lambda: worker_line(reader, worker_status), elem_id="worker-status")
+    worker = gr.Markdown(elem_id="worker-status")
     with gr.Row():
         statuses = gr.CheckboxGroup(
             list(queue.STATUSES), value=list(queue.STATUSES), label="Show", elem_id="queue-status", scale=3
         )
         refresh_button = gr.Button("Refresh", size="sm", elem_id="queue-refresh", scale=0)
-    summary = gr.Markdown(lambda: load_queue(reader)[1], elem_id="queue-summary")
+    summary = gr.Markdown(elem_id="queue-summary")
     table = gr.Dataframe(
-        lambda: load_queue(reader)[0],
         headers=QUEUE_COLUMNS, column_widths=QUEUE_COLUMN_WIDTHS, interactive=False, wrap=True,
         elem_id="queue-table", label="Jobs, newest first",
     )
@@ -254,5 +254,5 @@ def build(store: Store, worker_status: Callable[[], str] | None = None) -> None:
         on_submit, [model, revision, precision, submitter, tasks, without_prompts, statuses], [status, table, summary],
         api_name="submit",
     )
-    gr.on([refresh_button.click, statuses.change, timer.tick], on_refresh, [statuses], [table, summary, worker],
-          show_progress="hidden", api_name="queue")
+    gr.on([demo.load, refresh_button.click, statuses.change, timer.tick], on_refresh, [statuses],
+          [table, summary, worker], show_progress="hidden", api_name="queue")

@@ -132,11 +132,19 @@ def test_a_job_whose_lease_expires_is_shown_as_waiting_again_without_a_reread(em
     assert ui.worker_line(reader, lambda: "no worker running") == "**Worker:** no worker running — idle"
 
 
+def test_a_page_open_fills_the_queue_its_counts_and_the_worker_line_in_one_event(empty_store):
+    with gr.Blocks() as demo:
+        ui.build(empty_store, demo)
+    on_open = [fn for fn in demo.fns.values() if any(event == "load" for _, event in fn.targets)]
+    assert len(on_open) == 1
+    assert {block.elem_id for block in on_open[0].outputs} == {"queue-table", "queue-summary", "worker-status"}
+
+
 @pytest.fixture
 def submit_tab_url(empty_store, local_copy_of_org_model):
     with gr.Blocks() as demo:
         with gr.Tab("Submit"):
-            ui.build(empty_store)
+            ui.build(empty_store, demo)
     port = free_port()
     demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
     try:
@@ -201,7 +209,7 @@ import gradio as gr
 from evaluator import ui
 from results.store import Store
 with gr.Blocks() as demo:
-    ui.build(Store(sys.argv[1], record=None))
+    ui.build(Store(sys.argv[1], record=None), demo)
 demo.launch(server_name="127.0.0.1", server_port=int(sys.argv[2]))
 """
 
