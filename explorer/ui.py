@@ -13,7 +13,7 @@ import gradio as gr
 import numpy as np
 import pandas as pd
 
-from explorer.builds import READY
+from explorer.builds import READY, BuildStatus
 from explorer.corpus import SECTION_TITLES
 from explorer.errors import ExplorerError
 from explorer.maps import (
@@ -143,9 +143,14 @@ def _one_map(explorer: Explorer, name, sample_size, colour, progress, compute_li
     return figure, metrics_markdown(view.metrics, view.label) + f"\n\n<small>{origin}</small>"
 
 
+def build_statuses(explorer: Explorer) -> list[BuildStatus]:
+    """The background builds' states; none when nothing was started in the background."""
+    return explorer.builds.status() if explorer.builds is not None else []
+
+
 def preparation(explorer: Explorer) -> tuple[str, gr.Timer]:
     """(the background-preparation panel, the timer that refreshes it: stopped once nothing is pending)."""
-    statuses = explorer.builds.status() if explorer.builds is not None else []
+    statuses = build_statuses(explorer)
     activity = explorer.map_activity()
     busy = is_preparing(statuses) or bool(activity)
     return preparation_markdown(statuses, activity), gr.Timer(active=busy)
@@ -156,7 +161,7 @@ def model_status(explorer: Explorer) -> str:
         indexed = explorer.indexed_models()
     except Exception as error:
         return _warn(f"Cannot read the model status: {error}")
-    building = {status.name: status for status in (explorer.builds.status() if explorer.builds else [])}
+    building = {status.name: status for status in build_statuses(explorer)}
     rows = ["| model | kind | status | notes |", "|---|---|---|---|"]
     for spec in explorer.registry:
         failure = explorer.models.failure(spec.name)
@@ -301,10 +306,9 @@ def build(store: Store, explorer: Explorer | None = None) -> None:
     def on_search(mode, query, patent_id, models, k, section, progress=gr.Progress()):
         """The search, the preparation panel, and the model status only when the search changed a build's state
         (one event: under load every chained event waits in the queue again)."""
-        builds_before = explorer.builds.status() if explorer.builds is not None else []
+        builds_before = build_statuses(explorer)
         found = search(explorer, mode, query, patent_id, models, k, section, progress)
-        builds_after = explorer.builds.status() if explorer.builds is not None else []
-        status_now = model_status(explorer) if builds_after != builds_before else gr.skip()
+        status_now = model_status(explorer) if build_statuses(explorer) != builds_before else gr.skip()
         return (*found, *preparation(explorer), status_now)
 
     def on_draw(model_a, model_b, sample_size, colour, progress=gr.Progress()):

@@ -18,6 +18,8 @@ the same pure core), so a table switch writes no file and Gradio copies none.
 from __future__ import annotations
 
 import html
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -104,6 +106,15 @@ class SentView:
     status: str
     plots: dict[str, dict]
     legend: str
+
+
+@contextmanager
+def store_errors_shown() -> Iterator[None]:
+    """A store held by another process, or a damaged one, becomes a message on the page."""
+    try:
+        yield
+    except (StoreBusy, StoreCorrupt) as error:
+        raise gr.Error(f"The results store cannot be read right now: {error}") from error
 
 
 def sent_form(component: gr.components.Component, value: Any) -> Any:
@@ -216,18 +227,13 @@ class LeaderboardTab:
                intervals=False) -> dict:
         """Every output: the view, its figures and the figures that follow only the filters."""
         filters = _filters(search, models, params, dims, tokens, prompts, zero_shot, provenances)
-        snapshot, shown = self._view(view_key, filters, intervals)
-        try:
+        with store_errors_shown():
+            snapshot = self.store.snapshot()
+            shown = self.sent.get(snapshot, view_key, filters, bool(intervals))
             filter_plots = self.sent.filter_figures(snapshot, filters)
-        except (StoreBusy, StoreCorrupt) as error:
-            raise gr.Error(f"The results store cannot be read right now: {error}") from error
-        plots = {**shown.plots, **filter_plots}
         return {
-            self.outputs.table: shown.table,
-            self.outputs.download: shown.download,
-            self.outputs.share_query: shown.share_query,
-            self.outputs.status: shown.status,
-            **{self.outputs.plots[name]: plots[name] for name in FIGURE_NAMES},
+            **self._switched_values(shown),
+            **{self.outputs.plots[name]: plot for name, plot in filter_plots.items()},
             self.outputs.shown_generation: snapshot.generation,
             self.outputs.legend: shown.legend,
         }
@@ -235,7 +241,12 @@ class LeaderboardTab:
     def switch(self, view_key, *filter_values) -> dict:
         """A table switch: the components `TableOutputs.switched` names, and nothing else is built."""
         *filter_values, intervals = filter_values
-        _, shown = self._view(view_key, _filters(*filter_values), intervals)
+        with store_errors_shown():
+            shown = self.sent.get(self.store.snapshot(), view_key, _filters(*filter_values), bool(intervals))
+        return self._switched_values(shown)
+
+    def _switched_values(self, shown: SentView) -> dict:
+        """The view's values for the components `TableOutputs.switched` names, in that order."""
         return {
             self.outputs.table: shown.table,
             self.outputs.download: shown.download,
@@ -243,13 +254,6 @@ class LeaderboardTab:
             self.outputs.status: shown.status,
             **{self.outputs.plots[name]: plot for name, plot in shown.plots.items()},
         }
-
-    def _view(self, view_key: str, filters: Filters, intervals) -> tuple[Snapshot, SentView]:
-        try:
-            snapshot = self.store.snapshot()
-            return snapshot, self.sent.get(snapshot, view_key, filters, bool(intervals))
-        except (StoreBusy, StoreCorrupt) as error:
-            raise gr.Error(f"The results store cannot be read right now: {error}") from error
 
     def open_page(self, *values) -> dict:
         """The load event's render. A page that still shows its first paint's view and generation gets only the
@@ -315,10 +319,8 @@ class CompareSection:
     outputs: CompareOutputs
 
     def _snapshot(self) -> Snapshot:
-        try:
+        with store_errors_shown():
             return self.store.snapshot()
-        except (StoreBusy, StoreCorrupt) as error:
-            raise gr.Error(f"The results store cannot be read right now: {error}") from error
 
     def _refused(self, message: str) -> dict:
         out = self.outputs
@@ -332,11 +334,10 @@ class CompareSection:
         """Compare A with B on the ticked tasks (every task both have when none is ticked)."""
         snapshot = self._snapshot()
         try:
-            comparison = self.boards.comparison(snapshot, model_a or "", model_b or "", tuple(tasks or ()))
+            with store_errors_shown():
+                comparison = self.boards.comparison(snapshot, model_a or "", model_b or "", tuple(tasks or ()))
         except StatisticsInputError as error:
             return self._refused(str(error))
-        except (StoreBusy, StoreCorrupt) as error:
-            raise gr.Error(f"The results store cannot be read right now: {error}") from error
         drillable = [task for task in comparison.tasks
                      if task in BY_NAME and BY_NAME[task].family in DRILLABLE_FAMILIES]
         out = self.outputs
@@ -365,11 +366,10 @@ class CompareSection:
         if not task:
             return {out.drill_note: "Compare two models, then choose one of their tasks.", out.drill_table: None}
         try:
-            found = self.boards.drill_down(self._snapshot(), model_a or "", model_b or "", task)
+            with store_errors_shown():
+                found = self.boards.drill_down(self._snapshot(), model_a or "", model_b or "", task)
         except StatisticsInputError as error:
             return {out.drill_note: f"**Cannot drill down:** {error}", out.drill_table: None}
-        except (StoreBusy, StoreCorrupt) as error:
-            raise gr.Error(f"The results store cannot be read right now: {error}") from error
         return {out.drill_note: found.note, out.drill_table: found.frame}
 
     def restore(self, request: gr.Request) -> dict:
