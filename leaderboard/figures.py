@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 import numpy as np
 import pandas as pd
@@ -26,15 +27,14 @@ BASE_LAYOUT = go.Layout(**LAYOUT)
 """LAYOUT validated once; every figure starts from a copy of it instead of validating LAYOUT again."""
 MOST_LINES = 12
 MOST_LABELS = 25
+MESSAGE_FIGURES_KEPT = 64
 
 
+@functools.lru_cache(maxsize=MESSAGE_FIGURES_KEPT)
 def message_figure(title: str, message: str) -> go.Figure:
+    """A figure saying why there is nothing to plot. Made once per (title, message) and shared (plotly's checks
+    make each new figure cost about 1.7 ms), so no caller may change it."""
     return plots.message_figure(message, title, BASE_LAYOUT)
-
-
-def _names(models: pd.DataFrame) -> dict[str, str]:
-    names = models.set_index("model")["display_name"]
-    return {model: name if isinstance(name, str) and name else model for model, name in names.items()}
 
 
 def _headline(table: LeaderboardTable) -> tuple[str | None, str]:
@@ -54,7 +54,7 @@ def _headline(table: LeaderboardTable) -> tuple[str | None, str]:
 
 
 @plots.fail_safe("Score vs model size", layout=BASE_LAYOUT)
-def score_vs_params(table: LeaderboardTable, models: pd.DataFrame) -> go.Figure:
+def score_vs_params(table: LeaderboardTable, names: Mapping[str, str]) -> go.Figure:
     title = "Score vs model size"
     column, label = _headline(table)
     if column is None:
@@ -63,7 +63,6 @@ def score_vs_params(table: LeaderboardTable, models: pd.DataFrame) -> go.Figure:
     points = points[points[v.PARAMS] > 0]
     if points.empty:
         return message_figure(title, f"No model with a {label.lower()} has a known parameter count.")
-    names = _names(models)
     figure = go.Figure(
         layout=BASE_LAYOUT,
         data=go.Scatter(
@@ -79,12 +78,11 @@ def score_vs_params(table: LeaderboardTable, models: pd.DataFrame) -> go.Figure:
 
 
 @plots.fail_safe("Family profile", layout=BASE_LAYOUT)
-def family_radar(family_means: pd.DataFrame, chosen_models: list[str], models: pd.DataFrame) -> go.Figure:
+def family_radar(family_means: pd.DataFrame, chosen_models: list[str], names: Mapping[str, str]) -> go.Figure:
     title = "Family profile (family means ×100)"
     rows = family_means.reindex([m for m in chosen_models if m in family_means.index]).dropna(how="all")
     if rows.empty:
         return message_figure(title, "None of these models has a complete PatenTEB family yet.")
-    names = _names(models)
     axes = list(RADAR_AXES)
     figure = go.Figure(layout=BASE_LAYOUT)
     for model, row in rows.iterrows():
@@ -99,7 +97,7 @@ def family_radar(family_means: pd.DataFrame, chosen_models: list[str], models: p
 
 
 @plots.fail_safe("IN → MIXED → OUT", layout=BASE_LAYOUT)
-def domain_drop(cells: pd.DataFrame, models: pd.DataFrame, chosen_models: list[str] | None = None) -> go.Figure:
+def domain_drop(cells: pd.DataFrame, names: Mapping[str, str], chosen_models: list[str] | None = None) -> go.Figure:
     title = "Symmetric retrieval: IN → MIXED → OUT (NDCG@10 ×100)"
     subset = cells[cells["task"].isin(SYMMETRIC_RETRIEVAL) & (cells["subset"] == DEFAULT_SUBSET)]
     wide = subset.pivot(index="model", columns="task", values="value").reindex(columns=list(SYMMETRIC_RETRIEVAL))
@@ -111,7 +109,6 @@ def domain_drop(cells: pd.DataFrame, models: pd.DataFrame, chosen_models: list[s
     if len(wide) > MOST_LINES:
         title += f" — top {MOST_LINES} of {len(wide)} by mean; pick models above to compare others"
         wide = wide.loc[wide.mean(axis=1).nlargest(MOST_LINES).index]
-    names = _names(models)
     figure = go.Figure(layout=BASE_LAYOUT)
     for model, row in wide.sort_values("retrieval_IN", ascending=False).iterrows():
         figure.add_trace(go.Scatter(
@@ -124,11 +121,12 @@ def domain_drop(cells: pd.DataFrame, models: pd.DataFrame, chosen_models: list[s
 
 
 @plots.fail_safe("PatenTEB vs BigPatentClustering.v2", layout=BASE_LAYOUT)
-def patenteb_vs_bigpatent(overall: LeaderboardTable, cells: pd.DataFrame, models: pd.DataFrame) -> go.Figure:
+def patenteb_vs_bigpatent(
+    overall: LeaderboardTable, cells: pd.DataFrame, names: Mapping[str, str]
+) -> go.Figure:
     title = "PatenTEB score vs BigPatentClustering.v2"
     bigpatent = cells[(cells["task"] == BIGPATENT) & (cells["subset"] == DEFAULT_SUBSET)].set_index("model")["value"] * 100
     frame = overall.frame.set_index(v.MODEL)
-    names = _names(models)
     figure = go.Figure(layout=BASE_LAYOUT)
     for column, label, symbol in ((v.OVERALL, "computed here (mean of family means)", "circle"),
                                   (v.REPORTED, "as reported by the authors", "diamond")):
@@ -179,7 +177,7 @@ def throughput_points(table: LeaderboardTable) -> tuple[pd.DataFrame, str]:
 
 
 @plots.fail_safe("Score vs encode throughput", layout=BASE_LAYOUT)
-def score_vs_throughput(tables: Iterable[LeaderboardTable], models: pd.DataFrame) -> go.Figure:
+def score_vs_throughput(tables: Iterable[LeaderboardTable], names: Mapping[str, str]) -> go.Figure:
     """The first of `tables` (PatenTEB, then Demo) with points: score against texts/s, the Pareto front marked."""
     title = "Score vs encode throughput"
     for table in tables:
@@ -191,7 +189,6 @@ def score_vs_throughput(tables: Iterable[LeaderboardTable], models: pd.DataFrame
             title, "No model has both a complete PatenTEB or Demo score and a measured throughput yet "
             "(throughput is recorded only for models this leaderboard evaluated).",
         )
-    names = _names(models)
     points["name"] = [names.get(m, m) for m in points[v.MODEL]]
     labelled = len(points) <= MOST_LABELS
     figure = go.Figure(layout=BASE_LAYOUT)

@@ -38,19 +38,31 @@ def styled_table(
 
 
 VIEW_FIGURES = {"params": figures.score_vs_params}
-"""The figures that follow the table shown (made from it and the models); every other figure follows only the
-filters, so a table switch leaves those as they are."""
+"""The figures that follow the table shown (made from it and the models' names); every other figure follows only
+the filters, so a table switch leaves those as they are."""
 
 
-def view_figures(snapshot: Snapshot, table: LeaderboardTable) -> dict[str, go.Figure]:
+def view_figures(board: Board, table: LeaderboardTable) -> dict[str, go.Figure]:
     """The figures that follow the table shown."""
-    return {name: make(table, snapshot.models) for name, make in VIEW_FIGURES.items()}
+    return {name: make(table, board.display_names) for name, make in VIEW_FIGURES.items()}
 
 
 def filter_figures(
     snapshot: Snapshot, board: Board, filters: Filters, overall: LeaderboardTable | None = None
 ) -> dict[str, go.Figure]:
     """The figures that follow only the filters: the same whichever table is shown."""
+    return {**shown_models_figures(snapshot, board, filters, overall), **chosen_models_figures(board, filters)}
+
+
+def chosen_models_figures(board: Board, filters: Filters) -> dict[str, go.Figure]:
+    """The filter figures that follow only the models picked by name (whatever the other filters let through)."""
+    return {"drop": figures.domain_drop(board.cells, board.display_names, list(filters.models) or None)}
+
+
+def shown_models_figures(
+    snapshot: Snapshot, board: Board, filters: Filters, overall: LeaderboardTable | None = None
+) -> dict[str, go.Figure]:
+    """The filter figures that follow the models the filters let through (and those picked by name)."""
     shown_models = matching_models(snapshot.models, filters)
     if overall is None:
         overall = build_table(board, "overall", model_subset=shown_models, with_rank_ranges=False)
@@ -63,10 +75,9 @@ def filter_figures(
 
     radar_models = list(filters.models) or overall.frame[MODEL].head(RADAR_DEFAULT_COUNT).tolist()
     return {
-        "radar": figures.family_radar(family_means(board), radar_models, snapshot.models),
-        "drop": figures.domain_drop(board.cells, snapshot.models, list(filters.models) or None),
-        "bigpatent": figures.patenteb_vs_bigpatent(overall, board.cells, snapshot.models),
-        "efficiency": figures.score_vs_throughput(efficiency_tables(), snapshot.models),
+        "radar": figures.family_radar(family_means(board), radar_models, board.display_names),
+        "bigpatent": figures.patenteb_vs_bigpatent(overall, board.cells, board.display_names),
+        "efficiency": figures.score_vs_throughput(efficiency_tables(), board.display_names),
     }
 
 
@@ -94,7 +105,7 @@ def build_page(
     page_figures = {}
     if with_figures:
         overall = table if view_key == "overall" else None
-        page_figures = {**view_figures(snapshot, table), **filter_figures(snapshot, board, filters, overall)}
+        page_figures = {**view_figures(board, table), **filter_figures(snapshot, board, filters, overall)}
     return Page(
         table=table,
         value=value,

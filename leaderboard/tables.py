@@ -115,12 +115,13 @@ def mixed_dataset_revisions(
     if cells.empty or "dataset_revision" not in cells.columns:
         return {}
     shown = cells[cells["model"].isin(list(models)) & cells["dataset_revision"].notna()]
-    revisions = shown.groupby(["task", "subset"])["dataset_revision"].agg(lambda values: sorted(set(values)))
-    return {
-        label: revisions[key]
-        for label, key in columns.items()
-        if key in revisions.index and len(revisions[key]) > 1
-    }
+    by_column = shown.groupby(["task", "subset"])["dataset_revision"]
+    mixed = by_column.nunique()
+    mixed = set(mixed.index[mixed > 1])
+    if not mixed:
+        return {}
+    revisions = by_column.unique()
+    return {label: sorted(revisions[key]) for label, key in columns.items() if key in mixed}
 
 
 def prompt_effects(task_values: pd.DataFrame) -> pd.Series:
@@ -178,6 +179,8 @@ class Board:
     metadata: pd.DataFrame
     model_names: pd.DataFrame
     """display_name and hub_id per model id."""
+    display_names: dict[str, str] = field(default_factory=dict)
+    """What figures call each model id: its display name, or the id where it has none."""
     efficiency: dict[str, pd.DataFrame] = field(default_factory=dict)
     """Per view key with any cost record: v.EFFICIENCY_COLUMNS per model id (see `efficiency`)."""
     interval_low: pd.DataFrame | None = None
@@ -387,6 +390,10 @@ def prepare_board(
         coverage_columns={task: (task, DEFAULT_SUBSET) for task in patenteb["task"]},
         metadata=_metadata(models),
         model_names=models.set_index(models["model"].astype(object))[["display_name", "hub_id"]].astype(object),
+        display_names={
+            model: name if isinstance(name, str) and name else model
+            for model, name in zip(models["model"], models["display_name"])
+        },
         efficiency=_view_efficiency(values, shown_costs(cells, costs), view_columns),
         interval_low=interval_low,
         interval_high=interval_high,
@@ -498,7 +505,7 @@ def family_means(board: Board) -> pd.DataFrame:
     """Per model and PatenTEB view (symmetric/asymmetric retrieval split out), the strict family mean ×100."""
     return pd.DataFrame(
         {
-            view.title: strict_mean(_select(board.values, board.view_columns[view.key])) * 100
+            view.title: strict_mean(board.selected("values", board.view_columns[view.key])) * 100
             for view in v.VIEWS
             if view.benchmark == v.PATENTEB and view.key != "overall"
         }

@@ -50,7 +50,14 @@ from leaderboard.filters import (
     parse_share_query,
     table_query,
 )
-from leaderboard.page import VIEW_FIGURES, Page, build_page, filter_figures, view_figures
+from leaderboard.page import (
+    VIEW_FIGURES,
+    Page,
+    build_page,
+    chosen_models_figures,
+    shown_models_figures,
+    view_figures,
+)
 from leaderboard.views import AGGREGATION_RULE, EFFICIENCY_RULE, INTERVAL_RULE, RANK_RULE, VIEWS
 from patenteb.catalogue import BY_NAME
 from patenteb.lru import LruCache
@@ -62,7 +69,7 @@ __all__ = ["BoardCache", "CompareSection", "LeaderboardTab", "SentViews", "build
 
 REFRESH_SECONDS = 10
 MAX_SENT_VIEWS = 32
-MAX_FILTER_FIGURES = 16
+MAX_FILTER_FIGURES = 32
 FIGURE_NAMES = ("params", "radar", "drop", "bigpatent", "efficiency")
 SHOW_URL_JS = """
 (query) => {
@@ -133,9 +140,10 @@ def download_link(table_api_path: str, view_key: str, filters: Filters) -> str:
 class SentViews:
     """What a table switch sends, kept per (store generation, view, filters) so that a repeat is a lookup.
 
-    Bounds: at most MAX_SENT_VIEWS (32) views and MAX_FILTER_FIGURES (16) sets of the figures that follow only
-    the filters, least recently used dropped first, plus the shared BoardCache's bounds. Measured at 1,000 models: about
-    1.6 MB per view with its figures, so under ~60 MB in all; a few MB for today's leaderboard. A new store
+    Bounds: at most MAX_SENT_VIEWS (32) views and MAX_FILTER_FIGURES (32) sets of the figures that follow only
+    the filters (those following the models shown and the one following the models picked by name are kept
+    apart), least recently used dropped first, plus the shared BoardCache's bounds. Measured at 1,000 models:
+    about 1.6 MB per view with its figures, so under ~110 MB in all; a few MB for today's leaderboard. A new store
     generation makes new keys, and the old entries age out.
     """
 
@@ -153,13 +161,20 @@ class SentViews:
         )
 
     def filter_figures(self, snapshot: Snapshot, filters: Filters) -> dict[str, dict]:
-        """The figures that follow only the filters, whichever table is shown: kept per models they show, so
-        filters that let the same models through share them."""
+        """The figures that follow only the filters, whichever table is shown: kept per models they show (and
+        per models picked by name), so filters that let the same models through share them."""
+        board = self.boards.get(snapshot, filters.provenances)
         shown = tuple(matching_models(snapshot.models, filters))
-        return self.filter_plots.get(
-            (snapshot.generation, filters.provenances, shown, filters.models),
-            lambda: self._plots(filter_figures(snapshot, self.boards.get(snapshot, filters.provenances), filters)),
-        )
+        by_board = (snapshot.generation, filters.provenances)
+        return {
+            **self.filter_plots.get(
+                (*by_board, "shown", shown, filters.models),
+                lambda: self._plots(shown_models_figures(snapshot, board, filters)),
+            ),
+            **self.filter_plots.get(
+                (*by_board, "chosen", filters.models), lambda: self._plots(chosen_models_figures(board, filters))
+            ),
+        }
 
     def _make(self, snapshot: Snapshot, view_key: str, filters: Filters, with_intervals: bool) -> SentView:
         board = self.boards.get(snapshot, filters.provenances)
@@ -169,7 +184,7 @@ class SentViews:
             download=sent_form(self.outputs.download, download_link(self.table_api_path, view_key, filters)),
             share_query=sent_form(self.outputs.share_query, page.share_query),
             status=sent_form(self.outputs.status, page.status),
-            plots=self._plots(view_figures(snapshot, page.table)),
+            plots=self._plots(view_figures(board, page.table)),
             legend=sent_form(self.outputs.legend, page.legend),
         )
 

@@ -261,6 +261,6 @@ def test_a_failing_plot_is_logged_and_becomes_a_message(caplog):
     assert figure.layout.title.text == "Score vs model size"
     [record] = caplog.records
     assert "score_vs_params" in record.getMessage() and record.exc_info[0] is AttributeError
-    empty = figures.domain_drop(pd.DataFrame(columns=["model", "task", "subset", "value"]), _models())
+    empty = figures.domain_drop(pd.DataFrame(columns=["model", "task", "subset", "value"]), {})
     assert "No model has all three" in empty.layout.annotations[0].text
     assert failure_drawn(empty) is None
