@@ -2,7 +2,8 @@
 
 Bounded LRU caches, so a table switch, a repeated comparison or a repeated drill-down is a lookup:
 - boards (chosen cells, their stored intervals, and the rank ranges each board keeps per view and set of models)
-  per (store generation, provenance choice): MAX_BOARDS;
+  per (store generation, provenance choice): MAX_BOARDS, every provenance choice of one generation (visitors
+  ticking provenance boxes no longer rebuild boards, ~90 ms each); about 0.3 MB a board for today's 45 models;
 - each evaluated cell's bootstrap draws (what its rank range resamples) come from the store (`score_draws`, saved
   with its interval); a cell without saved draws (a store written before they were kept) has them computed from
   its examples, kept per content of the cell (model, revision, task, split, subset, value and stored interval),
@@ -36,10 +37,11 @@ from patenteb.catalogue import BY_NAME
 from patenteb.lru import LruCache
 from patenteb.statistics import StatisticsInputError, draws_by_task
 from results.store import Snapshot, Store
+from results.vocabulary import PROVENANCE_PREFERENCE
 
 log = logging.getLogger(__name__)
 
-MAX_BOARDS = 16
+MAX_BOARDS = 2 ** len(PROVENANCE_PREFERENCE)
 MAX_CELL_DRAWS = 4096
 MAX_COMPARISONS = 32
 MAX_DRILL_DOWNS = 32
