@@ -21,6 +21,7 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ.setdefault("PATENTEB_COMPILE_MAPS", "0")  # each app a test starts would spend ~25 CPU-s compiling UMAP
 os.environ.setdefault("PATENTEB_WORKER_NICENESS", "0")  # the test run fills every CPU; a niced worker would starve
+os.environ.setdefault("OMP_NUM_THREADS", "1")  # one torch thread per process: with every CPU busy, more threads only spin-wait
 
 _TEST_CACHES = Path(tempfile.mkdtemp(prefix="patenteb-test-caches-"))
 atexit.register(shutil.rmtree, _TEST_CACHES, ignore_errors=True)
