@@ -70,6 +70,9 @@ __all__ = ["BoardCache", "CompareSection", "LeaderboardTab", "SentViews", "build
 REFRESH_SECONDS = 10
 MAX_SENT_VIEWS = 32
 MAX_FILTER_FIGURES = 32
+RENDERS_AT_ONCE = 4
+"""Full renders (a filter change, a page's load event, a refresh after a store change) running at once; more wait
+in Gradio's queue, so that table switches and searches share the app's one GIL with fewer of them (bench/load.py)."""
 FIGURE_NAMES = ("params", "radar", "drop", "bigpatent", "efficiency")
 SHOW_URL_JS = """
 (query) => {
@@ -550,15 +553,17 @@ def build(store: Store, demo: gr.Blocks, table_api_path: str, boards: BoardCache
     gr.on(
         [search.input, chosen.input, params.input, dims.input, tokens.input, prompts.input, zero_shot.input,
          provenances.input, intervals.input],
-        tab.render, inputs, outputs.components(), trigger_mode="always_last", show_progress="minimal", **sent_as_is,
+        tab.render, inputs, outputs.components(), trigger_mode="always_last", show_progress="minimal",
+        concurrency_limit=RENDERS_AT_ONCE, concurrency_id="leaderboard-render", **sent_as_is,
     ).then(None, [share_query], [share_link], js=SHOW_URL_JS)
     demo.load(tab.restore, None, [view, chosen]).then(
-        tab.open_page, [*inputs, shown_generation], outputs.components(), **sent_as_is
+        tab.open_page, [*inputs, shown_generation], outputs.components(), concurrency_id="leaderboard-render",
+        **sent_as_is
     ).then(
         None, [share_query], [share_link], js=SHOW_URL_JS
     )
     timer.tick(tab.refresh_if_changed, [*inputs, shown_generation], outputs.components(), show_progress="hidden",
-               **sent_as_is)
+               concurrency_id="leaderboard-render", **sent_as_is)
     return tab
 
 
