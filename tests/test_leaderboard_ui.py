@@ -212,3 +212,17 @@ def test_the_task_table_is_made_once_at_start_not_on_every_page_open(seeded_stor
     shown = table.value
     assert len(shown["data"]) == len(seeded_store.snapshot().tasks)
     assert "PatenTEB" in {row[shown["headers"].index("Benchmark")] for row in shown["data"]}
+
+
+def test_table_switches_run_uncapped_and_full_renders_share_one_small_group(app):
+    tab, demo = app
+    by_handler = {}
+    for block_fn in demo.fns.values():
+        handler = getattr(block_fn.fn, "__func__", None)
+        if handler is not None and getattr(block_fn.fn, "__self__", None) is tab:
+            by_handler[handler.__name__] = block_fn
+    assert by_handler["switch"].concurrency_limit is None
+    assert by_handler["render"].concurrency_limit == ui.RENDERS_AT_ONCE, "Gradio gives a group its lowest limit"
+    renders = [by_handler[name] for name in ("render", "open_page", "refresh_if_changed")]
+    assert len({block_fn.concurrency_id for block_fn in renders}) == 1
+    assert by_handler["switch"].concurrency_id != by_handler["render"].concurrency_id
