@@ -29,6 +29,7 @@ if not settings.record_on_the_hub() and not settings.on_space():
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 os.environ.setdefault(THREADS_VARIABLE, "1")
+os.environ.setdefault(settings.ARROW_MEMORY_POOL.name, settings.ARROW_MEMORY_POOL.default)
 settings.set_gradio_queue_defaults()
 if "GRADIO_TEMP_DIR" not in os.environ:
     os.environ["GRADIO_TEMP_DIR"] = private_temp_dir = tempfile.mkdtemp(prefix="patenteb-app-")

@@ -63,6 +63,10 @@ BATCH_SIZE = Variable("PATENTEB_BATCH_SIZE", None, "the evaluator's encoding bat
 RAY_ADDRESS = Variable("RAY_ADDRESS", None, "the Ray cluster `--ray` joins when given no address (Ray's own variable)")
 ANN_THRESHOLD = Variable("PATENTEB_ANN_THRESHOLD", None, "corpus size from which the explorer's dense search uses the ANN index; default 200,000")
 THREADS = Variable("OMP_NUM_THREADS", None, "torch threads; the app sets 1 for itself, its worker gets all cores unless set")
+ARROW_MEMORY_POOL = Variable(
+    "ARROW_DEFAULT_MEMORY_POOL", "system", "Arrow's allocator; the app sets `system` unless set (its default, mimalloc, "
+    "keeps each thread's freed memory, so the app stayed larger after a crowd left)"
+)
 RECORD_REPO = Variable(
     "PATENTEB_RECORD_REPO", None,
     "the durable record: `hf://datasets/<org>/<name>` (a Hub dataset repository) or a local folder; result files "
