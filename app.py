@@ -42,7 +42,7 @@ from evaluator.supervisor import WorkerSupervisor  # noqa: E402
 from evaluator.tasks import evaluation_note  # noqa: E402
 from explorer import ui as explorer_ui  # noqa: E402
 from leaderboard import ui as leaderboard_ui  # noqa: E402
-from patenteb.sessions import SESSION_CAPACITY, ClosedSessionPruner  # noqa: E402
+from patenteb.sessions import SESSION_CAPACITY, ClosedSessionPruner, retire_idle_handler_threads  # noqa: E402
 from results.jobs import release_worker_jobs  # noqa: E402
 from results.record import RecordError, pull  # noqa: E402
 from results.seed import is_seeded, seed  # noqa: E402
@@ -132,7 +132,8 @@ def main(argv: list[str] | None = None) -> None:
     ClosedSessionPruner(demo).start()
     demo.queue(default_concurrency_limit=8).launch(
         server_name=args.host, server_port=args.port, show_error=True, css=CSS, max_file_size=MAX_UPLOAD,
-        app_kwargs={"routes": http_routes(api)}, state_session_capacity=SESSION_CAPACITY,
+        app_kwargs={"routes": http_routes(api), "lifespan": retire_idle_handler_threads},
+        state_session_capacity=SESSION_CAPACITY,
     )
 
 

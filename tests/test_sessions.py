@@ -3,8 +3,11 @@ freed then goes back to the system."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime
+import threading
 
+import anyio.to_thread
 import gradio as gr
 import psutil
 from gradio.state_holder import StateHolder
@@ -54,3 +57,25 @@ def test_freed_heap_memory_goes_back_to_the_system():
     assert release_freed_memory()
     assert process.memory_info().rss < held - 100 * 2**20
     assert len(survivors) == 60
+
+
+def test_handler_threads_left_idle_after_a_crowd_end(monkeypatch):
+    from anyio._backends._asyncio import WorkerThread
+
+    from patenteb import sessions
+
+    monkeypatch.setattr(sessions, "IDLE_THREAD_CHECK_S", 0.2)
+    monkeypatch.setattr(WorkerThread, "MAX_IDLE_TIME", 0.5)
+    started = threading.active_count()
+
+    async def crowd_then_quiet() -> tuple[int, int]:
+        async with sessions.retire_idle_handler_threads(None):
+            release = threading.Barrier(20)
+            await asyncio.gather(*(anyio.to_thread.run_sync(release.wait) for _ in range(20)))
+            during = threading.active_count()
+            await asyncio.sleep(1.5)
+            return during, threading.active_count()
+
+    during, after = asyncio.run(crowd_then_quiet())
+    assert during >= started + 20
+    assert after <= started + 1
