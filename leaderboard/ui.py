@@ -545,6 +545,7 @@ def build(store: Store, demo: gr.Blocks, table_api_path: str, boards: BoardCache
     tab = LeaderboardTab(store, outputs, table_api_path, boards, compare)
     inputs = [view, search, chosen, params, dims, tokens, prompts, zero_shot, provenances, intervals]
     sent_as_is = dict(postprocess=False)
+    one_render_group = dict(concurrency_limit=RENDERS_AT_ONCE, concurrency_id="leaderboard-render")
 
     view.input(
         tab.switch, inputs, outputs.switched(), trigger_mode="always_last", show_progress="minimal",
@@ -554,16 +555,15 @@ def build(store: Store, demo: gr.Blocks, table_api_path: str, boards: BoardCache
         [search.input, chosen.input, params.input, dims.input, tokens.input, prompts.input, zero_shot.input,
          provenances.input, intervals.input],
         tab.render, inputs, outputs.components(), trigger_mode="always_last", show_progress="minimal",
-        concurrency_limit=RENDERS_AT_ONCE, concurrency_id="leaderboard-render", **sent_as_is,
+        **one_render_group, **sent_as_is,
     ).then(None, [share_query], [share_link], js=SHOW_URL_JS)
     demo.load(tab.restore, None, [view, chosen]).then(
-        tab.open_page, [*inputs, shown_generation], outputs.components(), concurrency_id="leaderboard-render",
-        **sent_as_is
+        tab.open_page, [*inputs, shown_generation], outputs.components(), **one_render_group, **sent_as_is
     ).then(
         None, [share_query], [share_link], js=SHOW_URL_JS
     )
     timer.tick(tab.refresh_if_changed, [*inputs, shown_generation], outputs.components(), show_progress="hidden",
-               concurrency_id="leaderboard-render", **sent_as_is)
+               **one_render_group, **sent_as_is)
     return tab
 
 

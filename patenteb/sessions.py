@@ -35,9 +35,8 @@ CLOSED_SESSION_GRACE_S = 30
 PRUNE_EVERY_S = 15
 SESSION_CAPACITY = 1000
 """Open tabs whose state is kept: at most ~0.3 GB with this app's components."""
-
-
 IDLE_THREAD_CHECK_S = 15
+"""How often the app's lifespan lets anyio end handler threads idle for 10 s or more."""
 
 
 @asynccontextmanager

@@ -225,4 +225,5 @@ def test_table_switches_run_uncapped_and_full_renders_share_one_small_group(app)
     assert by_handler["render"].concurrency_limit == ui.RENDERS_AT_ONCE, "Gradio gives a group its lowest limit"
     renders = [by_handler[name] for name in ("render", "open_page", "refresh_if_changed")]
     assert len({block_fn.concurrency_id for block_fn in renders}) == 1
+    assert {block_fn.concurrency_limit for block_fn in renders} == {ui.RENDERS_AT_ONCE}
     assert by_handler["switch"].concurrency_id != by_handler["render"].concurrency_id
